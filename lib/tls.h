@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The TLS helpers that need OpenSSL directly: making sottod's self-signed key
+ * and certificate, and computing the key pin clients check. tls.c is the only
+ * Sotto file that calls OpenSSL (libwebsockets drives the TLS sessions).
+ *
+ * Pin: SHA-256 of the server certificate's SubjectPublicKeyInfo (DER), written
+ * as 43 characters of unpadded base64url.
+ */
+#ifndef SOTTO_TLS_H
+#define SOTTO_TLS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TLS_PIN_LEN 32
+#define TLS_PIN_TEXT_LEN 43
+
+/* Make an ECDSA P-256 key (written 0600, O_EXCL) and a self-signed certificate
+ * for common_name, valid for 10 years. */
+int tls_make_selfsigned(const char *key_path, const char *cert_path, const char *common_name)
+    __attribute__((warn_unused_result));
+int tls_pin_from_cert_file(const char *cert_path, uint8_t pin[static TLS_PIN_LEN])
+    __attribute__((warn_unused_result));
+/* x509 is an X509 *, ssl an SSL * (opaque here so callers need no OpenSSL headers). */
+int tls_pin_from_x509(void *x509, uint8_t pin[static TLS_PIN_LEN]) __attribute__((warn_unused_result));
+int tls_pin_from_ssl_peer(void *ssl, uint8_t pin[static TLS_PIN_LEN]) __attribute__((warn_unused_result));
+/* Text form; out holds TLS_PIN_TEXT_LEN + 1 bytes. */
+void tls_pin_to_text(char *out, const uint8_t pin[static TLS_PIN_LEN]);
+int tls_pin_from_text(uint8_t pin[static TLS_PIN_LEN], const char *text) __attribute__((warn_unused_result));
+
+#endif

@@ -1,1 +1,2 @@
-int main(void){return 0;}
+/* SPDX-License-Identifier: ISC */
+int main(void) { return 1; }

@@ -1,0 +1,2 @@
+/* SPDX-License-Identifier: ISC */
+/* placeholder so the object library is never empty; the CLI helper replaces it */

@@ -1,0 +1,39 @@
+# SPDX-License-Identifier: ISC
+# The two commands of the README: `make demo` and `make check`. Both install
+# missing Debian packages first (scripts/install-deps.sh), then build with CMake.
+BUILD      ?= build
+BUILD_SAN  ?= build-sanitize
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+PREFIX     ?= /usr/local
+
+.PHONY: all deps build check check-plain check-sanitize demo install clean
+
+all: build
+
+deps:
+	@./scripts/install-deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS)
+
+# Every test: the plain build, then the same tests under ASan + UBSan.
+check: check-plain check-sanitize
+
+check-plain: build
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+
+check-sanitize: deps
+	@cmake -S . -B $(BUILD_SAN) -DCMAKE_BUILD_TYPE=Debug -DSOTTO_SANITIZE=ON >/dev/null
+	@cmake --build $(BUILD_SAN) -j$(JOBS)
+	cd $(BUILD_SAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j$(JOBS)
+
+demo: build
+	@SOTTOD=$(BUILD)/sottod SOTTO=$(BUILD)/sotto ./scripts/demo.sh
+
+install: build
+	cmake --install $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(BUILD_SAN)

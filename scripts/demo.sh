@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
+# `make demo`: the real system on this machine. A sottod on its SQLite default
+# with real TLS in a temporary folder, two users enrolled by invite, a
+# conversation in which bob is offline for a while, and what each side saw.
+set -euo pipefail
+SOTTOD=$(readlink -f "${SOTTOD:-build/sottod}")
+SOTTO=$(readlink -f "${SOTTO:-build/sotto}")
+D=$(mktemp -d "${TMPDIR:-/tmp}/sotto-demo.XXXXXX")
+SPID=
+cleanup() {
+	[ -n "$SPID" ] && kill -TERM "$SPID" 2>/dev/null && wait "$SPID" 2>/dev/null || true
+	rm -rf "$D"
+}
+trap cleanup EXIT
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+run() { printf '$ %s\n' "$*" | sed "s#$D#\$D#g; s#$SOTTO#sotto#; s#$SOTTOD#sottod#"; "$@"; }
+
+port=
+for i in $(seq 1 100); do
+	p=$((20000 + RANDOM % 40000))
+	if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then port=$p; break; fi
+done
+[ -n "$port" ] || { echo "demo: no free port" >&2; exit 1; }
+
+say "A server: key pair, self-signed certificate, SQLite database"
+run "$SOTTOD" init "$D/server" --address "127.0.0.1:$port"
+"$SOTTOD" run "$D/server" >"$D/server.out" 2>"$D/server.log" &
+SPID=$!
+for i in $(seq 1 100); do grep -q '^listening on' "$D/server.out" && break; sleep 0.1; done
+cat "$D/server.out"
+
+say "Invites for alice and bob (each carries the address, the key pin and a one-time secret)"
+alice_code=$("$SOTTOD" invite "$D/server" alice | tail -n 1)
+bob_code=$("$SOTTOD" invite "$D/server" bob | tail -n 1)
+echo "alice: $alice_code"
+echo "bob:   $bob_code"
+
+say "alice and bob set up their devices (keys made on the device; the demo skips the passphrase)"
+run "$SOTTO" --home "$D/alice" init --invite "$alice_code" --handle alice --device-name "alice-laptop" --no-passphrase
+run "$SOTTO" --home "$D/bob" init --invite "$bob_code" --handle bob --device-name "bob-phone" --no-passphrase
+
+say "bob is offline; alice writes to him (the server stores only ciphertext)"
+run "$SOTTO" --home "$D/alice" send bob "Hi Bob - are we still on for Thursday?"
+run "$SOTTO" --home "$D/alice" send bob "I'll bring the maps."
+echo "copies waiting on the server for bob: $(sqlite3 "$D/server/sottod.db" 'SELECT count(*) FROM copies;' 2>/dev/null || echo '?')"
+
+say "bob comes back online and receives"
+run "$SOTTO" --home "$D/bob" receive
+
+say "alice waits online; bob's reply is pushed to her at once"
+"$SOTTO" --home "$D/alice" receive --wait 15 >"$D/alice.out" &
+waiter=$!
+sleep 1
+run "$SOTTO" --home "$D/bob" send alice "Thursday works. See you at 7!"
+wait "$waiter"
+echo "alice saw:"
+cat "$D/alice.out"
+
+say "Safety numbers: the same on both sides, to compare in person"
+run "$SOTTO" --home "$D/alice" safety-number bob
+run "$SOTTO" --home "$D/bob" safety-number alice
+
+say "bob's devices as alice verified them"
+run "$SOTTO" --home "$D/alice" devices bob
+
+say "Stopping the server"
+kill -TERM "$SPID"
+wait "$SPID"
+SPID=
+echo "sottod exited cleanly"

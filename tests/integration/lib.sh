@@ -1,0 +1,107 @@
+# SPDX-License-Identifier: ISC
+# Shared helpers for the integration tests: a real sottod on 127.0.0.1 with a
+# free port and real TLS, and real `sotto` clients, each in a temporary folder.
+# Source it; SOTTOD and SOTTO name the binaries (ctest sets them).
+set -euo pipefail
+
+: "${SOTTOD:?SOTTOD must name the sottod binary}"
+: "${SOTTO:?SOTTO must name the sotto binary}"
+SOTTOD=$(readlink -f "$SOTTOD")
+SOTTO=$(readlink -f "$SOTTO")
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/sotto-it.XXXXXX")
+SPID=
+BG_PIDS=()
+
+cleanup() {
+	local rc=$?
+	for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	if [ -n "$SPID" ]; then kill -TERM "$SPID" 2>/dev/null || true; wait "$SPID" 2>/dev/null || true; fi
+	if [ $rc -ne 0 ]; then
+		echo "--- server log (last 40 lines) ---" >&2
+		tail -n 40 "$T/server.log" 2>/dev/null >&2 || true
+	fi
+	rm -rf "$T"
+	exit $rc
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+ok() { echo "ok - $*"; }
+
+# A TCP port on 127.0.0.1 that nothing listens on (bounded attempts).
+free_port() {
+	local p i
+	for i in $(seq 1 100); do
+		p=$((20000 + RANDOM % 40000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# server_init [extra init args]: makes $T/server, sets PORT, ADDR, PIN, DIR.
+server_init() {
+	DIR="$T/server"
+	PORT=$(free_port)
+	ADDR="127.0.0.1:$PORT"
+	"$SOTTOD" init "$DIR" --address "$ADDR" "$@" >"$T/init.out"
+	PIN=$(sed -n 's/^pin: *//p' "$T/init.out" | tail -n 1)
+	[ ${#PIN} -eq 43 ] || fail "sottod init printed no pin: $(cat "$T/init.out")"
+}
+
+# server_conf KEY VALUE: override a config value (later lines win).
+server_conf() { echo "$1 = $2" >>"$DIR/sottod.conf"; }
+
+server_start() {
+	: >"$T/server.out"
+	"$SOTTOD" run "$DIR" >"$T/server.out" 2>>"$T/server.log" &
+	SPID=$!
+	local i
+	for i in $(seq 1 100); do
+		grep -q "^listening on " "$T/server.out" && return 0
+		kill -0 "$SPID" 2>/dev/null || fail "sottod exited: $(tail -n 5 "$T/server.log")"
+		sleep 0.1
+	done
+	fail "sottod did not print 'listening on' within 10 s"
+}
+
+# server_stop: SIGTERM, and sottod must exit 0.
+server_stop() {
+	kill -TERM "$SPID"
+	local rc=0
+	wait "$SPID" || rc=$?
+	SPID=
+	[ $rc -eq 0 ] || fail "sottod exited $rc on SIGTERM"
+}
+
+server_kill() { kill -KILL "$SPID"; wait "$SPID" 2>/dev/null || true; SPID=; }
+
+invite() { "$SOTTOD" invite "$DIR" "$1" | tail -n 1; }
+
+# as USER sotto-args...: run sotto with USER's home.
+as() { local u=$1; shift; "$SOTTO" --home "$T/home-$u" "$@"; }
+
+# user_init USER: registers USER with a fresh invite (unprotected key file).
+user_init() {
+	as "$1" init --invite "$(invite "$1")" --handle "$1" --device-name "$1-laptop" --no-passphrase >"$T/init-$1.out" ||
+	    fail "init $1: $(cat "$T/init-$1.out")"
+}
+
+# sql QUERY: read sottod's database (as an operator or an attacker could).
+sql() { sqlite3 -batch -noheader "$DIR/sottod.db" "$1"; }
+
+# device_id_of USER: the hex device id of USER's (first) device.
+device_id_of() { as "$1" devices --json | jq -r .id | head -n 1; }
+
+copies_for() { sql "SELECT count(*) FROM copies WHERE hex(device_id) = upper('$1');"; }
+
+# expect_fail OUTFILE CMD...: CMD must exit non-zero with one `sotto: ...` line on stderr.
+expect_fail() {
+	local out=$1; shift
+	if "$@" >"$out.stdout" 2>"$out"; then fail "expected failure: $*"; fi
+	grep -q '^sotto: ' "$out" || fail "no 'sotto: ' error line from: $* ($(cat "$out"))"
+	[ "$(wc -l <"$out")" -eq 1 ] || fail "more than one stderr line from: $* ($(cat "$out"))"
+}

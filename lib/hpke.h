@@ -26,8 +26,8 @@ int hpke_seal_base(uint8_t enc[static HPKE_ENC_LEN], uint8_t *ct, const uint8_t 
     const uint8_t *info, size_t infolen, const uint8_t *aad, size_t aadlen,
     const uint8_t *pt, size_t ptlen) __attribute__((warn_unused_result));
 
-/* Single-shot open: pt must hold ctlen - HPKE_TAG_LEN bytes; written only if the tag
- * checks. SOTTO_ERR_DECRYPT on any failure. */
+/* Single-shot open: pt must hold ctlen - HPKE_TAG_LEN bytes; plaintext is written only
+ * if the tag checks (on failure pt may be zeroed). SOTTO_ERR_DECRYPT on any failure. */
 int hpke_open_base(uint8_t *pt, const uint8_t enc[static HPKE_ENC_LEN], const uint8_t skR[static 32],
     const uint8_t *info, size_t infolen, const uint8_t *aad, size_t aadlen,
     const uint8_t *ct, size_t ctlen) __attribute__((warn_unused_result));
@@ -73,8 +73,8 @@ int hpke_setup_base_s(hpke_ctx *ctx, uint8_t enc[static HPKE_ENC_LEN], const uin
 int hpke_setup_base_r(hpke_ctx *ctx, const uint8_t enc[static HPKE_ENC_LEN], const uint8_t skR[static 32],
     const uint8_t *info, size_t infolen) __attribute__((warn_unused_result));
 /* Seal/open at ctx->seq (nonce = base_nonce XOR seq), then advance seq. ct holds
- * ptlen + HPKE_TAG_LEN; pt holds ctlen - HPKE_TAG_LEN and is written only if the tag
- * checks (else SOTTO_ERR_DECRYPT). SOTTO_ERR_TOO_LARGE once seq would wrap. */
+ * ptlen + HPKE_TAG_LEN; pt holds ctlen - HPKE_TAG_LEN and gets plaintext only if the
+ * tag checks (else SOTTO_ERR_DECRYPT, pt maybe zeroed). SOTTO_ERR_TOO_LARGE once seq would wrap. */
 int hpke_ctx_seal(hpke_ctx *ctx, uint8_t *ct, const uint8_t *aad, size_t aadlen,
     const uint8_t *pt, size_t ptlen) __attribute__((warn_unused_result));
 int hpke_ctx_open(hpke_ctx *ctx, uint8_t *pt, const uint8_t *aad, size_t aadlen,

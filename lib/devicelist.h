@@ -41,6 +41,10 @@ typedef struct dl_list {
 } dl_list;
 
 /* Fill l->signer and l->sig and write the signed bytes. *out: caller frees with free().
+ * The caller fills every other field (device ids = sc_device_id(sig_pub)); a list
+ * that dl_parse would refuse, an account_sec that is not l->account_pub's, a
+ * device_sec that is not device_id's, or a device signature on version 1 is
+ * SOTTO_ERR_INVALID_ARG.
  * With the account key: account_sec is the account's Ed25519 secret key.
  * With a device: that device's id and secret key (the caller ensures it belongs to
  * the previous version; dl_verify_next checks it anyway). */
@@ -50,22 +54,28 @@ int dl_sign_device(dl_list *l, const uint8_t device_id[static SC_DEVICE_ID],
     const uint8_t device_sec[static SC_SIGN_SEC], uint8_t **out, size_t *outlen)
     __attribute__((warn_unused_result));
 
-/* Parse signed bytes into l: structure and field rules only (handle valid,
- * 1..MAX devices, unique ids, id = hash of sig key, no trailing bytes). Does NOT
- * verify the signature. l is zeroed on failure. */
+/* Parse signed bytes into l: structure and field rules only (magic "SDL1", handle
+ * valid, version >= 1 with prev_hash all zero exactly in version 1, 1..MAX devices,
+ * unique ids, id = hash of sig key, names strict UTF-8 of at most
+ * SOTTO_MAX_DEVICE_NAME bytes without control characters, at most
+ * SOTTO_MAX_DEVICE_LIST bytes, no trailing bytes). Does NOT verify the signature.
+ * l is zeroed on failure. SOTTO_ERR_FORMAT, SOTTO_ERR_TRUNCATED, SOTTO_ERR_TRAILING,
+ * SOTTO_ERR_TOO_LARGE. */
 int dl_parse(dl_list *l, const uint8_t *p, size_t n) __attribute__((warn_unused_result));
 
 /* SHA-256 of the whole signed list: what the next version puts in prev_hash. */
 void dl_hash(uint8_t out[static SC_SHA256], const uint8_t *p, size_t n);
 
 /* Version 1 of a chain: version == 1, prev_hash zero, signed by its own account key.
- * l must come from dl_parse of bytes p/n. SOTTO_ERR_BAD_SIGNATURE, SOTTO_ERR_CHAIN. */
+ * l must come from dl_parse of bytes p/n (checked: SOTTO_ERR_INVALID_ARG if not).
+ * SOTTO_ERR_BAD_SIGNATURE, SOTTO_ERR_CHAIN. */
 int dl_verify_first(const dl_list *l, const uint8_t *p, size_t n) __attribute__((warn_unused_result));
 
 /* next (parsed from p/n) follows prev (whose signed bytes hash to prev_hash):
  * same handle and account key, version + 1, prev_hash matches, signed by the
- * account key or by a device listed in prev. SOTTO_ERR_CHAIN or
- * SOTTO_ERR_BAD_SIGNATURE. */
+ * account key (recovery) or by a device listed in prev. next must come from
+ * dl_parse of p/n (checked: SOTTO_ERR_INVALID_ARG if not). SOTTO_ERR_CHAIN (a
+ * rule, or a signer that is not a device of prev) or SOTTO_ERR_BAD_SIGNATURE. */
 int dl_verify_next(const dl_list *prev, const uint8_t prev_hash[static SC_SHA256],
     const dl_list *next, const uint8_t *p, size_t n) __attribute__((warn_unused_result));
 
@@ -79,7 +89,13 @@ void dl_fingerprint(char *out, const dl_device *d);
 
 /* Safety number of two accounts (DESIGN.md section 3): 60 decimal digits in 12
  * groups of 5 separated by spaces, identical whichever side computes it.
- * out holds SAFETY_NUMBER_LEN + 1. */
+ * out holds SAFETY_NUMBER_LEN + 1.
+ * Per account: D = SHA-512("sotto-safety-v1" || 0x00 || account_pub || handle), then
+ * 5199 more rounds of D = SHA-512(D || account_pub) (5200 hashes in all); the first
+ * 30 bytes of D as 6 chunks of 5 bytes, each a big-endian 40-bit integer mod 100000
+ * written as 5 digits: 30 digits. The account with the smaller (handle by byte
+ * comparison, then account_pub by memcmp) comes first; the 60 digits are printed
+ * as 12 groups of 5 separated by single spaces. */
 #define SAFETY_NUMBER_LEN 71
 void safety_number(char *out, const char *handle_a, const uint8_t account_a[static SC_SIGN_PUB],
     const char *handle_b, const uint8_t account_b[static SC_SIGN_PUB]);

@@ -41,14 +41,23 @@ typedef struct env_target {
 } env_target;
 
 /* Seal content for h (h->msg_id and h->sent_at are filled in here if msg_id is all
- * zero / sent_at is 0). *envelope: caller frees with free(). wraps: caller provides
- * n_targets * ENV_WRAP_LEN bytes; wraps[i] is for targets[i]. The body key is wiped. */
+ * zero / sent_at is 0; h->version is set to ENV_VERSION). *envelope: caller frees with
+ * free(). wraps: caller provides n_targets * ENV_WRAP_LEN bytes; wraps[i] is for
+ * targets[i]. The body key is wiped. h->sender_device must be the device id of
+ * sender_sec's key. Errors: SOTTO_ERR_TOO_LARGE (content_len > SOTTO_MAX_BODY),
+ * SOTTO_ERR_INVALID_ARG (header breaking the parse rules, sender_device mismatch,
+ * more than SOTTO_MAX_RECIPIENTS * SOTTO_MAX_DEVICES + SOTTO_MAX_DEVICES targets),
+ * SOTTO_ERR_CRYPTO (a target key HPKE refuses), SOTTO_ERR_NOMEM; on failure h is
+ * as it was, *envelope NULL and wraps zeroed. */
 int env_seal(env_header *h, const uint8_t *content, size_t content_len,
     const uint8_t sender_sec[static SC_SIGN_SEC], const env_target *targets, size_t n_targets,
     uint8_t **envelope, size_t *envelope_len, uint8_t *wraps) __attribute__((warn_unused_result));
 
 /* Parse without any cryptography, e.g. to learn which sender device to look up.
- * h zeroed on failure. */
+ * Rules: version 1, sender and every recipient handle_valid, 1..SOTTO_MAX_RECIPIENTS
+ * recipients without duplicates, header_len <= SOTTO_MAX_HEADER, body_len - 16 a
+ * power of two from 256 to SOTTO_MAX_PADDED_BODY, no trailing bytes anywhere.
+ * h zeroed on failure. SOTTO_ERR_VERSION (version not 1) or SOTTO_ERR_FORMAT. */
 int env_parse_header(env_header *h, const uint8_t *envelope, size_t envelope_len)
     __attribute__((warn_unused_result));
 
@@ -60,8 +69,10 @@ int env_parse_header(env_header *h, const uint8_t *envelope, size_t envelope_len
  * key and my device id; decrypt; unpad.
  * Replay (a msg id seen before) is checked by the caller's store.
  * *content: caller frees with free() (NUL-terminated for convenience; content_len
- * excludes it). Errors: SOTTO_ERR_FORMAT, SOTTO_ERR_BAD_SIGNATURE,
- * SOTTO_ERR_NOT_RECIPIENT, SOTTO_ERR_DECRYPT. */
+ * excludes it). The signature also fails if sender_sig_pub is not the key of the
+ * header's sender device. wrap_len must be ENV_WRAP_LEN. h is zeroed and the key and
+ * plaintext wiped on failure. Errors: SOTTO_ERR_FORMAT, SOTTO_ERR_VERSION,
+ * SOTTO_ERR_BAD_SIGNATURE, SOTTO_ERR_NOT_RECIPIENT, SOTTO_ERR_DECRYPT, SOTTO_ERR_NOMEM. */
 int env_open(env_header *h, uint8_t **content, size_t *content_len,
     const uint8_t *envelope, size_t envelope_len, const uint8_t *wrap, size_t wrap_len,
     const uint8_t sender_sig_pub[static SC_SIGN_PUB], const char *my_handle,

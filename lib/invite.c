@@ -63,7 +63,9 @@ invite_decode(invite *inv, const char *code)
 		goto out;
 	memcpy(inv->address, addr, alen);
 	memcpy(inv->handle, handle, hlen);
-	if (memchr(inv->address, '\0', alen) != NULL || !handle_valid(inv->handle))
+	/* A NUL inside either field would decode to a shorter string than was sent. */
+	if (memchr(inv->address, '\0', alen) != NULL || memchr(inv->handle, '\0', hlen) != NULL ||
+	    !handle_valid(inv->handle))
 		goto out;
 	rc = SOTTO_OK;
 out:

@@ -284,11 +284,12 @@ hpke_seal_base(uint8_t enc[static HPKE_ENC_LEN], uint8_t *ct, const uint8_t pkR[
     const uint8_t *info, size_t infolen, const uint8_t *aad, size_t aadlen,
     const uint8_t *pt, size_t ptlen)
 {
-	uint8_t skE[SC_KX_SEC], pkE[SC_KX_PUB];
+	uint8_t skE[SC_KX_SEC];
 	hpke_ctx ctx;
 	int rc;
 
-	sc_kx_keypair(pkE, skE);
+	/* GenerateKeyPair for X25519 is 32 random bytes; enc = pk(skE) comes from Encap. */
+	sc_random(skE, sizeof(skE));
 	if ((rc = hpke_setup_base_s(&ctx, enc, skE, pkR, info, infolen)) != SOTTO_OK)
 		goto out;
 	rc = hpke_ctx_seal(&ctx, ct, aad, aadlen, pt, ptlen);

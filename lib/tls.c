@@ -211,3 +211,15 @@ tls_server_ctx_setup(void *ssl_ctx)
 		return SOTTO_ERR_TLS;
 	return SOTTO_OK;
 }
+
+int
+tls_pin_from_store_ctx(void *store_ctx, uint8_t pin[static TLS_PIN_LEN])
+{
+	X509 *x;
+
+	memset(pin, 0, TLS_PIN_LEN);
+	if (store_ctx == NULL ||
+	    (x = X509_STORE_CTX_get_current_cert((X509_STORE_CTX *)store_ctx)) == NULL)
+		return SOTTO_ERR_TLS;
+	return tls_pin_from_x509(x, pin);
+}

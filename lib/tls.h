@@ -29,4 +29,16 @@ int tls_pin_from_ssl_peer(void *ssl, uint8_t pin[static TLS_PIN_LEN]) __attribut
 void tls_pin_to_text(char *out, const uint8_t pin[static TLS_PIN_LEN]);
 int tls_pin_from_text(uint8_t pin[static TLS_PIN_LEN], const char *text) __attribute__((warn_unused_result));
 
+/* Server side, for sottod's libwebsockets vhost: the SSL option bits that leave
+ * TLS 1.3 as the only protocol (for ssl_options_set), and a hook that also sets
+ * the minimum protocol version on the server's SSL_CTX (passed as void *). */
+long tls_server_options(void);
+int tls_server_ctx_setup(void *ssl_ctx) __attribute__((warn_unused_result));
+
+/* Client side: pin of the certificate being checked in an OpenSSL verify
+ * callback; store_ctx is the X509_STORE_CTX * (libwebsockets passes it as `user`
+ * to LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION). */
+int tls_pin_from_store_ctx(void *store_ctx, uint8_t pin[static TLS_PIN_LEN])
+    __attribute__((warn_unused_result));
+
 #endif

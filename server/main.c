@@ -1,2 +1,268 @@
 /* SPDX-License-Identifier: ISC */
-int main(void) { return 1; }
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "crypto.h"
+#include "invite.h"
+#include "log.h"
+#include "server.h"
+#include "sotto/error.h"
+#include "store.h"
+#include "tls.h"
+#include "wire.h"
+
+#define DB_FILE "sottod.db"
+#define KEY_FILE "server.key"
+#define CERT_FILE "server.crt"
+
+static void __attribute__((noreturn, format(printf, 1, 2)))
+die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("sottod: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+static void
+path_in(char *out, size_t outlen, const char *dir, const char *name)
+{
+	if ((size_t)snprintf(out, outlen, "%s/%s", dir, name) >= outlen)
+		die("path too long: %s/%s", dir, name);
+}
+
+static void
+load_config(sottod_config *cfg, const char *dir)
+{
+	char path[PATH_MAX], err[256];
+	int rc;
+
+	path_in(path, sizeof(path), dir, CONFIG_FILE_NAME);
+	config_defaults(cfg);
+	if ((rc = config_load(cfg, path, err, sizeof(err))) != SOTTO_OK) {
+		if (rc == SOTTO_ERR_NOT_FOUND)
+			die("%s has no %s (run `sottod init %s` first)", dir, CONFIG_FILE_NAME, dir);
+		die("%s: %s", path, err);
+	}
+}
+
+static store *
+open_store(const char *dir)
+{
+	char path[PATH_MAX];
+	store *st;
+	int rc;
+
+	path_in(path, sizeof(path), dir, DB_FILE);
+	if ((rc = store_sqlite_open(&st, path)) != SOTTO_OK)
+		die("cannot open database %s: %s", path, sotto_strerror(rc));
+	return st;
+}
+
+static void
+load_pin(const char *dir, uint8_t pin[TLS_PIN_LEN])
+{
+	char path[PATH_MAX];
+	int rc;
+
+	path_in(path, sizeof(path), dir, CERT_FILE);
+	if ((rc = tls_pin_from_cert_file(path, pin)) != SOTTO_OK)
+		die("cannot read certificate %s: %s", path, sotto_strerror(rc));
+}
+
+/* Like mkdir -p for every component but the last. */
+static int
+mkdir_parents(const char *dir)
+{
+	char buf[PATH_MAX], *p;
+
+	if ((size_t)snprintf(buf, sizeof(buf), "%s", dir) >= sizeof(buf))
+		return -1;
+	for (p = buf + 1; (p = strchr(p, '/')) != NULL; p++) {
+		*p = '\0';
+		if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return 0;
+}
+
+static int
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: sottod init DIR [--address HOST:PORT] [--open]\n"
+	    "       sottod run DIR [--listen HOST:PORT]\n"
+	    "       sottod invite DIR HANDLE\n");
+	return 2;
+}
+
+static int
+cmd_init(int argc, char **argv)
+{
+	sottod_config cfg;
+	char path[PATH_MAX], key[PATH_MAX], cert[PATH_MAX], host[SOTTO_MAX_ADDRESS + 1];
+	char pintext[TLS_PIN_TEXT_LEN + 1];
+	uint8_t pin[TLS_PIN_LEN];
+	struct stat sb;
+	const char *dir = NULL;
+	store *st;
+	int port, rc, i;
+
+	config_defaults(&cfg);
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--address") == 0 && i + 1 < argc) {
+			if (config_split_address(argv[++i], host, sizeof(host), &port, 0) != SOTTO_OK)
+				die("bad --address %s (want HOST:PORT)", argv[i]);
+			snprintf(cfg.address, sizeof(cfg.address), "%s", argv[i]);
+		} else if (strcmp(argv[i], "--open") == 0)
+			cfg.registration_open = 1;
+		else if (argv[i][0] != '-' && dir == NULL)
+			dir = argv[i];
+		else
+			return usage();
+	}
+	if (dir == NULL)
+		return usage();
+	if (config_split_address(cfg.address, host, sizeof(host), &port, 0) != SOTTO_OK)
+		die("bad address %s", cfg.address);
+	path_in(path, sizeof(path), dir, CONFIG_FILE_NAME);
+	path_in(key, sizeof(key), dir, KEY_FILE);
+	path_in(cert, sizeof(cert), dir, CERT_FILE);
+	if (lstat(path, &sb) == 0)
+		die("%s already has a configuration (%s)", dir, path);
+	if (mkdir_parents(dir) != 0)
+		die("cannot create the parents of %s: %s", dir, strerror(errno));
+	if (mkdir(dir, 0700) != 0) {
+		if (errno != EEXIST)
+			die("cannot create %s: %s", dir, strerror(errno));
+		if (lstat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+			die("%s exists and is not a directory", dir);
+		if (chmod(dir, 0700) != 0)
+			die("cannot restrict %s: %s", dir, strerror(errno));
+	}
+	if ((rc = tls_make_selfsigned(key, cert, host)) != SOTTO_OK)
+		die("cannot make the server key in %s: %s", dir, sotto_strerror(rc));
+	st = open_store(dir);
+	st->ops->close(st);
+	/* The config goes last: its presence means the directory is complete. */
+	if ((rc = config_write_new(path, &cfg)) != SOTTO_OK)
+		die("cannot write %s: %s", path, sotto_strerror(rc));
+	if ((rc = tls_pin_from_cert_file(cert, pin)) != SOTTO_OK)
+		die("cannot read %s: %s", cert, sotto_strerror(rc));
+	tls_pin_to_text(pintext, pin);
+	printf("initialized %s\n", dir);
+	printf("address: %s\n", cfg.address);
+	printf("registration: %s\n", cfg.registration_open ? "open" : "invite");
+	printf("pin: %s\n", pintext);
+	return 0;
+}
+
+static int
+cmd_run(int argc, char **argv)
+{
+	server *s;
+	const char *dir = NULL, *listen = NULL;
+	char host[SOTTO_MAX_ADDRESS + 1];
+	int port, rc, i;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc)
+			listen = argv[++i];
+		else if (argv[i][0] != '-' && dir == NULL)
+			dir = argv[i];
+		else
+			return usage();
+	}
+	if (dir == NULL)
+		return usage();
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		die("out of memory");
+	load_config(&s->cfg, dir);
+	if (listen != NULL) {
+		if (config_split_address(listen, host, sizeof(host), &port, 1) != SOTTO_OK)
+			die("bad --listen %s (want HOST:PORT)", listen);
+		snprintf(s->cfg.listen, sizeof(s->cfg.listen), "%s", listen);
+	}
+	log_set_level(s->cfg.log_debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	if ((size_t)snprintf(s->dir, sizeof(s->dir), "%s", dir) >= sizeof(s->dir))
+		die("path too long: %s", dir);
+	load_pin(dir, s->pin);
+	s->st = open_store(dir);
+	log_info("start", "dir=%s address=%s listen=%s registration=%s expiry_seconds=%llu mailbox_cap=%llu",
+	    dir, s->cfg.address, s->cfg.listen, s->cfg.registration_open ? "open" : "invite",
+	    (unsigned long long)s->cfg.expiry_seconds, (unsigned long long)s->cfg.mailbox_cap);
+	rc = net_run(s);
+	s->st->ops->close(s->st);
+	free(s->batch);
+	free(s);
+	if (rc != SOTTO_OK)
+		die("cannot serve: %s", sotto_strerror(rc));
+	log_info("stopped", "%s", "");
+	return 0;
+}
+
+static int
+cmd_invite(int argc, char **argv)
+{
+	sottod_config cfg;
+	invite inv;
+	char code[SOTTO_MAX_INVITE + 1];
+	store *st;
+	int rc;
+
+	if (argc != 3)
+		return usage();
+	if (!handle_valid(argv[2]))
+		die("invalid handle \"%s\" (1-%d characters of a-z 0-9 . _ -, not starting with . or -)",
+		    argv[2], SOTTO_MAX_HANDLE);
+	load_config(&cfg, argv[1]);
+	memset(&inv, 0, sizeof(inv));
+	load_pin(argv[1], inv.pin);
+	snprintf(inv.address, sizeof(inv.address), "%s", cfg.address);
+	snprintf(inv.handle, sizeof(inv.handle), "%s", argv[2]);
+	st = open_store(argv[1]);
+	rc = dir_invite_create(st, argv[2], inv.secret, now_ms());
+	st->ops->close(st);
+	if (rc == SOTTO_ERR_HANDLE_TAKEN)
+		die("handle \"%s\" is already registered", argv[2]);
+	if (rc != SOTTO_OK)
+		die("cannot store the invite: %s", sotto_strerror(rc));
+	rc = invite_encode(&inv, code, sizeof(code));
+	sc_wipe(&inv, sizeof(inv));
+	if (rc != SOTTO_OK)
+		die("cannot encode the invite: %s", sotto_strerror(rc));
+	printf("Invite for \"%s\" at %s: single use, valid for 7 days.\n", argv[2], cfg.address);
+	printf("Give it to them privately; they run: sotto init --invite CODE --handle %s\n", argv[2]);
+	printf("%s\n", code);
+	sc_wipe(code, sizeof(code));
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 2)
+		return usage();
+	umask(077);
+	if (sc_init() != SOTTO_OK)
+		die("cannot initialise libsodium");
+	if (strcmp(argv[1], "init") == 0)
+		return cmd_init(argc - 1, argv + 1);
+	if (strcmp(argv[1], "run") == 0)
+		return cmd_run(argc - 1, argv + 1);
+	if (strcmp(argv[1], "invite") == 0)
+		return cmd_invite(argc - 1, argv + 1);
+	return usage();
+}

@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: ISC */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "sotto/error.h"
+
+void
+config_defaults(sottod_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->address, sizeof(c->address), "%s", CONFIG_DEFAULT_ADDRESS);
+	c->listen[0] = '\0';
+	c->registration_open = 0;
+	c->expiry_seconds = SOTTO_DEFAULT_EXPIRY_SECONDS;
+	c->mailbox_cap = SOTTO_DEFAULT_MAILBOX_CAP;
+	c->log_debug = 0;
+}
+
+static int
+parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (*s == '\0' || strlen(s) > 19)
+		return SOTTO_ERR_FORMAT;
+	for (i = 0; s[i] != '\0'; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return SOTTO_ERR_FORMAT;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	if (v < min || v > max)
+		return SOTTO_ERR_FORMAT;
+	*out = v;
+	return SOTTO_OK;
+}
+
+int
+config_split_address(const char *addr, char *host, size_t hostlen, int *port, int allow_zero)
+{
+	const char *colon, *hs, *he;
+	uint64_t p;
+	size_t n = strnlen(addr, SOTTO_MAX_ADDRESS + 1);
+
+	*port = 0;
+	if (hostlen > 0)
+		host[0] = '\0';
+	if (n == 0 || n > SOTTO_MAX_ADDRESS || (colon = strrchr(addr, ':')) == NULL)
+		return SOTTO_ERR_FORMAT;
+	hs = addr;
+	he = colon;
+	if (*hs == '[') {
+		if (he - hs < 3 || he[-1] != ']')
+			return SOTTO_ERR_FORMAT;
+		hs++;
+		he--;
+	} else if (memchr(hs, ':', (size_t)(he - hs)) != NULL)
+		return SOTTO_ERR_FORMAT;	/* bare IPv6 needs brackets */
+	if (he == hs || (size_t)(he - hs) >= hostlen)
+		return SOTTO_ERR_FORMAT;
+	for (const char *q = hs; q < he; q++)
+		if (*q <= ' ' || *q > '~' || *q == '[' || *q == ']' || *q == '/')
+			return SOTTO_ERR_FORMAT;
+	if (parse_u64(colon + 1, allow_zero ? 0 : 1, 65535, &p) != SOTTO_OK)
+		return SOTTO_ERR_FORMAT;
+	memcpy(host, hs, (size_t)(he - hs));
+	host[he - hs] = '\0';
+	*port = (int)p;
+	return SOTTO_OK;
+}
+
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n'))
+		*--e = '\0';
+	return s;
+}
+
+static int
+set_key(sottod_config *c, const char *key, const char *val, const char **why)
+{
+	char host[SOTTO_MAX_ADDRESS + 1];
+	int port;
+
+	*why = "bad value";
+	if (strcmp(key, "address") == 0 || strcmp(key, "listen") == 0) {
+		int is_listen = key[0] == 'l';
+
+		if (config_split_address(val, host, sizeof(host), &port, is_listen) != SOTTO_OK) {
+			*why = "bad address (want HOST:PORT)";
+			return SOTTO_ERR_FORMAT;
+		}
+		snprintf(is_listen ? c->listen : c->address, SOTTO_MAX_ADDRESS + 1, "%s", val);
+	} else if (strcmp(key, "registration") == 0) {
+		if (strcmp(val, "invite") == 0)
+			c->registration_open = 0;
+		else if (strcmp(val, "open") == 0)
+			c->registration_open = 1;
+		else {
+			*why = "registration must be invite or open";
+			return SOTTO_ERR_FORMAT;
+		}
+	} else if (strcmp(key, "expiry_seconds") == 0) {
+		if (parse_u64(val, 1, SOTTO_DEFAULT_EXPIRY_SECONDS, &c->expiry_seconds) != SOTTO_OK) {
+			*why = "expiry_seconds must be a number from 1 to 604800";
+			return SOTTO_ERR_FORMAT;
+		}
+	} else if (strcmp(key, "mailbox_cap") == 0) {
+		if (parse_u64(val, 1, SOTTO_DEFAULT_MAILBOX_CAP, &c->mailbox_cap) != SOTTO_OK) {
+			*why = "mailbox_cap must be a number from 1 to 10000";
+			return SOTTO_ERR_FORMAT;
+		}
+	} else if (strcmp(key, "log_level") == 0) {
+		if (strcmp(val, "info") == 0)
+			c->log_debug = 0;
+		else if (strcmp(val, "debug") == 0)
+			c->log_debug = 1;
+		else {
+			*why = "log_level must be info or debug";
+			return SOTTO_ERR_FORMAT;
+		}
+	} else {
+		*why = "unknown key";
+		return SOTTO_ERR_FORMAT;
+	}
+	return SOTTO_OK;
+}
+
+int
+config_parse_stream(sottod_config *c, FILE *f, char *err, size_t errlen)
+{
+	/* +2: room for the newline and the NUL, so an overlong line is seen as one. */
+	char line[SOTTO_MAX_CONFIG_LINE + 2], *s, *eq, *key, *val;
+	const char *why;
+	unsigned long lineno = 0;
+	size_t n;
+	int rc = SOTTO_OK;
+
+	if (errlen > 0)
+		err[0] = '\0';
+	while (fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		n = strlen(line);
+		if (n > 0 && line[n - 1] == '\n')
+			line[--n] = '\0';
+		else if (!feof(f) || n > SOTTO_MAX_CONFIG_LINE) {
+			snprintf(err, errlen, "line %lu: longer than %d bytes", lineno, SOTTO_MAX_CONFIG_LINE);
+			rc = SOTTO_ERR_TOO_LARGE;
+			goto out;
+		}
+		if (n > SOTTO_MAX_CONFIG_LINE || memchr(line, '\0', n) != NULL) {
+			snprintf(err, errlen, "line %lu: longer than %d bytes or holds a NUL", lineno,
+			    SOTTO_MAX_CONFIG_LINE);
+			rc = SOTTO_ERR_TOO_LARGE;
+			goto out;
+		}
+		s = trim(line);
+		if (*s == '\0' || *s == '#')
+			continue;
+		if ((eq = strchr(s, '=')) == NULL) {
+			snprintf(err, errlen, "line %lu: expected key = value", lineno);
+			rc = SOTTO_ERR_FORMAT;
+			goto out;
+		}
+		*eq = '\0';
+		key = trim(s);
+		val = trim(eq + 1);
+		if (*key == '\0') {
+			snprintf(err, errlen, "line %lu: expected key = value", lineno);
+			rc = SOTTO_ERR_FORMAT;
+			goto out;
+		}
+		if (set_key(c, key, val, &why) != SOTTO_OK) {
+			snprintf(err, errlen, "line %lu: %s \"%.64s\"", lineno, why,
+			    strcmp(why, "unknown key") == 0 ? key : val);
+			rc = SOTTO_ERR_FORMAT;
+			goto out;
+		}
+	}
+	if (ferror(f)) {
+		snprintf(err, errlen, "read error");
+		rc = SOTTO_ERR_IO;
+		goto out;
+	}
+	if (c->listen[0] == '\0')
+		snprintf(c->listen, sizeof(c->listen), "%s", c->address);
+out:
+	return rc;
+}
+
+int
+config_load(sottod_config *c, const char *path, char *err, size_t errlen)
+{
+	FILE *f;
+	int rc;
+
+	if ((f = fopen(path, "re")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return errno == ENOENT ? SOTTO_ERR_NOT_FOUND : SOTTO_ERR_IO;
+	}
+	rc = config_parse_stream(c, f, err, errlen);
+	fclose(f);
+	return rc;
+}
+
+int
+config_write_new(const char *path, const sottod_config *c)
+{
+	FILE *f = NULL;
+	int fd, rc = SOTTO_ERR_IO;
+
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) == -1)
+		return errno == EEXIST ? SOTTO_ERR_EXISTS : SOTTO_ERR_IO;
+	if ((f = fdopen(fd, "w")) == NULL) {
+		close(fd);
+		goto out;
+	}
+	fprintf(f, "# sottod configuration: key = value; later lines override earlier ones.\n"
+	    "# address: HOST:PORT clients dial (it goes into invite codes).\n"
+	    "address = %s\n"
+	    "# listen: HOST:PORT to bind (default: address).\n"
+	    "# registration: invite (codes from `sottod invite`) or open.\n"
+	    "registration = %s\n"
+	    "# Undelivered copies are dropped after expiry_seconds.\n"
+	    "expiry_seconds = %llu\n"
+	    "# Stored copies per device before senders get MAILBOX_FULL.\n"
+	    "mailbox_cap = %llu\n"
+	    "# log_level: info or debug.\n"
+	    "log_level = %s\n",
+	    c->address, c->registration_open ? "open" : "invite",
+	    (unsigned long long)c->expiry_seconds, (unsigned long long)c->mailbox_cap,
+	    c->log_debug ? "debug" : "info");
+	if (c->listen[0] != '\0' && strcmp(c->listen, c->address) != 0)
+		fprintf(f, "listen = %s\n", c->listen);
+	if (fflush(f) != 0 || fsync(fileno(f)) != 0)
+		goto out;
+	rc = SOTTO_OK;
+out:
+	if (f != NULL && fclose(f) != 0 && rc == SOTTO_OK)
+		rc = SOTTO_ERR_IO;
+	if (rc != SOTTO_OK)
+		unlink(path);
+	return rc;
+}

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * sottod.conf: lines "key = value"; '#' starts a comment line; blank lines are
+ * ignored; a later line overrides an earlier one for the same key. Keys:
+ *   address         HOST:PORT clients dial (goes into invite codes); default 127.0.0.1:7443
+ *   listen          HOST:PORT to bind (port 0: any free port); default = address
+ *   registration    invite | open; default invite
+ *   expiry_seconds  1..SOTTO_DEFAULT_EXPIRY_SECONDS; default SOTTO_DEFAULT_EXPIRY_SECONDS
+ *   mailbox_cap     1..SOTTO_DEFAULT_MAILBOX_CAP copies per device; default that cap
+ *   log_level       info | debug; default info
+ * Lines longer than SOTTO_MAX_CONFIG_LINE bytes, unknown keys, missing '=',
+ * bad numbers and bad addresses are errors naming the line number.
+ */
+#ifndef SOTTOD_CONFIG_H
+#define SOTTOD_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "caps.h"
+
+#define CONFIG_DEFAULT_ADDRESS "127.0.0.1:7443"
+#define CONFIG_FILE_NAME "sottod.conf"
+
+typedef struct sottod_config {
+	char address[SOTTO_MAX_ADDRESS + 1];
+	char listen[SOTTO_MAX_ADDRESS + 1];	/* empty until parsed: then = address */
+	int registration_open;
+	uint64_t expiry_seconds;
+	uint64_t mailbox_cap;
+	int log_debug;
+} sottod_config;
+
+/* Defaults, as above. */
+void config_defaults(sottod_config *c);
+
+/* Parse a whole file/stream over c (which holds defaults or earlier values).
+ * On error returns SOTTO_ERR_FORMAT (or SOTTO_ERR_TOO_LARGE for an overlong
+ * line, SOTTO_ERR_IO) and writes a one-line reason ("line 3: unknown key
+ * \"foo\"") into err (errlen bytes); c may then be partly updated. */
+int config_parse_stream(sottod_config *c, FILE *f, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+int config_load(sottod_config *c, const char *path, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* Split "HOST:PORT" (HOST may be "[v6]"). host holds SOTTO_MAX_ADDRESS + 1.
+ * allow_zero: accept port 0. SOTTO_ERR_FORMAT. */
+int config_split_address(const char *addr, char *host, size_t hostlen, int *port, int allow_zero)
+    __attribute__((warn_unused_result));
+
+/* Write a fresh config file (exclusive create, 0600). SOTTO_ERR_EXISTS, SOTTO_ERR_IO. */
+int config_write_new(const char *path, const sottod_config *c) __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,425 @@
+/* SPDX-License-Identifier: ISC */
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "server.h"
+#include "sotto/error.h"
+
+#define ST(x) SOTTO__WIRE__STATUS__##x
+
+enum op_kind { OP_SEND, OP_ACK };
+
+struct staged_op {
+	enum op_kind kind;
+	conn *c;			/* referenced (conn_ref) until answered */
+	uint64_t id;
+	wire_frame *f;			/* owned: the request */
+	uint8_t device_id[SC_DEVICE_ID];	/* the requesting device */
+	Sotto__Wire__Status status;	/* filled by the flush */
+	const char *full_handle;	/* MAILBOX_FULL: which recipient */
+	size_t deleted;			/* ACK: copies removed */
+};
+
+typedef struct push_rec {
+	size_t op;
+	size_t rcpt, copy;
+	uint64_t seq;
+} push_rec;
+
+static int
+stage(conn *c, enum op_kind kind, wire_frame *f)
+{
+	server *s = c->srv;
+	staged_op *op, *nb;
+
+	if (s->batch_n == s->batch_cap) {
+		size_t ncap = s->batch_cap == 0 ? 32 : s->batch_cap * 2;
+
+		if ((nb = realloc(s->batch, ncap * sizeof(*nb))) == NULL)
+			return SOTTO_ERR_NOMEM;
+		s->batch = nb;
+		s->batch_cap = ncap;
+	}
+	op = &s->batch[s->batch_n++];
+	memset(op, 0, sizeof(*op));
+	op->kind = kind;
+	op->c = c;
+	op->id = f->id;
+	op->f = f;
+	memcpy(op->device_id, c->device_id, SC_DEVICE_ID);
+	conn_ref(c);
+	/* A long burst is committed in slices, so no batch grows without bound. */
+	if (s->batch_n >= SOTTOD_MAX_BATCH_OPS)
+		mailbox_flush(s);
+	else if (s->batch_n == 1)
+		net_request_flush(s);
+	return SOTTO_OK;
+}
+
+/*
+ * Does recipient r's set of copies match list l exactly: one copy per device,
+ * except the sending device itself when r is the sender's own handle?
+ */
+static int
+copies_match(const Sotto__Wire__Recipient *r, const dl_list *l, const uint8_t *skip)
+{
+	size_t expect = l->n_devices, i, j;
+
+	if (skip != NULL && dl_find(l, skip) != NULL)
+		expect--;
+	if (r->n_copies != expect)
+		return 0;
+	for (i = 0; i < r->n_copies; i++) {
+		const uint8_t *id = r->copies[i]->device_id.data;
+
+		if (dl_find(l, id) == NULL || (skip != NULL && memcmp(id, skip, SC_DEVICE_ID) == 0))
+			return 0;
+		for (j = 0; j < i; j++)
+			if (memcmp(r->copies[j]->device_id.data, id, SC_DEVICE_ID) == 0)
+				return 0;
+	}
+	return 1;
+}
+
+static size_t
+other_devices(const dl_list *l, const uint8_t self[SC_DEVICE_ID])
+{
+	return l->n_devices - (dl_find(l, self) != NULL ? 1 : 0);
+}
+
+void
+mbox_send(conn *c, wire_frame *f)
+{
+	Sotto__Wire__Response r = SOTTO__WIRE__RESPONSE__INIT;
+	const Sotto__Wire__SendRequest *rq = f->send;
+	Sotto__Wire__StaleList stale_buf[SOTTO_MAX_RECIPIENTS + 1], *stale_ptr[SOTTO_MAX_RECIPIENTS + 1];
+	store *st = c->srv->st;
+	dl_list *l = NULL;
+	size_t i, j, n_stale = 0;
+	int rc, own_seen = 0, own;
+
+	if ((l = malloc(sizeof(*l))) == NULL) {
+		session_respond_status(c, f->id, ST(INTERNAL), "out of memory");
+		goto fail;
+	}
+	if (rq->envelope.len == 0) {
+		session_respond_status(c, f->id, ST(BAD_REQUEST), "empty envelope");
+		goto fail;
+	}
+	for (i = 0; i < rq->n_recipients; i++) {
+		const Sotto__Wire__Recipient *rc_ = rq->recipients[i];
+
+		for (j = 0; j < i; j++)
+			if (strcmp(rq->recipients[j]->handle, rc_->handle) == 0) {
+				session_respond_status(c, f->id, ST(BAD_REQUEST), "recipient named twice");
+				goto fail;
+			}
+		for (j = 0; j < rc_->n_copies; j++)
+			if (rc_->copies[j]->wrap.len == 0) {
+				session_respond_status(c, f->id, ST(BAD_REQUEST), "empty wrap");
+				goto fail;
+			}
+	}
+	for (i = 0; i < rq->n_recipients; i++) {
+		const Sotto__Wire__Recipient *rc_ = rq->recipients[i];
+
+		own = strcmp(rc_->handle, c->handle) == 0;
+		own_seen |= own;
+		if ((rc = dir_current(st, rc_->handle, l, NULL, NULL)) != SOTTO_OK) {
+			if (rc == SOTTO_ERR_NOT_FOUND) {
+				r.status = ST(NO_SUCH_HANDLE);
+				r.error = "no such handle";
+				r.handle = rc_->handle;
+				session_respond(c, f->id, &r);
+			} else
+				session_respond_status(c, f->id, ST(INTERNAL), "storage error");
+			goto fail;
+		}
+		if (rc_->list_version != l->version || !copies_match(rc_, l, own ? c->device_id : NULL)) {
+			sotto__wire__stale_list__init(&stale_buf[n_stale]);
+			stale_buf[n_stale].handle = rc_->handle;
+			stale_buf[n_stale].version = l->version;
+			stale_ptr[n_stale] = &stale_buf[n_stale];
+			n_stale++;
+		}
+	}
+	/* Leaving out one's own handle is only right with no other device to tell. */
+	if (!own_seen) {
+		if ((rc = dir_current(st, c->handle, l, NULL, NULL)) != SOTTO_OK) {
+			session_respond_status(c, f->id, ST(INTERNAL), "storage error");
+			goto fail;
+		}
+		if (other_devices(l, c->device_id) > 0) {
+			sotto__wire__stale_list__init(&stale_buf[n_stale]);
+			stale_buf[n_stale].handle = c->handle;
+			stale_buf[n_stale].version = l->version;
+			stale_ptr[n_stale] = &stale_buf[n_stale];
+			n_stale++;
+		}
+	}
+	if (n_stale > 0) {
+		r.status = ST(STALE_DEVICE_LIST);
+		r.error = "device lists changed";
+		r.n_stale = n_stale;
+		r.stale = stale_ptr;
+		session_respond(c, f->id, &r);
+		log_debug("send_stale", "conn=%llu stale=%zu", (unsigned long long)c->serial, n_stale);
+		goto fail;
+	}
+	free(l);
+	if (stage(c, OP_SEND, f) != SOTTO_OK) {
+		session_respond_status(c, f->id, ST(INTERNAL), "out of memory");
+		wire_free(f);
+	}
+	return;
+fail:
+	free(l);
+	wire_free(f);
+}
+
+void
+mbox_ack(conn *c, wire_frame *f)
+{
+	if (f->ack->n_seqs == 0) {
+		session_respond_status(c, f->id, ST(OK), NULL);
+		wire_free(f);
+		return;
+	}
+	if (stage(c, OP_ACK, f) != SOTTO_OK) {
+		session_respond_status(c, f->id, ST(INTERNAL), "out of memory");
+		wire_free(f);
+	}
+}
+
+static void
+deliveries_fill(Sotto__Wire__Delivery *d, const store_copy *cp)
+{
+	sotto__wire__delivery__init(d);
+	d->seq = cp->seq;
+	d->envelope.data = cp->envelope;
+	d->envelope.len = cp->envelope_len;
+	d->wrap.data = cp->wrap;
+	d->wrap.len = cp->wrap_len;
+	d->stored_at = cp->stored_at;
+}
+
+void
+mbox_fetch(conn *c, uint64_t id, const Sotto__Wire__FetchRequest *rq)
+{
+	Sotto__Wire__Response r = SOTTO__WIRE__RESPONSE__INIT;
+	Sotto__Wire__Delivery *d = NULL, **dp = NULL;
+	store *st = c->srv->st;
+	store_copy *cp = NULL;
+	size_t n = 0, max = rq->max;
+	int more = 0;
+
+	if (max == 0 || max > SOTTO_MAX_FETCH_BATCH)
+		max = SOTTO_MAX_FETCH_BATCH;
+	if (st->ops->copy_fetch(st, c->device_id, now_ms(), max, SOTTO_MAX_FRAME - SOTTOD_FRAME_SLACK,
+	    &cp, &n, &more) != SOTTO_OK) {
+		session_respond_status(c, id, ST(INTERNAL), "storage error");
+		goto out;
+	}
+	if (n > 0 && ((d = calloc(n, sizeof(*d))) == NULL || (dp = calloc(n, sizeof(*dp))) == NULL)) {
+		session_respond_status(c, id, ST(INTERNAL), "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		deliveries_fill(&d[i], &cp[i]);
+		dp[i] = &d[i];
+	}
+	r.status = ST(OK);
+	r.n_deliveries = n;
+	r.deliveries = dp;
+	r.more = more;
+	session_respond(c, id, &r);
+	c->fetching = 1;
+	log_debug("fetch", "conn=%llu n=%zu more=%d", (unsigned long long)c->serial, n, more);
+out:
+	free(dp);
+	free(d);
+	store_copies_free(cp, n);
+}
+
+static int
+apply_send(store *st, staged_op *op, uint64_t now, uint64_t cap, uint64_t expiry_ms,
+    push_rec **pushes, size_t *np, size_t *pcap, size_t opi)
+{
+	const Sotto__Wire__SendRequest *rq = op->f->send;
+	store_copy cp;
+	uint64_t count, seq;
+	size_t start = *np;
+	int rc;
+
+	if ((rc = st->ops->mark(st)) != SOTTO_OK)
+		return rc;
+	for (size_t i = 0; i < rq->n_recipients; i++) {
+		const Sotto__Wire__Recipient *r = rq->recipients[i];
+
+		for (size_t j = 0; j < r->n_copies; j++) {
+			const Sotto__Wire__Copy *c = r->copies[j];
+
+			if ((rc = st->ops->copy_count(st, c->device_id.data, now, &count)) != SOTTO_OK)
+				goto fail;
+			if (count >= cap) {
+				op->full_handle = r->handle;
+				rc = SOTTO_ERR_MAILBOX_FULL;
+				goto fail;
+			}
+			memset(&cp, 0, sizeof(cp));
+			memcpy(cp.device_id, c->device_id.data, SC_DEVICE_ID);
+			memcpy(cp.msg_id, rq->msg_id.data, STORE_MSG_ID_LEN);
+			cp.envelope = rq->envelope.data;
+			cp.envelope_len = rq->envelope.len;
+			cp.wrap = c->wrap.data;
+			cp.wrap_len = c->wrap.len;
+			cp.stored_at = now;
+			cp.expires_at = now + expiry_ms;
+			if ((rc = st->ops->copy_add(st, &cp, &seq)) != SOTTO_OK)
+				goto fail;
+			if (seq == 0)
+				continue;	/* already queued: a retried send */
+			if (*np == *pcap) {
+				size_t ncap = *pcap == 0 ? 64 : *pcap * 2;
+				push_rec *nb;
+
+				if ((nb = realloc(*pushes, ncap * sizeof(*nb))) == NULL) {
+					rc = SOTTO_ERR_NOMEM;
+					goto fail;
+				}
+				*pushes = nb;
+				*pcap = ncap;
+			}
+			(*pushes)[(*np)++] = (push_rec){ .op = opi, .rcpt = i, .copy = j, .seq = seq };
+		}
+	}
+	return st->ops->release(st);
+fail:
+	st->ops->undo(st);
+	*np = start;
+	return rc;
+}
+
+static void
+push_delivery(server *s, const staged_op *op, const push_rec *p, uint64_t now)
+{
+	const Sotto__Wire__SendRequest *rq = op->f->send;
+	const Sotto__Wire__Copy *cp = rq->recipients[p->rcpt]->copies[p->copy];
+	Sotto__Wire__Delivery d = SOTTO__WIRE__DELIVERY__INIT;
+	wire_frame f = SOTTO__WIRE__FRAME__INIT;
+
+	d.seq = p->seq;
+	d.envelope = rq->envelope;
+	d.wrap = cp->wrap;
+	d.stored_at = now;
+	f.id = 0;
+	f.msg_case = SOTTO__WIRE__FRAME__MSG_DELIVERY;
+	f.delivery = &d;
+	for (conn *c = conn_first_device(s, cp->device_id.data); c != NULL;
+	    c = conn_next_device(c->dnext, cp->device_id.data))
+		if (c->fetching)
+			(void)conn_send(c, &f);
+}
+
+/*
+ * Group commit: every send and ack staged during this loop turn shares one
+ * transaction (one fsync); nobody hears OK before that commit returns.
+ */
+void
+mailbox_flush(server *s)
+{
+	store *st = s->st;
+	push_rec *pushes = NULL;
+	size_t np = 0, pcap = 0, n = s->batch_n, i, sends = 0;
+	uint64_t now = now_ms(), t0 = now, expiry_ms = s->cfg.expiry_seconds * 1000;
+	int rc, committed = 0;
+
+	if (n == 0)
+		return;
+	if ((rc = st->ops->begin(st)) != SOTTO_OK) {
+		for (i = 0; i < n; i++)
+			s->batch[i].status = ST(INTERNAL);
+		goto answer;
+	}
+	for (i = 0; i < n; i++) {
+		staged_op *op = &s->batch[i];
+
+		if (op->kind == OP_SEND) {
+			sends++;
+			rc = apply_send(st, op, now, s->cfg.mailbox_cap, expiry_ms, &pushes, &np, &pcap, i);
+			op->status = rc == SOTTO_OK ? ST(OK) :
+			    rc == SOTTO_ERR_MAILBOX_FULL ? ST(MAILBOX_FULL) : ST(INTERNAL);
+		} else {
+			rc = st->ops->copy_ack(st, op->device_id, op->f->ack->seqs, op->f->ack->n_seqs,
+			    &op->deleted);
+			op->status = rc == SOTTO_OK ? ST(OK) : ST(INTERNAL);
+		}
+	}
+	if ((rc = st->ops->commit(st)) != SOTTO_OK) {
+		log_error("commit_failed", "ops=%zu err=\"%s\"", n, sotto_strerror(rc));
+		for (i = 0; i < n; i++)
+			s->batch[i].status = ST(INTERNAL);
+		np = 0;
+	} else
+		committed = 1;
+answer:
+	for (i = 0; i < n; i++) {
+		staged_op *op = &s->batch[i];
+		Sotto__Wire__Response r = SOTTO__WIRE__RESPONSE__INIT;
+
+		r.status = op->status;
+		if (op->status == ST(MAILBOX_FULL)) {
+			r.error = "recipient mailbox is full";
+			r.handle = (char *)op->full_handle;
+		} else if (op->status != ST(OK))
+			r.error = "storage error";
+		session_respond(op->c, op->id, &r);
+		if (op->kind == OP_SEND)
+			log_debug("send", "conn=%llu status=%d", (unsigned long long)op->c->serial,
+			    (int)op->status);
+		else
+			log_debug("ack", "conn=%llu n=%zu deleted=%zu", (unsigned long long)op->c->serial,
+			    op->f->ack->n_seqs, op->deleted);
+	}
+	for (i = 0; i < np; i++)
+		push_delivery(s, &s->batch[pushes[i].op], &pushes[i], now);
+	log_debug("batch_commit", "ops=%zu sends=%zu copies=%zu ok=%d ms=%llu", n, sends, np, committed,
+	    (unsigned long long)(now_ms() - t0));
+	free(pushes);
+	mailbox_discard(s);
+}
+
+void
+mailbox_discard(server *s)
+{
+	size_t n = s->batch_n;
+
+	/* Reset first: conn_unref may free a conn, never re-entering the batch. */
+	s->batch_n = 0;
+	for (size_t i = 0; i < n; i++) {
+		wire_free(s->batch[i].f);
+		conn_unref(s->batch[i].c);
+	}
+}
+
+void
+mailbox_sweep(server *s)
+{
+	store *st = s->st;
+	size_t deleted = 0;
+	int rc;
+
+	if ((rc = st->ops->begin(st)) != SOTTO_OK ||
+	    (rc = st->ops->copy_sweep(st, now_ms(), &deleted)) != SOTTO_OK) {
+		st->ops->rollback(st);
+		log_error("sweep_failed", "err=\"%s\"", sotto_strerror(rc));
+		return;
+	}
+	if ((rc = st->ops->commit(st)) != SOTTO_OK) {
+		log_error("sweep_failed", "err=\"%s\"", sotto_strerror(rc));
+		return;
+	}
+	if (deleted > 0)
+		log_info("expired", "copies=%zu", deleted);
+}

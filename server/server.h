@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * sottod's shared state: the server (configuration, store, pin, connection
+ * registry, the staged group-commit batch) and one conn per WebSocket.
+ *
+ * Everything runs on one event loop thread (net.c); no locking. A conn is
+ * owned by net.c; it outlives its WebSocket while staged operations still
+ * refer to it (conn->refs), and is then freed by conn_unref().
+ */
+#ifndef SOTTOD_SERVER_H
+#define SOTTOD_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "caps.h"
+#include "config.h"
+#include "crypto.h"
+#include "store.h"
+#include "tls.h"
+#include "wire.h"
+
+/* Bytes of encoded frames queued for one connection before it is cut off as a
+ * reader too slow to keep up. */
+#define SOTTOD_MAX_OUTQ_BYTES		(16 * 1024 * 1024)
+/* Operations staged in one group-commit batch before it is flushed at once. */
+#define SOTTOD_MAX_BATCH_OPS		256
+/* Buckets of the device-id -> connections table. */
+#define SOTTOD_CONN_BUCKETS		4096
+/* Room kept in a frame for everything but the deliveries or lists it carries. */
+#define SOTTOD_FRAME_SLACK		4096
+/* Invites are single use and expire after this long. */
+#define SOTTOD_INVITE_MAX_AGE_MS	(7ULL * 24 * 3600 * 1000)
+/* GetDeviceList requests per connection: burst and refill per second. */
+#define SOTTOD_LOOKUP_BURST		200
+#define SOTTOD_LOOKUP_PER_SEC		50
+
+enum conn_state {
+	CONN_PREAUTH = 0,	/* challenge sent, nonce unused */
+	CONN_AUTHED,		/* authenticated as handle/device_id */
+	CONN_DEAD,		/* WebSocket gone; kept only for refs */
+};
+
+typedef struct outmsg {
+	struct outmsg *next;
+	uint8_t *buf;		/* LWS headroom, then the frame */
+	size_t len;		/* frame bytes after the headroom */
+} outmsg;
+
+typedef struct server server;
+
+typedef struct conn {
+	server *srv;
+	void *wsi;			/* struct lws *, NULL once closed */
+	uint64_t serial;		/* for logs */
+	enum conn_state state;
+	int closing;			/* flushing its last frames, then closed */
+	int timeout_cleared;		/* pre-auth deadline lifted */
+	int nonce_used;
+	uint8_t nonce[WIRE_NONCE_LEN];
+	char handle[SOTTO_MAX_HANDLE + 1];
+	uint8_t device_id[SC_DEVICE_ID];
+	int fetching;			/* push deliveries (after the first Fetch) */
+	char peer[64];
+	double lookup_tokens;
+	uint64_t lookup_at_ms;
+
+	uint8_t *rx;			/* message being reassembled */
+	size_t rx_len, rx_cap;
+
+	outmsg *out_head, *out_tail;
+	size_t out_bytes;
+
+	unsigned refs;			/* 1 while open + 1 per staged operation */
+	struct conn *next, *prev;	/* all connections */
+	struct conn *dnext, *dprev;	/* same device-id bucket (authenticated) */
+} conn;
+
+typedef struct staged_op staged_op;
+
+struct server {
+	sottod_config cfg;
+	char dir[4096];
+	store *st;
+	uint8_t pin[TLS_PIN_LEN];
+	void *net;			/* net.c's state */
+	conn *conns;
+	size_t n_conns;
+	uint64_t next_serial;
+	conn *by_device[SOTTOD_CONN_BUCKETS];
+	staged_op *batch;		/* staged sends and acks, in arrival order */
+	size_t batch_n, batch_cap;
+	volatile int stopping;
+};
+
+uint64_t now_ms(void);
+
+/* net.c: queue one frame for c (dropped if c is closing or dead); a conn over
+ * SOTTOD_MAX_OUTQ_BYTES is closed. */
+int conn_send(conn *c, const wire_frame *f);
+/* Send what is queued, then close. */
+void conn_close_after_flush(conn *c);
+void conn_ref(conn *c);
+void conn_unref(conn *c);
+/* Ask for mailbox_flush() at the end of this event-loop turn. */
+void net_request_flush(server *s);
+/* Run the loop until SIGTERM/SIGINT; prints "listening on ..." when ready. */
+int net_run(server *s);
+
+/* session.c */
+void session_open(conn *c);
+void session_frame(conn *c, const uint8_t *p, size_t n);
+void session_closed(conn *c);
+/* Mark c authenticated as device id of handle and register it for pushes. */
+void session_authenticated(conn *c, const char *handle, const uint8_t id[SC_DEVICE_ID]);
+/* Authenticated connections of a device; iterate with conn_next_device. */
+conn *conn_first_device(server *s, const uint8_t id[SC_DEVICE_ID]);
+conn *conn_next_device(conn *c, const uint8_t id[SC_DEVICE_ID]);
+/* Send a Response with status (and optional detail) answering id. */
+void session_respond_status(conn *c, uint64_t id, Sotto__Wire__Status st, const char *detail);
+void session_respond(conn *c, uint64_t id, Sotto__Wire__Response *r);
+
+/* directory.c: handlers; each answers the request itself. */
+void dir_auth(conn *c, uint64_t id, const Sotto__Wire__AuthRequest *rq);
+void dir_register(conn *c, uint64_t id, const Sotto__Wire__RegisterRequest *rq);
+void dir_get_lists(conn *c, uint64_t id, const Sotto__Wire__GetDeviceListRequest *rq);
+void dir_publish(conn *c, uint64_t id, const Sotto__Wire__PublishDeviceListRequest *rq);
+/* Create an invite for handle (not registered): *secret gets the random secret.
+ * SOTTO_ERR_HANDLE_TAKEN, SOTTO_ERR_INVALID_ARG, SOTTO_ERR_DB. */
+int dir_invite_create(store *st, const char *handle, uint8_t secret[static INVITE_SECRET_LEN],
+    uint64_t now) __attribute__((warn_unused_result));
+/* The current signed list of handle, parsed. SOTTO_ERR_NOT_FOUND, SOTTO_ERR_DB
+ * (also for a stored list that does not parse). *raw: caller frees (may be NULL). */
+int dir_current(store *st, const char *handle, dl_list *l, uint8_t **raw, size_t *rawlen)
+    __attribute__((warn_unused_result));
+
+/* mailbox.c: Send and Ack take ownership of f (the frame holding the request). */
+void mbox_send(conn *c, wire_frame *f);
+void mbox_ack(conn *c, wire_frame *f);
+void mbox_fetch(conn *c, uint64_t id, const Sotto__Wire__FetchRequest *rq);
+/* Commit every staged operation in one transaction, then answer and push. */
+void mailbox_flush(server *s);
+/* Drop every operation still staged (no answers) — only at shutdown after a flush. */
+void mailbox_discard(server *s);
+/* Delete expired copies; logs how many. */
+void mailbox_sweep(server *s);
+
+#endif

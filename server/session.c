@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: ISC */
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "server.h"
+#include "sotto/error.h"
+
+uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static size_t
+bucket(const uint8_t id[SC_DEVICE_ID])
+{
+	/* Device ids are hash outputs: their first bytes are already uniform. */
+	return (((size_t)id[0] << 8) | id[1]) % SOTTOD_CONN_BUCKETS;
+}
+
+conn *
+conn_next_device(conn *c, const uint8_t id[SC_DEVICE_ID])
+{
+	for (; c != NULL; c = c->dnext)
+		if (c->state == CONN_AUTHED && memcmp(c->device_id, id, SC_DEVICE_ID) == 0)
+			return c;
+	return NULL;
+}
+
+conn *
+conn_first_device(server *s, const uint8_t id[SC_DEVICE_ID])
+{
+	return conn_next_device(s->by_device[bucket(id)], id);
+}
+
+static void
+attach_device(conn *c)
+{
+	size_t b = bucket(c->device_id);
+
+	c->dprev = NULL;
+	c->dnext = c->srv->by_device[b];
+	if (c->dnext != NULL)
+		c->dnext->dprev = c;
+	c->srv->by_device[b] = c;
+}
+
+static void
+detach_device(conn *c)
+{
+	size_t b = bucket(c->device_id);
+
+	if (c->dprev != NULL)
+		c->dprev->dnext = c->dnext;
+	else if (c->srv->by_device[b] == c)
+		c->srv->by_device[b] = c->dnext;
+	if (c->dnext != NULL)
+		c->dnext->dprev = c->dprev;
+	c->dnext = c->dprev = NULL;
+}
+
+void
+session_authenticated(conn *c, const char *handle, const uint8_t id[SC_DEVICE_ID])
+{
+	char hex[SC_DEVICE_ID * 2 + 1];
+
+	snprintf(c->handle, sizeof(c->handle), "%s", handle);
+	memcpy(c->device_id, id, SC_DEVICE_ID);
+	c->state = CONN_AUTHED;
+	c->lookup_tokens = SOTTOD_LOOKUP_BURST;
+	c->lookup_at_ms = now_ms();
+	attach_device(c);
+	sc_hex(hex, id, SC_DEVICE_ID);
+	log_info("auth_ok", "conn=%llu handle=%s device=%s", (unsigned long long)c->serial, handle, hex);
+}
+
+void
+session_respond(conn *c, uint64_t id, Sotto__Wire__Response *r)
+{
+	wire_frame f = SOTTO__WIRE__FRAME__INIT;
+
+	f.id = id;
+	f.msg_case = SOTTO__WIRE__FRAME__MSG_RESPONSE;
+	f.response = r;
+	if (conn_send(c, &f) != SOTTO_OK)
+		log_warn("send_failed", "conn=%llu", (unsigned long long)c->serial);
+}
+
+void
+session_respond_status(conn *c, uint64_t id, Sotto__Wire__Status st, const char *detail)
+{
+	Sotto__Wire__Response r = SOTTO__WIRE__RESPONSE__INIT;
+
+	r.status = st;
+	if (st != SOTTO__WIRE__STATUS__OK && detail != NULL)
+		r.error = (char *)detail;
+	session_respond(c, id, &r);
+}
+
+void
+session_open(conn *c)
+{
+	Sotto__Wire__Challenge ch = SOTTO__WIRE__CHALLENGE__INIT;
+	wire_frame f = SOTTO__WIRE__FRAME__INIT;
+
+	c->state = CONN_PREAUTH;
+	sc_random(c->nonce, sizeof(c->nonce));
+	c->nonce_used = 0;
+	ch.nonce.data = c->nonce;
+	ch.nonce.len = sizeof(c->nonce);
+	ch.server_time = now_ms();
+	ch.protocol_version = WIRE_PROTOCOL_VERSION;
+	f.id = 0;
+	f.msg_case = SOTTO__WIRE__FRAME__MSG_CHALLENGE;
+	f.challenge = &ch;
+	if (conn_send(c, &f) != SOTTO_OK)
+		conn_close_after_flush(c);
+}
+
+void
+session_closed(conn *c)
+{
+	if (c->state == CONN_AUTHED)
+		detach_device(c);
+	sc_wipe(c->nonce, sizeof(c->nonce));
+	c->state = CONN_DEAD;
+}
+
+static int
+lookup_allowed(conn *c)
+{
+	uint64_t now = now_ms();
+
+	if (now > c->lookup_at_ms) {
+		c->lookup_tokens += (double)(now - c->lookup_at_ms) * SOTTOD_LOOKUP_PER_SEC / 1000.0;
+		if (c->lookup_tokens > SOTTOD_LOOKUP_BURST)
+			c->lookup_tokens = SOTTOD_LOOKUP_BURST;
+	}
+	c->lookup_at_ms = now;
+	if (c->lookup_tokens < 1.0)
+		return 0;
+	c->lookup_tokens -= 1.0;
+	return 1;
+}
+
+void
+session_frame(conn *c, const uint8_t *p, size_t n)
+{
+	wire_frame *f = NULL;
+	size_t max = c->state == CONN_AUTHED ? SOTTO_MAX_FRAME : SOTTO_MAX_FRAME_PREAUTH;
+	uint64_t id;
+	int rc;
+
+	if (c->state != CONN_PREAUTH && c->state != CONN_AUTHED)
+		return;
+	if ((rc = wire_decode(&f, p, n, max)) != SOTTO_OK) {
+		log_info("bad_frame", "conn=%llu len=%zu err=\"%s\"", (unsigned long long)c->serial, n,
+		    sotto_strerror(rc));
+		session_respond_status(c, 0, rc == SOTTO_ERR_TOO_LARGE ? SOTTO__WIRE__STATUS__TOO_LARGE :
+		    SOTTO__WIRE__STATUS__BAD_REQUEST, "frame does not decode");
+		conn_close_after_flush(c);
+		return;
+	}
+	id = f->id;
+	log_debug("request", "conn=%llu id=%llu kind=%d", (unsigned long long)c->serial,
+	    (unsigned long long)id, (int)f->msg_case);
+	switch (f->msg_case) {
+	case SOTTO__WIRE__FRAME__MSG_AUTH:
+		dir_auth(c, id, f->auth);
+		break;
+	case SOTTO__WIRE__FRAME__MSG_REGISTER:
+		dir_register(c, id, f->register_);
+		break;
+	case SOTTO__WIRE__FRAME__MSG_GET_DEVICE_LIST:
+	case SOTTO__WIRE__FRAME__MSG_PUBLISH_DEVICE_LIST:
+	case SOTTO__WIRE__FRAME__MSG_SEND:
+	case SOTTO__WIRE__FRAME__MSG_ACK:
+	case SOTTO__WIRE__FRAME__MSG_FETCH:
+		if (c->state != CONN_AUTHED) {
+			session_respond_status(c, id, SOTTO__WIRE__STATUS__UNAUTHENTICATED,
+			    "authenticate first");
+			break;
+		}
+		if (f->msg_case == SOTTO__WIRE__FRAME__MSG_GET_DEVICE_LIST) {
+			if (!lookup_allowed(c)) {
+				session_respond_status(c, id, SOTTO__WIRE__STATUS__RATE_LIMITED,
+				    "too many lookups");
+				break;
+			}
+			dir_get_lists(c, id, f->get_device_list);
+		} else if (f->msg_case == SOTTO__WIRE__FRAME__MSG_PUBLISH_DEVICE_LIST)
+			dir_publish(c, id, f->publish_device_list);
+		else if (f->msg_case == SOTTO__WIRE__FRAME__MSG_FETCH)
+			mbox_fetch(c, id, f->fetch);
+		else if (f->msg_case == SOTTO__WIRE__FRAME__MSG_SEND) {
+			mbox_send(c, f);
+			f = NULL;
+		} else {
+			mbox_ack(c, f);
+			f = NULL;
+		}
+		break;
+	default:
+		session_respond_status(c, id, SOTTO__WIRE__STATUS__BAD_REQUEST, "unsupported frame");
+		break;
+	}
+	wire_free(f);
+}

@@ -1,0 +1,659 @@
+/* SPDX-License-Identifier: ISC */
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "caps.h"
+#include "sotto/error.h"
+#include "store.h"
+#include "wire.h"
+
+#define SQLITE_BUSY_MS 5000
+#define COPY_WRAP_MAX 256
+
+enum stmt_id {
+	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_MARK, ST_RELEASE, ST_UNDO,
+	ST_ACCOUNT_EXISTS, ST_ACCOUNT_ADD,
+	ST_LIST_ADD, ST_DEVICES_CLEAR, ST_DEVICE_ADD, ST_LIST_CURRENT, ST_LIST_HISTORY,
+	ST_INVITE_ADD, ST_INVITE_CANDIDATES, ST_INVITE_USE,
+	ST_COPY_ADD, ST_COPY_COUNT, ST_COPY_FETCH, ST_COPY_ACK, ST_COPY_SWEEP,
+	ST__COUNT
+};
+
+static const char *const stmt_sql[ST__COUNT] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_MARK] = "SAVEPOINT step",
+	[ST_RELEASE] = "RELEASE step",
+	[ST_UNDO] = "ROLLBACK TO step",
+	[ST_ACCOUNT_EXISTS] = "SELECT 1 FROM accounts WHERE handle = ?1",
+	[ST_ACCOUNT_ADD] = "INSERT INTO accounts(handle, account_pub, created_at) VALUES (?1, ?2, ?3)",
+	[ST_LIST_ADD] = "INSERT INTO device_lists(handle, version, list) VALUES (?1, ?2, ?3)",
+	[ST_DEVICES_CLEAR] = "DELETE FROM devices WHERE handle = ?1",
+	[ST_DEVICE_ADD] = "INSERT OR REPLACE INTO devices(device_id, handle, sig_pub) VALUES (?1, ?2, ?3)",
+	[ST_LIST_CURRENT] = "SELECT version, list FROM device_lists WHERE handle = ?1 "
+	    "ORDER BY version DESC LIMIT 1",
+	[ST_LIST_HISTORY] = "SELECT version, list FROM device_lists WHERE handle = ?1 AND version > ?2 "
+	    "ORDER BY version ASC LIMIT ?3",
+	[ST_INVITE_ADD] = "INSERT INTO invites(secret_hash, handle, created_at, used_at) VALUES (?1, ?2, ?3, NULL)",
+	[ST_INVITE_CANDIDATES] = "SELECT rowid, secret_hash FROM invites WHERE handle = ?1 "
+	    "AND used_at IS NULL AND created_at > ?2",
+	[ST_INVITE_USE] = "UPDATE invites SET used_at = ?2 WHERE rowid = ?1 AND used_at IS NULL",
+	[ST_COPY_ADD] = "INSERT OR IGNORE INTO copies(device_id, msg_id, envelope, wrap, stored_at, expires_at) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_COPY_COUNT] = "SELECT count(*) FROM copies WHERE device_id = ?1 AND expires_at > ?2",
+	[ST_COPY_FETCH] = "SELECT seq, msg_id, envelope, wrap, stored_at, expires_at FROM copies "
+	    "WHERE device_id = ?1 AND expires_at > ?2 ORDER BY seq ASC LIMIT ?3",
+	[ST_COPY_ACK] = "DELETE FROM copies WHERE seq = ?1 AND device_id = ?2",
+	[ST_COPY_SWEEP] = "DELETE FROM copies WHERE expires_at <= ?1",
+};
+
+static const char schema_sql[] =
+    "CREATE TABLE IF NOT EXISTS accounts("
+    " handle TEXT PRIMARY KEY, account_pub BLOB NOT NULL, created_at INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS device_lists("
+    " handle TEXT NOT NULL, version INTEGER NOT NULL, list BLOB NOT NULL,"
+    " PRIMARY KEY(handle, version));"
+    "CREATE TABLE IF NOT EXISTS devices("
+    " device_id BLOB PRIMARY KEY, handle TEXT NOT NULL, sig_pub BLOB NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS devices_handle ON devices(handle);"
+    "CREATE TABLE IF NOT EXISTS invites("
+    " secret_hash BLOB PRIMARY KEY, handle TEXT NOT NULL, created_at INTEGER NOT NULL,"
+    " used_at INTEGER);"
+    "CREATE INDEX IF NOT EXISTS invites_handle ON invites(handle);"
+    "CREATE TABLE IF NOT EXISTS copies("
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT, device_id BLOB NOT NULL, msg_id BLOB NOT NULL,"
+    " envelope BLOB NOT NULL, wrap BLOB NOT NULL, stored_at INTEGER NOT NULL,"
+    " expires_at INTEGER NOT NULL, UNIQUE(device_id, msg_id));"
+    "CREATE INDEX IF NOT EXISTS copies_device_seq ON copies(device_id, seq);"
+    "CREATE INDEX IF NOT EXISTS copies_expires ON copies(expires_at);";
+
+typedef struct store_sqlite {
+	store base;	/* first: a store * is a store_sqlite * */
+	sqlite3 *db;
+	sqlite3_stmt *st[ST__COUNT];
+	int in_tx;
+} store_sqlite;
+
+static store_sqlite *
+SQ(store *s)
+{
+	return (store_sqlite *)s;
+}
+
+/* Every statement is reset after use, so none holds a read snapshot open. */
+static sqlite3_stmt *
+stmt(store_sqlite *q, enum stmt_id id)
+{
+	sqlite3_stmt *st = q->st[id];
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return st;
+}
+
+static int
+step_done(sqlite3_stmt *st)
+{
+	int r = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	return r == SQLITE_DONE ? SOTTO_OK : SOTTO_ERR_DB;
+}
+
+static int
+bind_blob(sqlite3_stmt *st, int i, const void *p, size_t n)
+{
+	/* A zero-length blob must still be a blob, not NULL. */
+	static const uint8_t empty;
+
+	if (n > 0x7fffffff)
+		return SOTTO_ERR_TOO_LARGE;
+	return sqlite3_bind_blob(st, i, n == 0 ? &empty : p, (int)n, SQLITE_STATIC) == SQLITE_OK ?
+	    SOTTO_OK : SOTTO_ERR_DB;
+}
+
+static int
+bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	return sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC) == SQLITE_OK ? SOTTO_OK : SOTTO_ERR_DB;
+}
+
+static int
+bind_u64(sqlite3_stmt *st, int i, uint64_t v)
+{
+	if (v > INT64_MAX)
+		return SOTTO_ERR_INVALID_ARG;
+	return sqlite3_bind_int64(st, i, (sqlite3_int64)v) == SQLITE_OK ? SOTTO_OK : SOTTO_ERR_DB;
+}
+
+/* A column read back as an owned copy, refused beyond max bytes. */
+static int
+col_blob(sqlite3_stmt *st, int i, size_t max, uint8_t **out, size_t *len)
+{
+	const void *p;
+	int n;
+
+	*out = NULL;
+	*len = 0;
+	if (sqlite3_column_type(st, i) != SQLITE_BLOB)
+		return SOTTO_ERR_DB;
+	p = sqlite3_column_blob(st, i);
+	n = sqlite3_column_bytes(st, i);
+	if (n < 0 || (size_t)n > max)
+		return SOTTO_ERR_TOO_LARGE;
+	if ((*out = malloc(n > 0 ? (size_t)n : 1)) == NULL)
+		return SOTTO_ERR_NOMEM;
+	if (n > 0)
+		memcpy(*out, p, (size_t)n);
+	*len = (size_t)n;
+	return SOTTO_OK;
+}
+
+static int
+col_u64(sqlite3_stmt *st, int i, uint64_t *v)
+{
+	sqlite3_int64 x;
+
+	*v = 0;
+	if (sqlite3_column_type(st, i) != SQLITE_INTEGER || (x = sqlite3_column_int64(st, i)) < 0)
+		return SOTTO_ERR_DB;
+	*v = (uint64_t)x;
+	return SOTTO_OK;
+}
+
+static void
+sq_close(store *s)
+{
+	store_sqlite *q = SQ(s);
+
+	if (q == NULL)
+		return;
+	if (q->in_tx && q->db != NULL)
+		sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+	for (int i = 0; i < ST__COUNT; i++)
+		sqlite3_finalize(q->st[i]);
+	sqlite3_close(q->db);
+	free(q);
+}
+
+static int
+sq_begin(store *s)
+{
+	store_sqlite *q = SQ(s);
+	int rc;
+
+	if (q->in_tx)
+		return SOTTO_ERR_INTERNAL;
+	if ((rc = step_done(stmt(q, ST_BEGIN))) == SOTTO_OK)
+		q->in_tx = 1;
+	return rc;
+}
+
+static int
+sq_commit(store *s)
+{
+	store_sqlite *q = SQ(s);
+	int rc;
+
+	if (!q->in_tx)
+		return SOTTO_ERR_INTERNAL;
+	if ((rc = step_done(stmt(q, ST_COMMIT))) != SOTTO_OK) {
+		/* A COMMIT that failed may leave the transaction open: end it. */
+		if (!sqlite3_get_autocommit(q->db))
+			step_done(stmt(q, ST_ROLLBACK));
+	}
+	q->in_tx = 0;
+	return rc;
+}
+
+static void
+sq_rollback(store *s)
+{
+	store_sqlite *q = SQ(s);
+
+	if (!q->in_tx)
+		return;
+	if (!sqlite3_get_autocommit(q->db))
+		step_done(stmt(q, ST_ROLLBACK));
+	q->in_tx = 0;
+}
+
+static int
+sq_mark(store *s)
+{
+	store_sqlite *q = SQ(s);
+
+	return q->in_tx ? step_done(stmt(q, ST_MARK)) : SOTTO_ERR_INTERNAL;
+}
+
+static int
+sq_release(store *s)
+{
+	store_sqlite *q = SQ(s);
+
+	return q->in_tx ? step_done(stmt(q, ST_RELEASE)) : SOTTO_ERR_INTERNAL;
+}
+
+static void
+sq_undo(store *s)
+{
+	store_sqlite *q = SQ(s);
+
+	if (!q->in_tx)
+		return;
+	/* ROLLBACK TO keeps the savepoint open; RELEASE then drops it. */
+	step_done(stmt(q, ST_UNDO));
+	step_done(stmt(q, ST_RELEASE));
+}
+
+static int
+sq_account_exists(store *s, const char *handle)
+{
+	sqlite3_stmt *st = stmt(SQ(s), ST_ACCOUNT_EXISTS);
+	int r;
+
+	if (bind_text(st, 1, handle) != SOTTO_OK)
+		return SOTTO_ERR_DB;
+	r = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (r == SQLITE_ROW)
+		return 1;
+	return r == SQLITE_DONE ? 0 : SOTTO_ERR_DB;
+}
+
+static int
+sq_account_add(store *s, const char *handle, const uint8_t account_pub[SC_SIGN_PUB], uint64_t now)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = sq_account_exists(s, handle)) != 0)
+		return rc == 1 ? SOTTO_ERR_HANDLE_TAKEN : rc;
+	st = stmt(SQ(s), ST_ACCOUNT_ADD);
+	if ((rc = bind_text(st, 1, handle)) != SOTTO_OK ||
+	    (rc = bind_blob(st, 2, account_pub, SC_SIGN_PUB)) != SOTTO_OK ||
+	    (rc = bind_u64(st, 3, now)) != SOTTO_OK)
+		return rc;
+	return step_done(st);
+}
+
+static int
+sq_list_add(store *s, const dl_list *l, const uint8_t *signed_list, size_t len)
+{
+	store_sqlite *q = SQ(s);
+	sqlite3_stmt *st;
+	int rc, r;
+
+	if (len > SOTTO_MAX_DEVICE_LIST || l->version == 0)
+		return SOTTO_ERR_TOO_LARGE;
+	st = stmt(q, ST_LIST_ADD);
+	if ((rc = bind_text(st, 1, l->handle)) != SOTTO_OK ||
+	    (rc = bind_u64(st, 2, l->version)) != SOTTO_OK ||
+	    (rc = bind_blob(st, 3, signed_list, len)) != SOTTO_OK)
+		return rc;
+	r = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (r == SQLITE_CONSTRAINT)
+		return SOTTO_ERR_EXISTS;
+	if (r != SQLITE_DONE)
+		return SOTTO_ERR_DB;
+	st = stmt(q, ST_DEVICES_CLEAR);
+	if ((rc = bind_text(st, 1, l->handle)) != SOTTO_OK || (rc = step_done(st)) != SOTTO_OK)
+		return rc;
+	for (size_t i = 0; i < l->n_devices; i++) {
+		st = stmt(q, ST_DEVICE_ADD);
+		if ((rc = bind_blob(st, 1, l->devices[i].id, SC_DEVICE_ID)) != SOTTO_OK ||
+		    (rc = bind_text(st, 2, l->handle)) != SOTTO_OK ||
+		    (rc = bind_blob(st, 3, l->devices[i].sig_pub, SC_SIGN_PUB)) != SOTTO_OK ||
+		    (rc = step_done(st)) != SOTTO_OK)
+			return rc;
+	}
+	return SOTTO_OK;
+}
+
+static int
+sq_list_current(store *s, const char *handle, uint8_t **list, size_t *len, uint64_t *version)
+{
+	sqlite3_stmt *st = stmt(SQ(s), ST_LIST_CURRENT);
+	int rc, r;
+
+	*list = NULL;
+	*len = 0;
+	*version = 0;
+	if ((rc = bind_text(st, 1, handle)) != SOTTO_OK)
+		return rc;
+	if ((r = sqlite3_step(st)) == SQLITE_DONE) {
+		rc = SOTTO_ERR_NOT_FOUND;
+		goto out;
+	}
+	rc = SOTTO_ERR_DB;
+	if (r != SQLITE_ROW)
+		goto out;
+	if ((rc = col_u64(st, 0, version)) != SOTTO_OK ||
+	    (rc = col_blob(st, 1, SOTTO_MAX_DEVICE_LIST, list, len)) != SOTTO_OK)
+		goto out;
+	rc = SOTTO_OK;
+out:
+	sqlite3_reset(st);
+	if (rc != SOTTO_OK) {
+		free(*list);
+		*list = NULL;
+		*len = 0;
+		*version = 0;
+	}
+	return rc;
+}
+
+static int
+sq_list_history(store *s, const char *handle, uint64_t since, size_t max_count, size_t max_bytes,
+    store_blob **out, size_t *n, int *more)
+{
+	sqlite3_stmt *st = stmt(SQ(s), ST_LIST_HISTORY);
+	store_blob *b = NULL;
+	size_t cnt = 0, total = 0;
+	uint64_t v;
+	int rc, r, cut = 0;
+
+	*out = NULL;
+	*n = 0;
+	*more = 0;
+	if (max_count == 0 || max_count > SOTTO_MAX_LIST_HISTORY)
+		max_count = SOTTO_MAX_LIST_HISTORY;
+	if ((rc = sq_account_exists(s, handle)) != 1) {
+		rc = rc == 0 ? SOTTO_ERR_NOT_FOUND : rc;
+		goto out;
+	}
+	st = stmt(SQ(s), ST_LIST_HISTORY);
+	if ((rc = bind_text(st, 1, handle)) != SOTTO_OK || (rc = bind_u64(st, 2, since)) != SOTTO_OK ||
+	    (rc = bind_u64(st, 3, (uint64_t)max_count + 1)) != SOTTO_OK)
+		goto out;
+	rc = SOTTO_ERR_NOMEM;
+	if ((b = calloc(max_count, sizeof(*b))) == NULL)
+		goto out;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		if (cnt == max_count) {
+			cut = 1;
+			break;
+		}
+		if ((rc = col_u64(st, 0, &v)) != SOTTO_OK ||
+		    (rc = col_blob(st, 1, SOTTO_MAX_DEVICE_LIST, &b[cnt].p, &b[cnt].len)) != SOTTO_OK)
+			goto out;
+		if (cnt > 0 && b[cnt].len > max_bytes - total) {
+			free(b[cnt].p);
+			b[cnt].p = NULL;
+			cut = 1;
+			break;
+		}
+		total += b[cnt].len;
+		cnt++;
+	}
+	rc = SOTTO_ERR_DB;
+	if (r != SQLITE_ROW && r != SQLITE_DONE)
+		goto out;
+	*out = b;
+	*n = cnt;
+	*more = cut;
+	b = NULL;
+	rc = SOTTO_OK;
+out:
+	sqlite3_reset(st);
+	store_blobs_free(b, cnt);
+	return rc;
+}
+
+static int
+sq_invite_add(store *s, const uint8_t hash[SC_SHA256], const char *handle, uint64_t now)
+{
+	sqlite3_stmt *st = stmt(SQ(s), ST_INVITE_ADD);
+	int rc;
+
+	if ((rc = bind_blob(st, 1, hash, SC_SHA256)) != SOTTO_OK ||
+	    (rc = bind_text(st, 2, handle)) != SOTTO_OK || (rc = bind_u64(st, 3, now)) != SOTTO_OK)
+		return rc;
+	return step_done(st);
+}
+
+/*
+ * Candidates are found by handle, never by the secret's hash, and every one is
+ * compared in constant time: the query's timing says nothing about the secret.
+ */
+static int
+sq_invite_take(store *s, const uint8_t hash[SC_SHA256], const char *handle, uint64_t now,
+    uint64_t max_age_ms)
+{
+	sqlite3_stmt *st = stmt(SQ(s), ST_INVITE_CANDIDATES);
+	sqlite3_int64 match = 0;
+	int rc, r, found = 0;
+
+	if ((rc = bind_text(st, 1, handle)) != SOTTO_OK ||
+	    (rc = bind_u64(st, 2, now > max_age_ms ? now - max_age_ms : 0)) != SOTTO_OK)
+		return rc;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		const void *p = sqlite3_column_blob(st, 1);
+
+		if (sqlite3_column_bytes(st, 1) != SC_SHA256 || p == NULL)
+			continue;
+		if (sc_memeq(p, hash, SC_SHA256) && !found) {
+			found = 1;
+			match = sqlite3_column_int64(st, 0);
+		}
+	}
+	sqlite3_reset(st);
+	if (r != SQLITE_DONE)
+		return SOTTO_ERR_DB;
+	if (!found)
+		return SOTTO_ERR_INVITE;
+	st = stmt(SQ(s), ST_INVITE_USE);
+	if (sqlite3_bind_int64(st, 1, match) != SQLITE_OK || (rc = bind_u64(st, 2, now)) != SOTTO_OK)
+		return SOTTO_ERR_DB;
+	if ((rc = step_done(st)) != SOTTO_OK)
+		return rc;
+	return sqlite3_changes(SQ(s)->db) == 1 ? SOTTO_OK : SOTTO_ERR_INVITE;
+}
+
+static int
+sq_copy_add(store *s, const store_copy *c, uint64_t *seq)
+{
+	store_sqlite *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, ST_COPY_ADD);
+	int rc;
+
+	*seq = 0;
+	if (c->envelope_len > SOTTO_MAX_ENVELOPE || c->wrap_len > COPY_WRAP_MAX)
+		return SOTTO_ERR_TOO_LARGE;
+	if ((rc = bind_blob(st, 1, c->device_id, SC_DEVICE_ID)) != SOTTO_OK ||
+	    (rc = bind_blob(st, 2, c->msg_id, STORE_MSG_ID_LEN)) != SOTTO_OK ||
+	    (rc = bind_blob(st, 3, c->envelope, c->envelope_len)) != SOTTO_OK ||
+	    (rc = bind_blob(st, 4, c->wrap, c->wrap_len)) != SOTTO_OK ||
+	    (rc = bind_u64(st, 5, c->stored_at)) != SOTTO_OK ||
+	    (rc = bind_u64(st, 6, c->expires_at)) != SOTTO_OK)
+		return rc;
+	if ((rc = step_done(st)) != SOTTO_OK)
+		return rc;
+	if (sqlite3_changes(q->db) == 1)
+		*seq = (uint64_t)sqlite3_last_insert_rowid(q->db);
+	return SOTTO_OK;
+}
+
+static int
+sq_copy_count(store *s, const uint8_t device_id[SC_DEVICE_ID], uint64_t now, uint64_t *count)
+{
+	sqlite3_stmt *st = stmt(SQ(s), ST_COPY_COUNT);
+	int rc;
+
+	*count = 0;
+	if ((rc = bind_blob(st, 1, device_id, SC_DEVICE_ID)) != SOTTO_OK ||
+	    (rc = bind_u64(st, 2, now)) != SOTTO_OK)
+		return rc;
+	rc = SOTTO_ERR_DB;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		rc = col_u64(st, 0, count);
+	sqlite3_reset(st);
+	return rc;
+}
+
+static int
+sq_copy_fetch(store *s, const uint8_t device_id[SC_DEVICE_ID], uint64_t now, size_t max,
+    size_t max_bytes, store_copy **out, size_t *n, int *more)
+{
+	sqlite3_stmt *st = stmt(SQ(s), ST_COPY_FETCH);
+	store_copy *c = NULL, *e;
+	size_t cnt = 0, total = 0, mlen;
+	uint8_t *mid = NULL;
+	int rc, r, cut = 0;
+
+	*out = NULL;
+	*n = 0;
+	*more = 0;
+	if (max == 0 || max > SOTTO_MAX_FETCH_BATCH)
+		max = SOTTO_MAX_FETCH_BATCH;
+	if ((rc = bind_blob(st, 1, device_id, SC_DEVICE_ID)) != SOTTO_OK ||
+	    (rc = bind_u64(st, 2, now)) != SOTTO_OK || (rc = bind_u64(st, 3, (uint64_t)max + 1)) != SOTTO_OK)
+		goto out;
+	rc = SOTTO_ERR_NOMEM;
+	if ((c = calloc(max, sizeof(*c))) == NULL)
+		goto out;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		if (cnt == max) {
+			cut = 1;
+			break;
+		}
+		e = &c[cnt];
+		memcpy(e->device_id, device_id, SC_DEVICE_ID);
+		if ((rc = col_u64(st, 0, &e->seq)) != SOTTO_OK ||
+		    (rc = col_blob(st, 1, STORE_MSG_ID_LEN, &mid, &mlen)) != SOTTO_OK ||
+		    (rc = col_blob(st, 2, SOTTO_MAX_ENVELOPE, &e->envelope, &e->envelope_len)) != SOTTO_OK ||
+		    (rc = col_blob(st, 3, COPY_WRAP_MAX, &e->wrap, &e->wrap_len)) != SOTTO_OK ||
+		    (rc = col_u64(st, 4, &e->stored_at)) != SOTTO_OK ||
+		    (rc = col_u64(st, 5, &e->expires_at)) != SOTTO_OK) {
+			cnt++;	/* so its blobs are freed */
+			goto out;
+		}
+		rc = SOTTO_ERR_DB;
+		if (mlen != STORE_MSG_ID_LEN || e->seq == 0) {
+			cnt++;
+			goto out;
+		}
+		memcpy(e->msg_id, mid, STORE_MSG_ID_LEN);
+		free(mid);
+		mid = NULL;
+		if (cnt > 0 && e->envelope_len + e->wrap_len > max_bytes - total) {
+			free(e->envelope);
+			free(e->wrap);
+			memset(e, 0, sizeof(*e));
+			cut = 1;
+			break;
+		}
+		total += e->envelope_len + e->wrap_len;
+		cnt++;
+	}
+	rc = SOTTO_ERR_DB;
+	if (r != SQLITE_ROW && r != SQLITE_DONE)
+		goto out;
+	*out = c;
+	*n = cnt;
+	*more = cut;
+	c = NULL;
+	rc = SOTTO_OK;
+out:
+	sqlite3_reset(st);
+	free(mid);
+	store_copies_free(c, cnt);
+	return rc;
+}
+
+static int
+sq_copy_ack(store *s, const uint8_t device_id[SC_DEVICE_ID], const uint64_t *seqs, size_t n,
+    size_t *deleted)
+{
+	store_sqlite *q = SQ(s);
+	sqlite3_stmt *st;
+	int rc;
+
+	*deleted = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (seqs[i] == 0 || seqs[i] > INT64_MAX)
+			continue;
+		st = stmt(q, ST_COPY_ACK);
+		if ((rc = bind_u64(st, 1, seqs[i])) != SOTTO_OK ||
+		    (rc = bind_blob(st, 2, device_id, SC_DEVICE_ID)) != SOTTO_OK ||
+		    (rc = step_done(st)) != SOTTO_OK)
+			return rc;
+		*deleted += (size_t)sqlite3_changes(q->db);
+	}
+	return SOTTO_OK;
+}
+
+static int
+sq_copy_sweep(store *s, uint64_t now, size_t *deleted)
+{
+	store_sqlite *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, ST_COPY_SWEEP);
+	int rc;
+
+	*deleted = 0;
+	if ((rc = bind_u64(st, 1, now)) != SOTTO_OK || (rc = step_done(st)) != SOTTO_OK)
+		return rc;
+	*deleted = (size_t)sqlite3_changes(q->db);
+	return SOTTO_OK;
+}
+
+static const store_ops sqlite_ops = {
+	.name = "sqlite",
+	.close = sq_close,
+	.begin = sq_begin,
+	.commit = sq_commit,
+	.rollback = sq_rollback,
+	.mark = sq_mark,
+	.release = sq_release,
+	.undo = sq_undo,
+	.account_exists = sq_account_exists,
+	.account_add = sq_account_add,
+	.list_add = sq_list_add,
+	.list_current = sq_list_current,
+	.list_history = sq_list_history,
+	.invite_add = sq_invite_add,
+	.invite_take = sq_invite_take,
+	.copy_add = sq_copy_add,
+	.copy_count = sq_copy_count,
+	.copy_fetch = sq_copy_fetch,
+	.copy_ack = sq_copy_ack,
+	.copy_sweep = sq_copy_sweep,
+};
+
+int
+store_sqlite_open(store **out, const char *path)
+{
+	store_sqlite *q = NULL;
+	int rc = SOTTO_ERR_NOMEM;
+
+	*out = NULL;
+	if ((q = calloc(1, sizeof(*q))) == NULL)
+		goto out;
+	q->base.ops = &sqlite_ops;
+	rc = SOTTO_ERR_DB;
+	if (sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	    SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_extended_result_codes(q->db, 0);
+	if (sqlite3_busy_timeout(q->db, SQLITE_BUSY_MS) != SQLITE_OK ||
+	    sqlite3_exec(q->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(q->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(q->db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(q->db, "PRAGMA secure_delete=ON", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(q->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK)
+		goto out;
+	for (int i = 0; i < ST__COUNT; i++)
+		if (sqlite3_prepare_v3(q->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &q->st[i],
+		    NULL) != SQLITE_OK)
+			goto out;
+	*out = &q->base;
+	q = NULL;
+	rc = SOTTO_OK;
+out:
+	sq_close(q ? &q->base : NULL);
+	return rc;
+}

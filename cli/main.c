@@ -1,2 +1,8 @@
 /* SPDX-License-Identifier: ISC */
-int main(void) { return 1; }
+#include "cli.h"
+
+int
+main(int argc, char **argv)
+{
+	return cli_main(argc, argv);
+}

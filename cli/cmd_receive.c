@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: ISC */
+#include <getopt.h>
+#include <string.h>
+
+#include "cli.h"
+
+static int
+print_json(const sotto_message *m, void *arg)
+{
+	char t[32];
+
+	(void)arg;
+	cli_iso8601(t, sizeof(t), m->sent_at);
+	printf("{\"id\":\"%s\",\"from\":", m->id);
+	cli_json_str(stdout, m->from, strlen(m->from));
+	printf(",\"device\":\"%s\",\"to\":[", m->device);
+	for (size_t i = 0; i < m->n_to; i++) {
+		if (i > 0)
+			putchar(',');
+		cli_json_str(stdout, m->to[i], strlen(m->to[i]));
+	}
+	printf("],\"sent_at\":\"%s\",\"sent_at_ms\":%llu,\"body\":", t,
+	    (unsigned long long)m->sent_at);
+	cli_json_str(stdout, (const char *)m->body, m->body_len);
+	printf(",\"outgoing\":%s}\n", m->outgoing ? "true" : "false");
+	fflush(stdout);
+	return 0;
+}
+
+static int
+print_human(const sotto_message *m, void *arg)
+{
+	char t[32];
+
+	(void)arg;
+	cli_iso8601(t, sizeof(t), m->sent_at);
+	printf("%s %s -> ", t, m->from);
+	for (size_t i = 0; i < m->n_to; i++)
+		printf("%s%s", i ? "," : "", m->to[i]);
+	fputs(": ", stdout);
+	cli_text(stdout, (const char *)m->body, m->body_len);
+	putchar('\n');
+	fflush(stdout);
+	return 0;
+}
+
+int
+cmd_receive(const char *home, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "wait", required_argument, NULL, 'w' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	sotto_client *c = NULL;
+	long wait = 0;
+	int ch, json = 0, r, rc;
+
+	optind = 1;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'w':
+			if (cli_parse_int(optarg, 0, 24 * 3600, &wait) != 0)
+				return cli_usage("receive");
+			break;
+		case 'j': json = 1; break;
+		default: return cli_usage("receive");
+		}
+	}
+	if (optind != argc)
+		return cli_usage("receive");
+	if ((rc = cli_open(home, &c)) != CLI_EXIT_OK)
+		return rc;
+	r = sotto_receive(c, (int)wait, json ? print_json : print_human, NULL, NULL);
+	rc = r == SOTTO_OK ? CLI_EXIT_OK : cli_fail_err(c, r);
+	sotto_close(c);
+	return rc;
+}

@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * libsotto's client API: everything a bot or an app needs to hold a Sotto
+ * device, send and receive end-to-end encrypted messages, and watch the device
+ * lists of its contacts.
+ *
+ * A device lives in a home folder (created 0700) holding sotto.db (state,
+ * history, alerts) and device.key (the device's private keys, encrypted under a
+ * passphrase unless made explicitly unprotected).
+ *
+ * Conventions: every function returns SOTTO_OK (0) or a negative sotto_err
+ * (sotto/error.h); outputs are written only on success. Strings are
+ * NUL-terminated UTF-8. Times are milliseconds since the Unix epoch, UTC. Ids
+ * (message ids, device ids) are lower-case hex. A sotto_client is not thread
+ * safe: use one per thread. The library never prints and never exits.
+ */
+#ifndef SOTTO_SOTTO_H
+#define SOTTO_SOTTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sotto/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SOTTO_HANDLE_MAX	64	/* bytes of a handle: [a-z0-9._-] */
+#define SOTTO_DEVICE_NAME_MAX	64	/* bytes of a device name */
+#define SOTTO_RECIPIENTS_MAX	64	/* handles in one message */
+#define SOTTO_BODY_MAX		65536	/* bytes of one message body */
+#define SOTTO_ID_HEX_LEN	32	/* hex of a message id or a device id */
+#define SOTTO_FINGERPRINT_LEN	39	/* "xxxx xxxx ... xxxx" (8 groups) */
+#define SOTTO_SAFETY_NUMBER_LEN	71	/* 12 groups of 5 digits, spaces between */
+#define SOTTO_RECOVERY_CODE_LEN	43	/* unpadded base64url of 32 bytes */
+#define SOTTO_ALERT_KIND_MAX	32
+
+typedef struct sotto_client sotto_client;
+
+/* What sotto_init needs. Either invite (a "sotto1-..." code, which carries the
+ * server address and key pin), or server ("HOST:PORT") and pin (43 characters)
+ * for a server in open mode. All pointers are borrowed for the call. */
+typedef struct sotto_init_options {
+	const char *invite;		/* NULL in open mode */
+	const char *server;		/* NULL with an invite */
+	const char *pin;		/* NULL with an invite */
+	const char *handle;		/* NULL: the handle named by the invite */
+	const char *device_name;	/* NULL: "device" */
+	const char *passphrase;		/* NULL: the key file is left unprotected */
+} sotto_init_options;
+
+/* Create a new account and its first device in `home`, which must not hold a
+ * device yet (SOTTO_ERR_EXISTS). Registers with the server, then writes the home.
+ * On failure nothing is left behind (a home folder this call created is removed).
+ * recovery: receives the account recovery code, shown once and stored nowhere;
+ * the caller should wipe it after showing it. device_id: this device's id.
+ * Errors include SOTTO_ERR_INVITE, SOTTO_ERR_HANDLE_TAKEN, SOTTO_ERR_PIN,
+ * SOTTO_ERR_NETWORK, SOTTO_ERR_INVALID_ARG. */
+int sotto_init(const char *home, const sotto_init_options *opts,
+    char recovery[SOTTO_RECOVERY_CODE_LEN + 1], char device_id[SOTTO_ID_HEX_LEN + 1])
+    __attribute__((warn_unused_result));
+
+/* 1 if the home's key file needs a passphrase, 0 if it is unprotected, or a
+ * negative sotto_err (SOTTO_ERR_NOT_FOUND if there is no device in home). */
+int sotto_home_needs_passphrase(const char *home);
+
+/* Open the device in home. passphrase: borrowed for the call; NULL for an
+ * unprotected key file (a protected one then gives SOTTO_ERR_PASSPHRASE).
+ * *out: caller frees with sotto_close. Opening does not touch the network. */
+int sotto_open(sotto_client **out, const char *home, const char *passphrase)
+    __attribute__((warn_unused_result));
+
+/* Close the connection, wipe the keys, free c. Accepts NULL. */
+void sotto_close(sotto_client *c);
+
+/* Detail of the last error returned on c (e.g. the handle a send was refused
+ * for), or "" if none. Borrowed; valid until the next call on c. */
+const char *sotto_error_detail(const sotto_client *c);
+
+/* This device's handle and id (hex). Borrowed; valid until sotto_close. */
+const char *sotto_handle(const sotto_client *c);
+const char *sotto_device_id(const sotto_client *c);
+
+/* Send body to every device of every handle in `to` (duplicates ignored; my own
+ * handle may be named only if I have other devices) and to my own other devices.
+ * Every recipient's device list is verified first; a handle whose identity was
+ * reset is refused (SOTTO_ERR_IDENTITY_RESET) until sotto_trust. The message is
+ * added to history once the server has accepted it.
+ * msg_id: receives the message id. Errors: SOTTO_ERR_NO_SUCH_HANDLE and
+ * SOTTO_ERR_MAILBOX_FULL (sotto_error_detail names the handle), SOTTO_ERR_TOO_LARGE,
+ * SOTTO_ERR_STALE (device lists kept changing), network errors. */
+int sotto_send(sotto_client *c, const char *const *to, size_t n_to, const uint8_t *body,
+    size_t body_len, char msg_id[SOTTO_ID_HEX_LEN + 1]) __attribute__((warn_unused_result));
+
+/* One received message. Every pointer is borrowed for the duration of the
+ * callback only. */
+typedef struct sotto_message {
+	const char *id;			/* message id, hex */
+	const char *from;		/* sender handle */
+	const char *device;		/* sender device id, hex */
+	const char *const *to;		/* recipient handles */
+	size_t n_to;
+	uint64_t sent_at;		/* sender's clock, ms */
+	const uint8_t *body;		/* body bytes, NUL-terminated (not counted in body_len) */
+	size_t body_len;
+	int outgoing;			/* 1: my own message, copied from my other device */
+} sotto_message;
+
+/* Called once per new message, in arrival order, after it is stored. A
+ * non-zero return stops the calls (the messages are already stored). */
+typedef int (*sotto_message_cb)(const sotto_message *m, void *arg);
+
+/* Fetch every queued message; if none arrived and wait_seconds > 0, wait up to
+ * that long for one to be pushed, then drain again. Each message is verified,
+ * stored, and only then acknowledged to the server; copies that fail
+ * verification become `rejected_message` alerts; replays are dropped silently.
+ * cb may be NULL. n_new (may be NULL): number of new messages. */
+int sotto_receive(sotto_client *c, int wait_seconds, sotto_message_cb cb, void *arg,
+    size_t *n_new) __attribute__((warn_unused_result));
+
+/* One device of a verified device list. */
+typedef struct sotto_device {
+	char id[SOTTO_ID_HEX_LEN + 1];
+	char name[SOTTO_DEVICE_NAME_MAX + 1];
+	char fingerprint[SOTTO_FINGERPRINT_LEN + 1];
+	uint64_t added_at;				/* ms */
+	char approved_by[SOTTO_ID_HEX_LEN + 1];		/* "" when the account key */
+} sotto_device;
+
+/* The devices of handle (NULL: mine) after verifying its device list with the
+ * server. *out: caller frees with free(); *n: count. SOTTO_ERR_NO_SUCH_HANDLE,
+ * SOTTO_ERR_IDENTITY_RESET. */
+int sotto_devices(sotto_client *c, const char *handle, sotto_device **out, size_t *n)
+    __attribute__((warn_unused_result));
+
+/* One alert raised on this device. */
+typedef struct sotto_alert {
+	char kind[SOTTO_ALERT_KIND_MAX + 1];	/* identity_reset, contact_devices_changed,
+						   device_added, device_removed, rejected_message */
+	char handle[SOTTO_HANDLE_MAX + 1];
+	char device[SOTTO_ID_HEX_LEN + 1];	/* "" if none */
+	uint64_t at;				/* ms */
+	char *text;				/* owned by the array */
+	int seen;				/* 1 if listed before */
+} sotto_alert;
+
+/* Every alert, oldest first; marks them seen. *out: caller frees with
+ * sotto_alerts_free(*out, *n). */
+int sotto_alerts(sotto_client *c, sotto_alert **out, size_t *n)
+    __attribute__((warn_unused_result));
+void sotto_alerts_free(sotto_alert *a, size_t n);
+
+/* The safety number of my account and handle's (verifying handle's list with the
+ * server first): compare it out of band. */
+int sotto_safety_number(sotto_client *c, const char *handle,
+    char out[SOTTO_SAFETY_NUMBER_LEN + 1]) __attribute__((warn_unused_result));
+
+/* Mark handle verified if number (spaces ignored) equals the safety number;
+ * SOTTO_ERR_BAD_SIGNATURE if it does not. */
+int sotto_verify(sotto_client *c, const char *handle, const char *number)
+    __attribute__((warn_unused_result));
+
+/* Accept handle's current identity after a reset: forget what was verified for
+ * it and verify its device list afresh (trust on first use again). The contact
+ * is no longer marked verified. */
+int sotto_trust(sotto_client *c, const char *handle) __attribute__((warn_unused_result));
+
+#ifdef __cplusplus
+}
+#endif
+#endif

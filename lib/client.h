@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * libsotto client internals shared by lib/client_*.c: the client object, the
+ * device's SQLite store (client_store.c), the server connection
+ * (client_conn.c) and device-list verification (client_lists.c). Not public:
+ * programs use sotto/sotto.h.
+ */
+#ifndef SOTTO_CLIENT_H
+#define SOTTO_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "caps.h"
+#include "crypto.h"
+#include "devicelist.h"
+#include "sotto/sotto.h"
+#include "tls.h"
+#include "wire.h"
+
+#define CLIENT_DB_NAME "sotto.db"
+#define CLIENT_KEY_NAME "device.key"
+/* device.key holds the Ed25519 secret key then the X25519 secret key. */
+#define CLIENT_KEYS_LEN (SC_SIGN_SEC + SC_KX_SEC)
+#define CLIENT_TIMEOUT_MS 15000
+
+/* ---- store (client_store.c) ---- */
+
+typedef struct cstore cstore;
+
+/* The device's own identity, one row set in config. */
+typedef struct cstore_config {
+	char address[SOTTO_MAX_ADDRESS + 1];
+	uint8_t pin[TLS_PIN_LEN];
+	char handle[SOTTO_MAX_HANDLE + 1];
+	uint8_t device_id[SC_DEVICE_ID];
+	uint8_t account_pub[SC_SIGN_PUB];
+} cstore_config;
+
+#define CONTACT_NORMAL 0
+#define CONTACT_RESET_PENDING 1
+
+typedef struct cstore_contact {
+	char handle[SOTTO_MAX_HANDLE + 1];
+	uint8_t account_pub[SC_SIGN_PUB];
+	int verified;
+	int state;		/* CONTACT_* */
+} cstore_contact;
+
+/* A stored message; strings and body owned by the caller of cstore_message_*. */
+typedef struct cstore_message {
+	uint8_t msg_id[16];
+	char from[SOTTO_MAX_HANDLE + 1];
+	uint8_t device[SC_DEVICE_ID];
+	char to[SOTTO_MAX_RECIPIENTS * (SOTTO_MAX_HANDLE + 1)];	/* comma separated */
+	uint64_t sent_at;
+	const uint8_t *body;	/* borrowed for cstore_message_add */
+	size_t body_len;
+	int outgoing;
+	uint64_t received_at;
+} cstore_message;
+
+/* Open (create = 1: create, mode 0600, schema) the store at path. *out: caller
+ * frees with cstore_close. SOTTO_ERR_NOT_FOUND if !create and it does not exist. */
+int cstore_open(cstore **out, const char *path, int create) __attribute__((warn_unused_result));
+void cstore_close(cstore *s);
+
+int cstore_begin(cstore *s) __attribute__((warn_unused_result));
+int cstore_commit(cstore *s) __attribute__((warn_unused_result));
+void cstore_rollback(cstore *s);
+
+int cstore_config_set(cstore *s, const cstore_config *cfg) __attribute__((warn_unused_result));
+int cstore_config_get(cstore *s, cstore_config *cfg) __attribute__((warn_unused_result));
+
+/* SOTTO_ERR_NOT_FOUND if handle is unknown. */
+int cstore_contact_get(cstore *s, const char *handle, cstore_contact *c) __attribute__((warn_unused_result));
+/* Insert or replace. */
+int cstore_contact_put(cstore *s, const cstore_contact *c) __attribute__((warn_unused_result));
+/* Forget the contact and its device-list history. */
+int cstore_contact_forget(cstore *s, const char *handle) __attribute__((warn_unused_result));
+
+/* Append a verified signed list (version taken from the caller's parse). */
+int cstore_list_add(cstore *s, const char *handle, uint64_t version, const uint8_t *p,
+    size_t n) __attribute__((warn_unused_result));
+/* The latest verified list of handle, re-parsed (and checked against handle):
+ * *bytes caller frees with free(). SOTTO_ERR_NOT_FOUND if none. */
+int cstore_list_latest(cstore *s, const char *handle, dl_list *l, uint8_t **bytes,
+    size_t *n) __attribute__((warn_unused_result));
+/* A given version, as cstore_list_latest. */
+int cstore_list_get(cstore *s, const char *handle, uint64_t version, dl_list *l,
+    uint8_t **bytes, size_t *n) __attribute__((warn_unused_result));
+
+/* Store a message unless its id is known: SOTTO_OK, or SOTTO_ERR_REPLAY. */
+int cstore_message_add(cstore *s, const cstore_message *m) __attribute__((warn_unused_result));
+/* 1 if a message with that id is stored, 0 if not, negative on error. */
+int cstore_message_seen(cstore *s, const uint8_t msg_id[static 16]);
+
+/* Record an alert; device may be NULL. */
+int cstore_alert_add(cstore *s, const char *kind, const char *handle, const uint8_t *device,
+    uint64_t at, const char *text) __attribute__((warn_unused_result));
+/* Every alert, oldest first, then mark all seen. See sotto_alerts. */
+int cstore_alerts(cstore *s, sotto_alert **out, size_t *n) __attribute__((warn_unused_result));
+
+/* ---- connection (client_conn.c) ---- */
+
+typedef struct conn conn;
+
+/* Connect to address ("HOST:PORT") over TLS 1.3, accepting only a server key
+ * whose SPKI hash is pin, open the WebSocket and read the server's Challenge.
+ * SOTTO_ERR_PIN, SOTTO_ERR_TLS, SOTTO_ERR_NETWORK, SOTTO_ERR_TIMEOUT,
+ * SOTTO_ERR_PROTOCOL. *out: caller frees with conn_close. */
+int conn_open(conn **out, const char *address, const uint8_t pin[static TLS_PIN_LEN])
+    __attribute__((warn_unused_result));
+void conn_close(conn *c);
+/* The challenge nonce (WIRE_NONCE_LEN bytes), borrowed from c. */
+const uint8_t *conn_nonce(const conn *c);
+/* Send req (its id is set here) and wait for the Response with that id.
+ * Pushes received meanwhile are queued. *resp: caller frees with wire_free;
+ * returned only when its status is OK, else the mapped error (and *resp is
+ * still returned so the caller can read the details). */
+int conn_request(conn *c, wire_frame *req, wire_frame **resp) __attribute__((warn_unused_result));
+/* Next queued push (Delivery, DeviceListChanged), waiting up to timeout_ms
+ * (0: do not wait). SOTTO_ERR_TIMEOUT if none. *f: caller frees with wire_free. */
+int conn_next_push(conn *c, int timeout_ms, wire_frame **f) __attribute__((warn_unused_result));
+
+/* ---- the client object ---- */
+
+struct sotto_client {
+	char *home;
+	cstore *st;
+	cstore_config cfg;
+	char device_hex[SC_DEVICE_ID * 2 + 1];
+	uint8_t *keys;		/* CLIENT_KEYS_LEN bytes, sc_secure_alloc */
+	conn *cn;		/* NULL until the first network call */
+	char detail[256];
+};
+
+#define CLIENT_SIGN_SEC(c) ((c)->keys)
+#define CLIENT_ENC_SEC(c) ((c)->keys + SC_SIGN_SEC)
+
+uint64_t client_now_ms(void);
+void client_set_detail(sotto_client *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Connect and authenticate if not yet done. */
+int client_connect(sotto_client *c) __attribute__((warn_unused_result));
+/* Drop the connection after an error so the next call reconnects. */
+void client_disconnect(sotto_client *c);
+
+/* ---- device lists (client_lists.c) ---- */
+
+/* Bring the verified device list of handle up to date with the server and
+ * return the latest (*bytes may be NULL; else caller frees with free()).
+ * SOTTO_ERR_NO_SUCH_HANDLE, SOTTO_ERR_IDENTITY_RESET (alert recorded). */
+int client_list_refresh(sotto_client *c, const char *handle, dl_list *out, uint8_t **bytes,
+    size_t *n) __attribute__((warn_unused_result));
+
+#endif

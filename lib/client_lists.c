@@ -1,0 +1,275 @@
+/* SPDX-License-Identifier: ISC */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+
+/* The chain state while walking the server's answer. */
+typedef struct walk {
+	dl_list *prev;		/* latest verified, NULL-equivalent when !have */
+	uint8_t *prev_bytes;
+	size_t prev_len;
+	int have;
+} walk;
+
+static void
+describe(char *out, size_t max, const char *what, const dl_device *d)
+{
+	char id[SC_DEVICE_ID * 2 + 1];
+
+	sc_hex(id, d->id, SC_DEVICE_ID);
+	snprintf(out, max, "%s \"%s\" (%s)", what, d->name, id);
+}
+
+/* Alerts for what changed between the list verified before and the latest. */
+static int
+alert_changes(sotto_client *c, const char *handle, const dl_list *old, const dl_list *now)
+{
+	char text[1024], one[160];
+	const uint8_t *first = NULL;
+	uint64_t at = client_now_ms();
+	int mine = strcmp(handle, c->cfg.handle) == 0, r;
+	size_t i, used = 0;
+
+	text[0] = '\0';
+	for (int pass = 0; pass < 2; pass++) {
+		const dl_list *a = pass == 0 ? now : old, *b = pass == 0 ? old : now;
+
+		for (i = 0; i < a->n_devices; i++) {
+			const dl_device *d = &a->devices[i];
+
+			if (dl_find(b, d->id) != NULL)
+				continue;
+			if (mine) {
+				describe(one, sizeof(one), pass == 0 ? "device added to your account:" :
+				    "device removed from your account:", d);
+				if ((r = cstore_alert_add(c->st, pass == 0 ? "device_added" : "device_removed",
+				    handle, d->id, at, one)) != SOTTO_OK)
+					return r;
+				continue;
+			}
+			if (first == NULL)
+				first = d->id;
+			describe(one, sizeof(one), pass == 0 ? "added" : "removed", d);
+			if (used < sizeof(text)) {
+				int k = snprintf(text + used, sizeof(text) - used, "%s%s",
+				    used ? "; " : "", one);
+				used += k > 0 ? (size_t)k : 0;
+			}
+		}
+	}
+	if (mine || first == NULL)
+		return SOTTO_OK;
+	snprintf(one, sizeof(one), "devices of %s changed (list version %llu): ", handle,
+	    (unsigned long long)now->version);
+	{
+		char full[1200];
+
+		snprintf(full, sizeof(full), "%s%s", one, text);
+		return cstore_alert_add(c->st, "contact_devices_changed", handle, first, at, full);
+	}
+}
+
+static int
+identity_reset(sotto_client *c, const char *handle, const char *why)
+{
+	cstore_contact k;
+	char text[512];
+	int r;
+
+	if ((r = cstore_contact_get(c->st, handle, &k)) != SOTTO_OK)
+		return r;
+	snprintf(text, sizeof(text), "the device list of %s no longer chains to the one verified "
+	    "(%s): messages to %s are refused until `sotto trust %s`", handle, why, handle, handle);
+	if ((r = cstore_begin(c->st)) != SOTTO_OK)
+		return r;
+	k.state = CONTACT_RESET_PENDING;
+	if ((r = cstore_contact_put(c->st, &k)) != SOTTO_OK ||
+	    (r = cstore_alert_add(c->st, "identity_reset", handle, NULL, client_now_ms(), text)) != SOTTO_OK ||
+	    (r = cstore_commit(c->st)) != SOTTO_OK) {
+		cstore_rollback(c->st);
+		return r;
+	}
+	client_set_detail(c, "%s", handle);
+	return SOTTO_ERR_IDENTITY_RESET;
+}
+
+/* First sight of handle (or a `trust` after a reset): trust the account key of
+ * a valid version 1. */
+static int
+accept_first(sotto_client *c, const char *handle, const dl_list *l, const uint8_t *p, size_t n)
+{
+	cstore_contact k;
+	int r;
+
+	if ((r = dl_verify_first(l, p, n)) != SOTTO_OK)
+		return r;
+	memset(&k, 0, sizeof(k));
+	snprintf(k.handle, sizeof(k.handle), "%s", handle);
+	memcpy(k.account_pub, l->account_pub, SC_SIGN_PUB);
+	k.state = CONTACT_NORMAL;
+	if ((r = cstore_begin(c->st)) != SOTTO_OK)
+		return r;
+	if ((r = cstore_contact_put(c->st, &k)) != SOTTO_OK ||
+	    (r = cstore_list_add(c->st, handle, l->version, p, n)) != SOTTO_OK ||
+	    (r = cstore_commit(c->st)) != SOTTO_OK)
+		cstore_rollback(c->st);
+	return r;
+}
+
+/* Take one list from the server into the walk. */
+static int
+step(sotto_client *c, const char *handle, walk *w, dl_list *l, const uint8_t *p, size_t n,
+    int trusting)
+{
+	uint8_t h[SC_SHA256];
+	uint8_t *copy;
+	int r;
+
+	if (n == 0 || n > SOTTO_MAX_DEVICE_LIST || dl_parse(l, p, n) != SOTTO_OK ||
+	    strcmp(l->handle, handle) != 0)
+		return SOTTO_ERR_PROTOCOL;
+	if (!w->have) {
+		if ((r = accept_first(c, handle, l, p, n)) != SOTTO_OK)
+			return r == SOTTO_ERR_DB ? r : SOTTO_ERR_PROTOCOL;
+	} else {
+		if (l->version <= w->prev->version)
+			r = SOTTO_ERR_CHAIN;
+		else {
+			dl_hash(h, w->prev_bytes, w->prev_len);
+			r = dl_verify_next(w->prev, h, l, p, n);
+		}
+		if (r != SOTTO_OK) {
+			/* After `trust`, a new chain may start where the old one broke. */
+			if (trusting && dl_verify_first(l, p, n) == SOTTO_OK) {
+				if ((r = cstore_contact_forget(c->st, handle)) != SOTTO_OK ||
+				    (r = accept_first(c, handle, l, p, n)) != SOTTO_OK)
+					return r;
+			} else
+				return identity_reset(c, handle, l->version <= w->prev->version ?
+				    "rolled back to an older version" :
+				    r == SOTTO_ERR_BAD_SIGNATURE ? "bad signature" :
+				    "different account key or broken chain");
+		} else if ((r = cstore_list_add(c->st, handle, l->version, p, n)) != SOTTO_OK)
+			return r;
+	}
+	if ((copy = malloc(n)) == NULL)
+		return SOTTO_ERR_NOMEM;
+	memcpy(copy, p, n);
+	free(w->prev_bytes);
+	w->prev_bytes = copy;
+	w->prev_len = n;
+	*w->prev = *l;
+	w->have = 1;
+	return SOTTO_OK;
+}
+
+static int
+refresh(sotto_client *c, const char *handle, int trusting, dl_list *out, uint8_t **bytes,
+    size_t *nout)
+{
+	Sotto__Wire__Frame f = SOTTO__WIRE__FRAME__INIT;
+	Sotto__Wire__GetDeviceListRequest g = SOTTO__WIRE__GET_DEVICE_LIST_REQUEST__INIT;
+	wire_frame *resp = NULL;
+	dl_list *orig = NULL, *l = NULL;
+	walk w;
+	cstore_contact k;
+	int r, had_orig = 0, more;
+	size_t i;
+
+	memset(&w, 0, sizeof(w));
+	if (bytes != NULL)
+		*bytes = NULL;
+	if (!handle_valid(handle))
+		return SOTTO_ERR_INVALID_ARG;
+	r = SOTTO_ERR_NOMEM;
+	if ((orig = calloc(1, sizeof(*orig))) == NULL || (l = calloc(1, sizeof(*l))) == NULL ||
+	    (w.prev = calloc(1, sizeof(*w.prev))) == NULL)
+		goto out;
+	r = cstore_contact_get(c->st, handle, &k);
+	if (r == SOTTO_OK) {
+		if (k.state == CONTACT_RESET_PENDING) {
+			client_set_detail(c, "%s", handle);
+			r = SOTTO_ERR_IDENTITY_RESET;
+			goto out;
+		}
+		r = cstore_list_latest(c->st, handle, w.prev, &w.prev_bytes, &w.prev_len);
+		if (r == SOTTO_OK) {
+			/* The stored list must be of the account this contact is pinned to. */
+			if (!sc_memeq(w.prev->account_pub, k.account_pub, SC_SIGN_PUB)) {
+				r = SOTTO_ERR_DB;
+				goto out;
+			}
+			w.have = had_orig = 1;
+			*orig = *w.prev;
+		} else if (r != SOTTO_ERR_NOT_FOUND)
+			goto out;
+	} else if (r != SOTTO_ERR_NOT_FOUND)
+		goto out;
+
+	if ((r = client_connect(c)) != SOTTO_OK)
+		goto out;
+	do {
+		g.handle = (char *)handle;
+		g.since_version = w.have ? w.prev->version : 0;
+		f.msg_case = SOTTO__WIRE__FRAME__MSG_GET_DEVICE_LIST;
+		f.get_device_list = &g;
+		wire_free(resp);
+		resp = NULL;
+		if ((r = conn_request(c->cn, &f, &resp)) != SOTTO_OK) {
+			if (r == SOTTO_ERR_NO_SUCH_HANDLE)
+				client_set_detail(c, "%s", handle);
+			else if (resp == NULL)
+				client_disconnect(c);
+			goto out;
+		}
+		for (i = 0; i < resp->response->n_device_lists; i++)
+			if ((r = step(c, handle, &w, l, resp->response->device_lists[i].data,
+			    resp->response->device_lists[i].len, trusting)) != SOTTO_OK)
+				goto out;
+		more = resp->response->more && resp->response->n_device_lists > 0;
+	} while (more);
+	r = SOTTO_ERR_PROTOCOL;
+	if (!w.have)
+		goto out;
+	if (had_orig && orig->version != w.prev->version &&
+	    sc_memeq(orig->account_pub, w.prev->account_pub, SC_SIGN_PUB) &&
+	    (r = alert_changes(c, handle, orig, w.prev)) != SOTTO_OK)
+		goto out;
+	if (out != NULL)
+		*out = *w.prev;
+	if (bytes != NULL) {
+		*bytes = w.prev_bytes;
+		w.prev_bytes = NULL;
+	}
+	if (nout != NULL)
+		*nout = w.prev_len;
+	r = SOTTO_OK;
+out:
+	wire_free(resp);
+	free(w.prev_bytes);
+	free(w.prev);
+	free(orig);
+	free(l);
+	return r;
+}
+
+int
+client_list_refresh(sotto_client *c, const char *handle, dl_list *out, uint8_t **bytes, size_t *n)
+{
+	return refresh(c, handle, 0, out, bytes, n);
+}
+
+int
+sotto_trust(sotto_client *c, const char *handle)
+{
+	int r;
+
+	c->detail[0] = '\0';
+	if (!handle_valid(handle))
+		return SOTTO_ERR_INVALID_ARG;
+	if ((r = cstore_contact_forget(c->st, handle)) != SOTTO_OK)
+		return r;
+	return refresh(c, handle, 1, NULL, NULL, NULL);
+}

@@ -1,0 +1,549 @@
+/* SPDX-License-Identifier: ISC */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "client.h"
+
+struct cstore {
+	sqlite3 *db;
+};
+
+static const char schema[] =
+    "CREATE TABLE IF NOT EXISTS config("
+    "  key TEXT PRIMARY KEY, value BLOB NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS contacts("
+    "  handle TEXT PRIMARY KEY, account_pub BLOB NOT NULL,"
+    "  verified INTEGER NOT NULL DEFAULT 0, state INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS device_lists("
+    "  handle TEXT NOT NULL, version INTEGER NOT NULL, signed BLOB NOT NULL,"
+    "  PRIMARY KEY(handle, version));"
+    "CREATE TABLE IF NOT EXISTS messages("
+    "  id INTEGER PRIMARY KEY, msg_id BLOB NOT NULL UNIQUE, sender TEXT NOT NULL,"
+    "  device BLOB NOT NULL, recipients TEXT NOT NULL, sent_at INTEGER NOT NULL,"
+    "  body BLOB NOT NULL, outgoing INTEGER NOT NULL, received_at INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS alerts("
+    "  id INTEGER PRIMARY KEY, kind TEXT NOT NULL, handle TEXT NOT NULL, device BLOB,"
+    "  at INTEGER NOT NULL, text TEXT NOT NULL, seen INTEGER NOT NULL DEFAULT 0);";
+
+static int
+exec(cstore *s, const char *sql)
+{
+	return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? SOTTO_OK : SOTTO_ERR_DB;
+}
+
+static int
+prepare(cstore *s, sqlite3_stmt **st, const char *sql)
+{
+	return sqlite3_prepare_v2(s->db, sql, -1, st, NULL) == SQLITE_OK ? SOTTO_OK : SOTTO_ERR_DB;
+}
+
+/* Text column copied into out (max bytes + NUL); over-long or absent is corrupt. */
+static int
+col_text(sqlite3_stmt *st, int i, char *out, size_t max)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	int n = sqlite3_column_bytes(st, i);
+
+	if (t == NULL || n < 0 || (size_t)n > max || strlen((const char *)t) != (size_t)n)
+		return SOTTO_ERR_DB;
+	memcpy(out, t, (size_t)n);
+	out[n] = '\0';
+	return SOTTO_OK;
+}
+
+/* Blob column of exactly n bytes. */
+static int
+col_blob(sqlite3_stmt *st, int i, uint8_t *out, size_t n)
+{
+	const void *b = sqlite3_column_blob(st, i);
+
+	if (b == NULL || sqlite3_column_bytes(st, i) != (int)n)
+		return SOTTO_ERR_DB;
+	memcpy(out, b, n);
+	return SOTTO_OK;
+}
+
+int
+cstore_open(cstore **out, const char *path, int create)
+{
+	cstore *s = NULL;
+	int r = SOTTO_ERR_DB, fd;
+
+	*out = NULL;
+	if (create) {
+		/* Made here, exclusively and 0600, so SQLite never creates it world-readable. */
+		if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) == -1)
+			return errno == EEXIST ? SOTTO_ERR_EXISTS : SOTTO_ERR_IO;
+		close(fd);
+	} else if (access(path, F_OK) != 0)
+		return SOTTO_ERR_NOT_FOUND;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return SOTTO_ERR_NOMEM;
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_busy_timeout(s->db, 5000);
+	if ((r = exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+	    "PRAGMA foreign_keys=ON;")) != SOTTO_OK)
+		goto out;
+	if ((r = exec(s, schema)) != SOTTO_OK)
+		goto out;
+	*out = s;
+	s = NULL;
+	r = SOTTO_OK;
+out:
+	cstore_close(s);
+	return r;
+}
+
+void
+cstore_close(cstore *s)
+{
+	if (s == NULL)
+		return;
+	sqlite3_close(s->db);
+	free(s);
+}
+
+int
+cstore_begin(cstore *s)
+{
+	return exec(s, "BEGIN IMMEDIATE");
+}
+
+int
+cstore_commit(cstore *s)
+{
+	return exec(s, "COMMIT");
+}
+
+void
+cstore_rollback(cstore *s)
+{
+	(void)exec(s, "ROLLBACK");
+}
+
+static int
+config_put(cstore *s, const char *key, const void *v, size_t n)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = prepare(s, &st, "INSERT OR REPLACE INTO config(key, value) VALUES(?, ?)")) != SOTTO_OK)
+		return r;
+	r = SOTTO_ERR_DB;
+	if (sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_blob(st, 2, v, (int)n, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_DONE)
+		goto out;
+	r = SOTTO_OK;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* Value of key into out: exactly n bytes if exact, else up to n bytes (*got). */
+static int
+config_get(cstore *s, const char *key, uint8_t *out, size_t n, int exact, size_t *got)
+{
+	sqlite3_stmt *st = NULL;
+	const void *b;
+	int r, len;
+
+	if ((r = prepare(s, &st, "SELECT value FROM config WHERE key = ?")) != SOTTO_OK)
+		return r;
+	r = SOTTO_ERR_DB;
+	if (sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC) != SQLITE_OK)
+		goto out;
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		r = SOTTO_ERR_NOT_FOUND;
+		goto out;
+	}
+	b = sqlite3_column_blob(st, 0);
+	len = sqlite3_column_bytes(st, 0);
+	if (len < 0 || (exact && (size_t)len != n) || (size_t)len > n || (len > 0 && b == NULL))
+		goto out;
+	if (len > 0)
+		memcpy(out, b, (size_t)len);
+	if (got != NULL)
+		*got = (size_t)len;
+	r = SOTTO_OK;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int
+cstore_config_set(cstore *s, const cstore_config *cfg)
+{
+	int r;
+
+	if ((r = config_put(s, "address", cfg->address, strlen(cfg->address))) != SOTTO_OK ||
+	    (r = config_put(s, "pin", cfg->pin, sizeof(cfg->pin))) != SOTTO_OK ||
+	    (r = config_put(s, "handle", cfg->handle, strlen(cfg->handle))) != SOTTO_OK ||
+	    (r = config_put(s, "device_id", cfg->device_id, sizeof(cfg->device_id))) != SOTTO_OK ||
+	    (r = config_put(s, "account_pub", cfg->account_pub, sizeof(cfg->account_pub))) != SOTTO_OK)
+		return r;
+	return SOTTO_OK;
+}
+
+int
+cstore_config_get(cstore *s, cstore_config *cfg)
+{
+	cstore_config c;
+	size_t n;
+	int r;
+
+	memset(&c, 0, sizeof(c));
+	if ((r = config_get(s, "address", (uint8_t *)c.address, SOTTO_MAX_ADDRESS, 0, &n)) != SOTTO_OK)
+		goto out;
+	c.address[n] = '\0';
+	if (strlen(c.address) != n || n == 0) {
+		r = SOTTO_ERR_DB;
+		goto out;
+	}
+	if ((r = config_get(s, "handle", (uint8_t *)c.handle, SOTTO_MAX_HANDLE, 0, &n)) != SOTTO_OK)
+		goto out;
+	c.handle[n] = '\0';
+	if ((r = config_get(s, "pin", c.pin, sizeof(c.pin), 1, NULL)) != SOTTO_OK ||
+	    (r = config_get(s, "device_id", c.device_id, sizeof(c.device_id), 1, NULL)) != SOTTO_OK ||
+	    (r = config_get(s, "account_pub", c.account_pub, sizeof(c.account_pub), 1, NULL)) != SOTTO_OK)
+		goto out;
+	r = SOTTO_ERR_DB;
+	if (!handle_valid(c.handle) || strlen(c.handle) != n)
+		goto out;
+	*cfg = c;
+	r = SOTTO_OK;
+out:
+	return r == SOTTO_ERR_NOT_FOUND ? SOTTO_ERR_DB : r;
+}
+
+int
+cstore_contact_get(cstore *s, const char *handle, cstore_contact *c)
+{
+	sqlite3_stmt *st = NULL;
+	cstore_contact k;
+	int r, step;
+
+	memset(&k, 0, sizeof(k));
+	if ((r = prepare(s, &st, "SELECT handle, account_pub, verified, state FROM contacts "
+	    "WHERE handle = ?")) != SOTTO_OK)
+		return r;
+	r = SOTTO_ERR_DB;
+	if (sqlite3_bind_text(st, 1, handle, -1, SQLITE_STATIC) != SQLITE_OK)
+		goto out;
+	if ((step = sqlite3_step(st)) == SQLITE_DONE) {
+		r = SOTTO_ERR_NOT_FOUND;
+		goto out;
+	}
+	if (step != SQLITE_ROW ||
+	    col_text(st, 0, k.handle, SOTTO_MAX_HANDLE) != SOTTO_OK ||
+	    col_blob(st, 1, k.account_pub, sizeof(k.account_pub)) != SOTTO_OK)
+		goto out;
+	k.verified = sqlite3_column_int(st, 2) != 0;
+	k.state = sqlite3_column_int(st, 3);
+	if (k.state != CONTACT_NORMAL && k.state != CONTACT_RESET_PENDING)
+		goto out;
+	*c = k;
+	r = SOTTO_OK;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int
+cstore_contact_put(cstore *s, const cstore_contact *c)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = prepare(s, &st, "INSERT OR REPLACE INTO contacts(handle, account_pub, verified, state) "
+	    "VALUES(?, ?, ?, ?)")) != SOTTO_OK)
+		return r;
+	r = SOTTO_ERR_DB;
+	if (sqlite3_bind_text(st, 1, c->handle, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_blob(st, 2, c->account_pub, sizeof(c->account_pub), SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int(st, 3, c->verified ? 1 : 0) != SQLITE_OK ||
+	    sqlite3_bind_int(st, 4, c->state) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_DONE)
+		goto out;
+	r = SOTTO_OK;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+static int
+delete_handle(cstore *s, const char *sql, const char *handle)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = prepare(s, &st, sql)) != SOTTO_OK)
+		return r;
+	r = SOTTO_ERR_DB;
+	if (sqlite3_bind_text(st, 1, handle, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_DONE)
+		goto out;
+	r = SOTTO_OK;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int
+cstore_contact_forget(cstore *s, const char *handle)
+{
+	int r;
+
+	if ((r = cstore_begin(s)) != SOTTO_OK)
+		return r;
+	if ((r = delete_handle(s, "DELETE FROM contacts WHERE handle = ?", handle)) != SOTTO_OK ||
+	    (r = delete_handle(s, "DELETE FROM device_lists WHERE handle = ?", handle)) != SOTTO_OK ||
+	    (r = cstore_commit(s)) != SOTTO_OK) {
+		cstore_rollback(s);
+		return r;
+	}
+	return SOTTO_OK;
+}
+
+int
+cstore_list_add(cstore *s, const char *handle, uint64_t version, const uint8_t *p, size_t n)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if (n == 0 || n > SOTTO_MAX_DEVICE_LIST || version > INT64_MAX)
+		return SOTTO_ERR_INVALID_ARG;
+	if ((r = prepare(s, &st, "INSERT OR REPLACE INTO device_lists(handle, version, signed) "
+	    "VALUES(?, ?, ?)")) != SOTTO_OK)
+		return r;
+	r = SOTTO_ERR_DB;
+	if (sqlite3_bind_text(st, 1, handle, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 2, (sqlite3_int64)version) != SQLITE_OK ||
+	    sqlite3_bind_blob(st, 3, p, (int)n, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_DONE)
+		goto out;
+	r = SOTTO_OK;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* The stored bytes are untrusted: re-parse, and they must be the list they claim. */
+static int
+list_query(cstore *s, const char *sql, const char *handle, uint64_t version, dl_list *l,
+    uint8_t **bytes, size_t *n)
+{
+	sqlite3_stmt *st = NULL;
+	const void *b;
+	uint8_t *copy = NULL;
+	int r, len, step;
+
+	if ((r = prepare(s, &st, sql)) != SOTTO_OK)
+		return r;
+	r = SOTTO_ERR_DB;
+	if (sqlite3_bind_text(st, 1, handle, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    (version != 0 && sqlite3_bind_int64(st, 2, (sqlite3_int64)version) != SQLITE_OK))
+		goto out;
+	if ((step = sqlite3_step(st)) == SQLITE_DONE) {
+		r = SOTTO_ERR_NOT_FOUND;
+		goto out;
+	}
+	if (step != SQLITE_ROW)
+		goto out;
+	b = sqlite3_column_blob(st, 1);
+	len = sqlite3_column_bytes(st, 1);
+	if (b == NULL || len <= 0 || len > SOTTO_MAX_DEVICE_LIST)
+		goto out;
+	if ((copy = malloc((size_t)len)) == NULL) {
+		r = SOTTO_ERR_NOMEM;
+		goto out;
+	}
+	memcpy(copy, b, (size_t)len);
+	if (dl_parse(l, copy, (size_t)len) != SOTTO_OK || strcmp(l->handle, handle) != 0 ||
+	    (uint64_t)sqlite3_column_int64(st, 0) != l->version)
+		goto out;
+	if (bytes != NULL) {
+		*bytes = copy;
+		copy = NULL;
+	}
+	if (n != NULL)
+		*n = (size_t)len;
+	r = SOTTO_OK;
+out:
+	free(copy);
+	sqlite3_finalize(st);
+	return r;
+}
+
+int
+cstore_list_latest(cstore *s, const char *handle, dl_list *l, uint8_t **bytes, size_t *n)
+{
+	return list_query(s, "SELECT version, signed FROM device_lists WHERE handle = ? "
+	    "ORDER BY version DESC LIMIT 1", handle, 0, l, bytes, n);
+}
+
+int
+cstore_list_get(cstore *s, const char *handle, uint64_t version, dl_list *l, uint8_t **bytes,
+    size_t *n)
+{
+	if (version == 0 || version > INT64_MAX)
+		return SOTTO_ERR_INVALID_ARG;
+	return list_query(s, "SELECT version, signed FROM device_lists WHERE handle = ? "
+	    "AND version = ?", handle, version, l, bytes, n);
+}
+
+int
+cstore_message_add(cstore *s, const cstore_message *m)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if (m->body_len > SOTTO_MAX_BODY || m->sent_at > INT64_MAX || m->received_at > INT64_MAX)
+		return SOTTO_ERR_INVALID_ARG;
+	if ((r = prepare(s, &st, "INSERT OR IGNORE INTO messages(msg_id, sender, device, recipients, "
+	    "sent_at, body, outgoing, received_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?)")) != SOTTO_OK)
+		return r;
+	r = SOTTO_ERR_DB;
+	if (sqlite3_bind_blob(st, 1, m->msg_id, sizeof(m->msg_id), SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 2, m->from, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_blob(st, 3, m->device, sizeof(m->device), SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 4, m->to, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 5, (sqlite3_int64)m->sent_at) != SQLITE_OK ||
+	    sqlite3_bind_blob(st, 6, m->body_len ? (const void *)m->body : "", (int)m->body_len,
+	    SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int(st, 7, m->outgoing ? 1 : 0) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 8, (sqlite3_int64)m->received_at) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_DONE)
+		goto out;
+	/* INSERT OR IGNORE on the UNIQUE msg_id is the replay rule. */
+	r = sqlite3_changes(s->db) == 1 ? SOTTO_OK : SOTTO_ERR_REPLAY;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int
+cstore_message_seen(cstore *s, const uint8_t msg_id[static 16])
+{
+	sqlite3_stmt *st = NULL;
+	int r, step;
+
+	if ((r = prepare(s, &st, "SELECT 1 FROM messages WHERE msg_id = ?")) != SOTTO_OK)
+		return r;
+	r = SOTTO_ERR_DB;
+	if (sqlite3_bind_blob(st, 1, msg_id, 16, SQLITE_STATIC) != SQLITE_OK)
+		goto out;
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW)
+		r = 1;
+	else if (step == SQLITE_DONE)
+		r = 0;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int
+cstore_alert_add(cstore *s, const char *kind, const char *handle, const uint8_t *device,
+    uint64_t at, const char *text)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if (at > INT64_MAX)
+		return SOTTO_ERR_INVALID_ARG;
+	if ((r = prepare(s, &st, "INSERT INTO alerts(kind, handle, device, at, text) "
+	    "VALUES(?, ?, ?, ?, ?)")) != SOTTO_OK)
+		return r;
+	r = SOTTO_ERR_DB;
+	if (sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 2, handle, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    (device != NULL ? sqlite3_bind_blob(st, 3, device, SC_DEVICE_ID, SQLITE_STATIC) :
+	    sqlite3_bind_null(st, 3)) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 4, (sqlite3_int64)at) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 5, text, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_DONE)
+		goto out;
+	r = SOTTO_OK;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+void
+sotto_alerts_free(sotto_alert *a, size_t n)
+{
+	if (a == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(a[i].text);
+	free(a);
+}
+
+#define ALERT_TEXT_MAX 4096
+
+int
+cstore_alerts(cstore *s, sotto_alert **out, size_t *nout)
+{
+	sqlite3_stmt *st = NULL;
+	sotto_alert *a = NULL, *na;
+	size_t n = 0, cap = 0;
+	uint8_t dev[SC_DEVICE_ID];
+	int r, step;
+
+	*out = NULL;
+	*nout = 0;
+	if ((r = prepare(s, &st, "SELECT kind, handle, device, at, text, seen FROM alerts "
+	    "ORDER BY id")) != SOTTO_OK)
+		return r;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		r = SOTTO_ERR_NOMEM;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			if ((na = reallocarray(a, cap, sizeof(*a))) == NULL)
+				goto out;
+			a = na;
+		}
+		memset(&a[n], 0, sizeof(a[n]));
+		n++;
+		r = SOTTO_ERR_DB;
+		if (col_text(st, 0, a[n - 1].kind, SOTTO_ALERT_KIND_MAX) != SOTTO_OK ||
+		    col_text(st, 1, a[n - 1].handle, SOTTO_MAX_HANDLE) != SOTTO_OK)
+			goto out;
+		if (sqlite3_column_type(st, 2) != SQLITE_NULL) {
+			if (col_blob(st, 2, dev, sizeof(dev)) != SOTTO_OK)
+				goto out;
+			sc_hex(a[n - 1].device, dev, sizeof(dev));
+		}
+		a[n - 1].at = (uint64_t)sqlite3_column_int64(st, 3);
+		a[n - 1].seen = sqlite3_column_int(st, 5) != 0;
+		if ((a[n - 1].text = malloc(ALERT_TEXT_MAX + 1)) == NULL) {
+			r = SOTTO_ERR_NOMEM;
+			goto out;
+		}
+		if (col_text(st, 4, a[n - 1].text, ALERT_TEXT_MAX) != SOTTO_OK)
+			goto out;
+	}
+	if (step != SQLITE_DONE) {
+		r = SOTTO_ERR_DB;
+		goto out;
+	}
+	if ((r = exec(s, "UPDATE alerts SET seen = 1 WHERE seen = 0")) != SOTTO_OK)
+		goto out;
+	*out = a;
+	*nout = n;
+	a = NULL;
+	n = 0;
+	r = SOTTO_OK;
+out:
+	sqlite3_finalize(st);
+	sotto_alerts_free(a, n);
+	return r;
+}

@@ -381,7 +381,7 @@ sq_list_history(store *s, const char *handle, uint64_t since, size_t max_count, 
 		if ((rc = col_u64(st, 0, &v)) != SOTTO_OK ||
 		    (rc = col_blob(st, 1, SOTTO_MAX_DEVICE_LIST, &b[cnt].p, &b[cnt].len)) != SOTTO_OK)
 			goto out;
-		if (cnt > 0 && b[cnt].len > max_bytes - total) {
+		if (cnt > 0 && (total >= max_bytes || b[cnt].len > max_bytes - total)) {
 			free(b[cnt].p);
 			b[cnt].p = NULL;
 			cut = 1;
@@ -540,7 +540,8 @@ sq_copy_fetch(store *s, const uint8_t device_id[SC_DEVICE_ID], uint64_t now, siz
 		memcpy(e->msg_id, mid, STORE_MSG_ID_LEN);
 		free(mid);
 		mid = NULL;
-		if (cnt > 0 && e->envelope_len + e->wrap_len > max_bytes - total) {
+		if (cnt > 0 && (total >= max_bytes ||
+		    e->envelope_len + e->wrap_len > max_bytes - total)) {
 			free(e->envelope);
 			free(e->wrap);
 			memset(e, 0, sizeof(*e));

@@ -36,6 +36,10 @@ cli_fail_err(const sotto_client *c, int err)
 			return cli_fail("the identity of %s was reset; check it, then run `sotto trust %s`",
 			    d, d);
 		break;
+	case SOTTO_ERR_INVALID_ARG:
+		if (*d != '\0')
+			return cli_fail("%s", d);
+		break;
 	case SOTTO_ERR_NOT_FOUND:
 		if (c == NULL)
 			return cli_fail("no device here: run `sotto init` first");

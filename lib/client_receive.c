@@ -20,7 +20,7 @@ typedef struct incoming {
 /* The sender device's signing key, from the sender's verified list; the list
  * is brought up to date once if the device is not (yet) in it. */
 static int
-sender_key(sotto_client *c, const env_header *h, uint8_t pub[static SC_SIGN_PUB], int *refreshed)
+sender_key(sotto_client *c, const env_header *h, uint8_t pub[static SC_SIGN_PUB])
 {
 	dl_list *l = NULL;
 	cstore_contact k;
@@ -40,7 +40,6 @@ sender_key(sotto_client *c, const env_header *h, uint8_t pub[static SC_SIGN_PUB]
 		goto found;
 	if (r != SOTTO_OK && r != SOTTO_ERR_NOT_FOUND)
 		goto out;
-	*refreshed = 1;
 	if ((r = client_list_refresh(c, h->sender, l, NULL, NULL)) != SOTTO_OK)
 		goto out;
 	r = SOTTO_ERR_UNKNOWN_DEVICE;
@@ -59,12 +58,12 @@ open_one(sotto_client *c, const Sotto__Wire__Delivery *d, incoming *in)
 {
 	uint8_t pub[SC_SIGN_PUB];
 	env_header *opened = NULL;
-	int refreshed = 0, r;
+	int r;
 
 	in->seq = d->seq;
 	if ((r = env_parse_header(&in->h, d->envelope.data, d->envelope.len)) != SOTTO_OK)
 		goto bad;
-	if ((r = sender_key(c, &in->h, pub, &refreshed)) != SOTTO_OK)
+	if ((r = sender_key(c, &in->h, pub)) != SOTTO_OK)
 		goto bad;
 	r = SOTTO_ERR_NOMEM;
 	if ((opened = calloc(1, sizeof(*opened))) == NULL)

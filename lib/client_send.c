@@ -63,7 +63,7 @@ seal_and_send(sotto_client *c, const send_plan *pl, env_header *h, const uint8_t
 		}
 	if (nt == 0) {
 		r = SOTTO_ERR_INVALID_ARG;
-		client_set_detail(c, "no recipient device (you have no other device)");
+		client_set_detail(c, "no device to send to: you have no other device");
 		goto out;
 	}
 	if ((r = env_seal(h, body, body_len, CLIENT_SIGN_SEC(c), targets, nt, &envelope, &env_len,
@@ -153,7 +153,7 @@ sotto_send(sotto_client *c, const char *const *to, size_t n_to, const uint8_t *b
 	send_plan *pl = NULL;
 	env_header *h = NULL;
 	wire_frame *resp = NULL;
-	int r, me_named = 0, attempt;
+	int r, attempt;
 	size_t i, j;
 
 	c->detail[0] = '\0';
@@ -168,7 +168,7 @@ sotto_send(sotto_client *c, const char *const *to, size_t n_to, const uint8_t *b
 	/* Recipients, duplicates dropped, in the order given. */
 	for (i = 0; i < n_to; i++) {
 		if (!handle_valid(to[i])) {
-			client_set_detail(c, "%s", to[i] != NULL ? to[i] : "");
+			client_set_detail(c, "invalid handle: %s", to[i] != NULL ? to[i] : "");
 			r = SOTTO_ERR_INVALID_ARG;
 			goto out;
 		}
@@ -178,13 +178,10 @@ sotto_send(sotto_client *c, const char *const *to, size_t n_to, const uint8_t *b
 		if (j < h->n_recipients)
 			continue;
 		snprintf(h->recipients[h->n_recipients++], SOTTO_MAX_HANDLE + 1, "%s", to[i]);
-		if (strcmp(to[i], c->cfg.handle) == 0)
-			me_named = 1;
-		else
+		if (strcmp(to[i], c->cfg.handle) != 0)
 			snprintf(pl->handles[pl->n++], SOTTO_MAX_HANDLE + 1, "%s", to[i]);
 	}
 	/* My own handle last: copies for my other devices, if any. */
-	(void)me_named;
 	snprintf(pl->handles[pl->n++], SOTTO_MAX_HANDLE + 1, "%s", c->cfg.handle);
 	snprintf(h->sender, sizeof(h->sender), "%s", c->cfg.handle);
 	memcpy(h->sender_device, c->cfg.device_id, SC_DEVICE_ID);

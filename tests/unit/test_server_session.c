@@ -1,0 +1,1070 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The protocol as sottod serves it (session.c, directory.c, mailbox.c over the
+ * SQLite store), driven frame by frame in process. This file supplies the
+ * network layer (conn_send and friends) in place of net.c, capturing every
+ * frame the server sends so it can be decoded and checked.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "crypto.h"
+#include "devicelist.h"
+#include "invite.h"
+#include "log.h"
+#include "server.h"
+#include "sotto/error.h"
+#include "wire.h"
+
+#define ST(x) SOTTO__WIRE__STATUS__##x
+
+/* ---- the network layer, captured ---- */
+
+typedef struct captured {
+	conn *c;
+	uint8_t *buf;
+	size_t len;
+} captured;
+
+static captured cap[512];
+static size_t n_cap;
+static int flush_requested;
+
+int
+conn_send(conn *c, const wire_frame *f)
+{
+	uint8_t *buf;
+	size_t n;
+	int rc;
+
+	if (c->wsi == NULL || c->closing)
+		return SOTTO_OK;
+	if ((rc = wire_encode(f, 0, &buf, &n)) != SOTTO_OK)
+		return rc;
+	assert_true(n_cap < sizeof(cap) / sizeof(cap[0]));
+	cap[n_cap++] = (captured){ c, buf, n };
+	return SOTTO_OK;
+}
+
+void
+conn_close_after_flush(conn *c)
+{
+	c->closing = 1;
+}
+
+void
+conn_ref(conn *c)
+{
+	c->refs++;
+}
+
+void
+conn_unref(conn *c)
+{
+	if (--c->refs == 0) {
+		free(c->rx);
+		free(c);
+	}
+}
+
+void
+net_request_flush(server *s)
+{
+	(void)s;
+	flush_requested = 1;
+}
+
+int
+net_run(server *s)
+{
+	(void)s;
+	return SOTTO_ERR_INTERNAL;
+}
+
+/* Next frame sent to c (decoded as a client would), or NULL. */
+static wire_frame *
+pop(conn *c)
+{
+	wire_frame *f = NULL;
+
+	for (size_t i = 0; i < n_cap; i++) {
+		if (cap[i].c != c)
+			continue;
+		assert_int_equal(wire_decode(&f, cap[i].buf, cap[i].len, SOTTO_MAX_FRAME), SOTTO_OK);
+		free(cap[i].buf);
+		memmove(&cap[i], &cap[i + 1], (n_cap - i - 1) * sizeof(cap[0]));
+		n_cap--;
+		return f;
+	}
+	return NULL;
+}
+
+static void
+drop_captured(void)
+{
+	for (size_t i = 0; i < n_cap; i++)
+		free(cap[i].buf);
+	n_cap = 0;
+}
+
+/* ---- fixture ---- */
+
+static char tmpdir[64], dbpath[128];
+static server *srv;
+
+static int
+setup(void **state)
+{
+	(void)state;
+	assert_int_equal(sc_init(), SOTTO_OK);
+	log_set_level(LOG_LVL_ERROR);
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/sotto-session-XXXXXX");
+	assert_non_null(mkdtemp(tmpdir));
+	snprintf(dbpath, sizeof(dbpath), "%s/sottod.db", tmpdir);
+	srv = calloc(1, sizeof(*srv));
+	assert_non_null(srv);
+	config_defaults(&srv->cfg);
+	sc_random(srv->pin, sizeof(srv->pin));
+	assert_int_equal(store_sqlite_open(&srv->st, dbpath), SOTTO_OK);
+	flush_requested = 0;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	char p[160];
+
+	(void)state;
+	while (srv->conns != NULL) {
+		conn *c = srv->conns;
+
+		srv->conns = c->next;
+		session_closed(c);
+		c->wsi = NULL;
+		conn_unref(c);
+	}
+	mailbox_discard(srv);
+	drop_captured();
+	srv->st->ops->close(srv->st);
+	free(srv->batch);
+	free(srv);
+	snprintf(p, sizeof(p), "%s-wal", dbpath);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s-shm", dbpath);
+	unlink(p);
+	unlink(dbpath);
+	rmdir(tmpdir);
+	return 0;
+}
+
+/* ---- accounts and devices, as a client holds them ---- */
+
+typedef struct device {
+	uint8_t sec[SC_SIGN_SEC];
+	uint8_t id[SC_DEVICE_ID];
+} device;
+
+typedef struct account {
+	char handle[SOTTO_MAX_HANDLE + 1];
+	uint8_t acct_pub[SC_SIGN_PUB], acct_sec[SC_SIGN_SEC];
+	device dev[4];
+	size_t n_dev;
+	dl_list l;
+	uint8_t *raw;		/* current signed list */
+	size_t rawlen;
+} account;
+
+static void
+account_new(account *a, const char *handle)
+{
+	uint8_t kx_sec[SC_KX_SEC];
+	dl_device *d;
+
+	memset(a, 0, sizeof(*a));
+	snprintf(a->handle, sizeof(a->handle), "%s", handle);
+	sc_sign_keypair(a->acct_pub, a->acct_sec);
+	snprintf(a->l.handle, sizeof(a->l.handle), "%s", handle);
+	memcpy(a->l.account_pub, a->acct_pub, SC_SIGN_PUB);
+	a->l.version = 1;
+	a->l.created_at = now_ms();
+	d = &a->l.devices[a->l.n_devices++];
+	sc_sign_keypair(d->sig_pub, a->dev[0].sec);
+	sc_kx_keypair(d->enc_pub, kx_sec);
+	sc_device_id(d->id, d->sig_pub);
+	memcpy(a->dev[0].id, d->id, SC_DEVICE_ID);
+	snprintf(d->name, sizeof(d->name), "first");
+	a->n_dev = 1;
+	assert_int_equal(dl_sign_account(&a->l, a->acct_sec, &a->raw, &a->rawlen), SOTTO_OK);
+}
+
+/* Next version with one more device, signed by device 0. Returns the new raw
+ * list (caller frees) without making it current unless commit. */
+static void
+account_add_device(account *a, uint8_t **raw, size_t *rawlen, int commit)
+{
+	dl_list next = a->l;
+	uint8_t kx_sec[SC_KX_SEC];
+	dl_device *d;
+	device nd;
+
+	dl_hash(next.prev_hash, a->raw, a->rawlen);
+	next.version++;
+	d = &next.devices[next.n_devices++];
+	memset(d, 0, sizeof(*d));
+	sc_sign_keypair(d->sig_pub, nd.sec);
+	sc_kx_keypair(d->enc_pub, kx_sec);
+	sc_device_id(d->id, d->sig_pub);
+	memcpy(nd.id, d->id, SC_DEVICE_ID);
+	memcpy(d->approved_by, a->dev[0].id, SC_DEVICE_ID);
+	snprintf(d->name, sizeof(d->name), "dev%zu", a->n_dev);
+	assert_int_equal(dl_sign_device(&next, a->dev[0].id, a->dev[0].sec, raw, rawlen), SOTTO_OK);
+	if (commit) {
+		a->l = next;
+		a->dev[a->n_dev++] = nd;
+		free(a->raw);
+		a->raw = malloc(*rawlen);
+		memcpy(a->raw, *raw, *rawlen);
+		a->rawlen = *rawlen;
+	}
+}
+
+static conn *
+connect_(void)
+{
+	conn *c = calloc(1, sizeof(*c));
+	wire_frame *f;
+
+	assert_non_null(c);
+	c->srv = srv;
+	c->wsi = (void *)c;	/* any non-NULL: "open" */
+	c->refs = 1;
+	c->serial = ++srv->next_serial;
+	c->next = srv->conns;
+	if (srv->conns != NULL)
+		srv->conns->prev = c;
+	srv->conns = c;
+	srv->n_conns++;
+	session_open(c);
+	f = pop(c);
+	assert_non_null(f);
+	assert_int_equal(f->id, 0);
+	assert_int_equal(f->msg_case, SOTTO__WIRE__FRAME__MSG_CHALLENGE);
+	assert_int_equal(f->challenge->nonce.len, WIRE_NONCE_LEN);
+	assert_memory_equal(f->challenge->nonce.data, c->nonce, WIRE_NONCE_LEN);
+	assert_int_equal(f->challenge->protocol_version, 1);
+	assert_true(f->challenge->server_time > 0);
+	wire_free(f);
+	return c;
+}
+
+static void
+disconnect(conn *c)
+{
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	srv->n_conns--;
+	session_closed(c);
+	c->wsi = NULL;
+	conn_unref(c);
+}
+
+static void
+deliver(conn *c, const wire_frame *f)
+{
+	uint8_t *buf;
+	size_t n;
+
+	assert_int_equal(wire_encode(f, 0, &buf, &n), SOTTO_OK);
+	session_frame(c, buf, n);
+	free(buf);
+}
+
+/* The response to request id on c (must be the next frame for c). */
+static wire_frame *
+response(conn *c, uint64_t id)
+{
+	wire_frame *f = pop(c);
+
+	assert_non_null(f);
+	assert_int_equal(f->msg_case, SOTTO__WIRE__FRAME__MSG_RESPONSE);
+	assert_int_equal(f->id, id);
+	return f;
+}
+
+static Sotto__Wire__Status
+status_of(conn *c, uint64_t id)
+{
+	wire_frame *f = response(c, id);
+	Sotto__Wire__Status st = f->response->status;
+
+	wire_free(f);
+	return st;
+}
+
+static void
+sign_auth(uint8_t sig[SC_SIG], const conn *c, const char *handle, const uint8_t sec[SC_SIGN_SEC])
+{
+	uint8_t msg[WIRE_AUTH_MSG_MAX];
+	size_t n = wire_auth_message(msg, srv->pin, c->nonce, handle);
+
+	sc_sign(sig, msg, n, sec);
+}
+
+static void
+send_register(conn *c, uint64_t id, const account *a, const char *secret_text)
+{
+	Sotto__Wire__RegisterRequest rq = SOTTO__WIRE__REGISTER_REQUEST__INIT;
+	wire_frame f = SOTTO__WIRE__FRAME__INIT;
+	uint8_t sig[SC_SIG];
+
+	sign_auth(sig, c, a->handle, a->dev[0].sec);
+	rq.invite_secret = (char *)secret_text;
+	rq.handle = (char *)a->handle;
+	rq.device_list.data = a->raw;
+	rq.device_list.len = a->rawlen;
+	rq.signature.data = sig;
+	rq.signature.len = SC_SIG;
+	f.id = id;
+	f.msg_case = SOTTO__WIRE__FRAME__MSG_REGISTER;
+	f.register_ = &rq;
+	deliver(c, &f);
+}
+
+static void
+send_auth(conn *c, uint64_t id, const char *handle, const device *d, int corrupt)
+{
+	Sotto__Wire__AuthRequest rq = SOTTO__WIRE__AUTH_REQUEST__INIT;
+	wire_frame f = SOTTO__WIRE__FRAME__INIT;
+	uint8_t sig[SC_SIG], did[SC_DEVICE_ID];
+
+	sign_auth(sig, c, handle, d->sec);
+	if (corrupt)
+		sig[5] ^= 1;
+	memcpy(did, d->id, SC_DEVICE_ID);
+	rq.handle = (char *)handle;
+	rq.device_id.data = did;
+	rq.device_id.len = SC_DEVICE_ID;
+	rq.signature.data = sig;
+	rq.signature.len = SC_SIG;
+	f.id = id;
+	f.msg_case = SOTTO__WIRE__FRAME__MSG_AUTH;
+	f.auth = &rq;
+	deliver(c, &f);
+}
+
+/* An invite for handle; text: the secret as the client sends it. */
+static void
+make_invite(const char *handle, char text[23])
+{
+	uint8_t secret[INVITE_SECRET_LEN];
+
+	assert_int_equal(dir_invite_create(srv->st, handle, secret, now_ms()), SOTTO_OK);
+	invite_secret_text(text, secret);
+}
+
+/* Register a (with an invite) on a new connection, authenticated. */
+static conn *
+registered(account *a)
+{
+	char text[23];
+	conn *c = connect_();
+	wire_frame *f;
+
+	make_invite(a->handle, text);
+	send_register(c, 1, a, text);
+	f = response(c, 1);
+	assert_int_equal(f->response->status, ST(OK));
+	assert_int_equal(f->response->device_id.len, SC_DEVICE_ID);
+	assert_memory_equal(f->response->device_id.data, a->dev[0].id, SC_DEVICE_ID);
+	wire_free(f);
+	assert_int_equal(c->state, CONN_AUTHED);
+	return c;
+}
+
+static conn *
+logged_in(const account *a, size_t dev)
+{
+	conn *c = connect_();
+
+	send_auth(c, 7, a->handle, &a->dev[dev], 0);
+	assert_int_equal(status_of(c, 7), ST(OK));
+	return c;
+}
+
+/* ---- requests ---- */
+
+typedef struct send_rcpt {
+	const account *a;
+	uint64_t version;
+	int skip_dev;		/* a device index to leave out, or -1 */
+	int self_dev;		/* the sending device (own handle), or -1 */
+} send_rcpt;
+
+static void
+send_msg(conn *c, uint64_t id, uint8_t msg, const char *body, const send_rcpt *r, size_t nr)
+{
+	Sotto__Wire__SendRequest rq = SOTTO__WIRE__SEND_REQUEST__INIT;
+	Sotto__Wire__Recipient rs[8], *rp[8];
+	Sotto__Wire__Copy cs[8][4], *cp[8][4];
+	wire_frame f = SOTTO__WIRE__FRAME__INIT;
+	uint8_t msg_id[16], wrap[80], ids[8][4][SC_DEVICE_ID];
+
+	memset(msg_id, msg, sizeof(msg_id));
+	memset(wrap, msg, sizeof(wrap));
+	for (size_t i = 0; i < nr; i++) {
+		sotto__wire__recipient__init(&rs[i]);
+		rs[i].handle = (char *)r[i].a->handle;
+		rs[i].list_version = r[i].version;
+		rs[i].copies = cp[i];
+		for (size_t j = 0; j < r[i].a->n_dev; j++) {
+			size_t k = rs[i].n_copies;
+
+			if ((int)j == r[i].skip_dev || (int)j == r[i].self_dev)
+				continue;
+			sotto__wire__copy__init(&cs[i][k]);
+			memcpy(ids[i][k], r[i].a->dev[j].id, SC_DEVICE_ID);
+			cs[i][k].device_id.data = ids[i][k];
+			cs[i][k].device_id.len = SC_DEVICE_ID;
+			cs[i][k].wrap.data = wrap;
+			cs[i][k].wrap.len = sizeof(wrap);
+			cp[i][k] = &cs[i][k];
+			rs[i].n_copies++;
+		}
+		rp[i] = &rs[i];
+	}
+	rq.msg_id.data = msg_id;
+	rq.msg_id.len = sizeof(msg_id);
+	rq.envelope.data = (uint8_t *)body;
+	rq.envelope.len = strlen(body);
+	rq.n_recipients = nr;
+	rq.recipients = rp;
+	f.id = id;
+	f.msg_case = SOTTO__WIRE__FRAME__MSG_SEND;
+	f.send = &rq;
+	deliver(c, &f);
+}
+
+static wire_frame *
+fetch(conn *c, uint64_t id, uint32_t max)
+{
+	Sotto__Wire__FetchRequest rq = SOTTO__WIRE__FETCH_REQUEST__INIT;
+	wire_frame f = SOTTO__WIRE__FRAME__INIT, *r;
+
+	rq.max = max;
+	f.id = id;
+	f.msg_case = SOTTO__WIRE__FRAME__MSG_FETCH;
+	f.fetch = &rq;
+	deliver(c, &f);
+	r = response(c, id);
+	assert_int_equal(r->response->status, ST(OK));
+	return r;
+}
+
+static void
+ack(conn *c, uint64_t id, uint64_t *seqs, size_t n)
+{
+	Sotto__Wire__AckRequest rq = SOTTO__WIRE__ACK_REQUEST__INIT;
+	wire_frame f = SOTTO__WIRE__FRAME__INIT;
+
+	rq.seqs = seqs;
+	rq.n_seqs = n;
+	f.id = id;
+	f.msg_case = SOTTO__WIRE__FRAME__MSG_ACK;
+	f.ack = &rq;
+	deliver(c, &f);
+}
+
+static void
+get_lists(conn *c, uint64_t id, const char *handle, uint64_t since)
+{
+	Sotto__Wire__GetDeviceListRequest rq = SOTTO__WIRE__GET_DEVICE_LIST_REQUEST__INIT;
+	wire_frame f = SOTTO__WIRE__FRAME__INIT;
+
+	rq.handle = (char *)handle;
+	rq.since_version = since;
+	f.id = id;
+	f.msg_case = SOTTO__WIRE__FRAME__MSG_GET_DEVICE_LIST;
+	f.get_device_list = &rq;
+	deliver(c, &f);
+}
+
+static void
+publish(conn *c, uint64_t id, const uint8_t *raw, size_t len)
+{
+	Sotto__Wire__PublishDeviceListRequest rq = SOTTO__WIRE__PUBLISH_DEVICE_LIST_REQUEST__INIT;
+	wire_frame f = SOTTO__WIRE__FRAME__INIT;
+
+	rq.device_list.data = (uint8_t *)raw;
+	rq.device_list.len = len;
+	f.id = id;
+	f.msg_case = SOTTO__WIRE__FRAME__MSG_PUBLISH_DEVICE_LIST;
+	f.publish_device_list = &rq;
+	deliver(c, &f);
+}
+
+/* ---- tests ---- */
+
+static void
+test_register_and_invites(void **state)
+{
+	account a, b;
+	char text[23], bad[23];
+	uint8_t secret[INVITE_SECRET_LEN];
+	conn *c;
+
+	(void)state;
+	account_new(&a, "alice");
+	account_new(&b, "bob");
+
+	/* requests before auth */
+	c = connect_();
+	get_lists(c, 3, "alice", 0);
+	assert_int_equal(status_of(c, 3), ST(UNAUTHENTICATED));
+	assert_false(c->closing);
+
+	/* no invite / a wrong secret: refused, and the nonce is spent */
+	make_invite("alice", text);
+	sc_random(secret, sizeof(secret));
+	invite_secret_text(bad, secret);
+	send_register(c, 4, &a, bad);
+	assert_int_equal(status_of(c, 4), ST(INVITE_INVALID));
+	assert_true(c->closing);
+	disconnect(c);
+	c = connect_();
+	send_register(c, 4, &a, "not base64!");
+	assert_int_equal(status_of(c, 4), ST(INVITE_INVALID));
+	disconnect(c);
+	/* alice's invite does not register bob */
+	c = connect_();
+	send_register(c, 5, &b, text);
+	assert_int_equal(status_of(c, 5), ST(INVITE_INVALID));
+	disconnect(c);
+	/* the good one */
+	c = connect_();
+	send_register(c, 6, &a, text);
+	assert_int_equal(status_of(c, 6), ST(OK));
+	assert_int_equal(c->state, CONN_AUTHED);
+	/* a second register on an authenticated connection */
+	send_register(c, 8, &a, text);
+	assert_int_equal(status_of(c, 8), ST(BAD_REQUEST));
+	disconnect(c);
+	/* single use */
+	c = connect_();
+	send_register(c, 9, &a, text);
+	assert_int_equal(status_of(c, 9), ST(INVITE_INVALID));
+	disconnect(c);
+	/* no invite for a taken handle */
+	assert_int_equal(dir_invite_create(srv->st, "alice", secret, now_ms()), SOTTO_ERR_HANDLE_TAKEN);
+	assert_int_equal(dir_invite_create(srv->st, "Bad Handle", secret, now_ms()), SOTTO_ERR_INVALID_ARG);
+
+	/* open mode: no invite, but the handle must be free */
+	srv->cfg.registration_open = 1;
+	c = connect_();
+	send_register(c, 10, &a, "");
+	assert_int_equal(status_of(c, 10), ST(HANDLE_TAKEN));
+	disconnect(c);
+	c = connect_();
+	send_register(c, 11, &b, "");
+	assert_int_equal(status_of(c, 11), ST(OK));
+	disconnect(c);
+	free(a.raw);
+	free(b.raw);
+}
+
+static void
+test_register_refusals(void **state)
+{
+	account a, other;
+	char text[23];
+	uint8_t *raw2;
+	size_t len2;
+	conn *c;
+
+	(void)state;
+	srv->cfg.registration_open = 1;
+	account_new(&a, "alice");
+	account_new(&other, "mallory");
+
+	/* a list for another handle */
+	c = connect_();
+	{
+		account fake = a;
+
+		snprintf(fake.handle, sizeof(fake.handle), "mallory");
+		send_register(c, 1, &fake, "");
+	}
+	assert_int_equal(status_of(c, 1), ST(BAD_REQUEST));
+	disconnect(c);
+	/* garbage instead of a list */
+	c = connect_();
+	{
+		account fake = a;
+		uint8_t junk[40] = { 1, 2, 3 };
+
+		fake.raw = junk;
+		fake.rawlen = sizeof(junk);
+		send_register(c, 2, &fake, "");
+	}
+	assert_int_equal(status_of(c, 2), ST(BAD_REQUEST));
+	disconnect(c);
+	/* version 2 is no first version */
+	account_add_device(&a, &raw2, &len2, 0);
+	c = connect_();
+	{
+		account fake = a;
+
+		fake.raw = raw2;
+		fake.rawlen = len2;
+		send_register(c, 3, &fake, "");
+	}
+	assert_int_not_equal(status_of(c, 3), ST(OK));
+	disconnect(c);
+	free(raw2);
+	/* the challenge signed by a key that is not the device's */
+	c = connect_();
+	{
+		account fake = a;
+
+		memcpy(fake.dev[0].sec, other.dev[0].sec, SC_SIGN_SEC);
+		send_register(c, 4, &fake, "");
+	}
+	assert_int_equal(status_of(c, 4), ST(UNAUTHENTICATED));
+	assert_true(c->closing);
+	disconnect(c);
+	assert_int_equal(srv->st->ops->account_exists(srv->st, "alice"), 0);
+	/* invite mode again: a real invite still works after all that */
+	srv->cfg.registration_open = 0;
+	make_invite("alice", text);
+	c = connect_();
+	send_register(c, 5, &a, text);
+	assert_int_equal(status_of(c, 5), ST(OK));
+	disconnect(c);
+	free(a.raw);
+	free(other.raw);
+}
+
+static void
+test_auth(void **state)
+{
+	account a;
+	conn *c;
+	device unknown;
+	wire_frame *f;
+
+	(void)state;
+	account_new(&a, "alice");
+	disconnect(registered(&a));
+
+	/* bad signature: UNAUTHENTICATED and closed */
+	c = connect_();
+	send_auth(c, 1, "alice", &a.dev[0], 1);
+	assert_int_equal(status_of(c, 1), ST(UNAUTHENTICATED));
+	assert_true(c->closing);
+	assert_int_equal(c->state, CONN_PREAUTH);
+	/* nothing more is answered on it */
+	send_auth(c, 2, "alice", &a.dev[0], 0);
+	assert_null(pop(c));
+	disconnect(c);
+	/* a device that is not in the list, an unknown handle */
+	unknown = a.dev[0];
+	unknown.id[0] ^= 1;
+	c = connect_();
+	send_auth(c, 3, "alice", &unknown, 0);
+	assert_int_equal(status_of(c, 3), ST(UNAUTHENTICATED));
+	disconnect(c);
+	c = connect_();
+	send_auth(c, 4, "nobody", &a.dev[0], 0);
+	assert_int_equal(status_of(c, 4), ST(UNAUTHENTICATED));
+	disconnect(c);
+	/* the good one, once */
+	c = connect_();
+	send_auth(c, 5, "alice", &a.dev[0], 0);
+	f = response(c, 5);
+	assert_int_equal(f->response->status, ST(OK));
+	assert_memory_equal(f->response->device_id.data, a.dev[0].id, SC_DEVICE_ID);
+	wire_free(f);
+	assert_int_equal(c->state, CONN_AUTHED);
+	send_auth(c, 6, "alice", &a.dev[0], 0);
+	assert_int_equal(status_of(c, 6), ST(BAD_REQUEST));
+	disconnect(c);
+	free(a.raw);
+}
+
+static void
+test_bad_frames(void **state)
+{
+	conn *c;
+	wire_frame *f;
+	uint8_t junk[64];
+	wire_frame resp = SOTTO__WIRE__FRAME__INIT;
+	Sotto__Wire__Response r = SOTTO__WIRE__RESPONSE__INIT;
+
+	(void)state;
+	c = connect_();
+	memset(junk, 0xff, sizeof(junk));
+	session_frame(c, junk, sizeof(junk));
+	f = response(c, 0);
+	assert_int_equal(f->response->status, ST(BAD_REQUEST));
+	wire_free(f);
+	assert_true(c->closing);
+	disconnect(c);
+	/* over the pre-auth cap */
+	c = connect_();
+	{
+		uint8_t *big = calloc(1, SOTTO_MAX_FRAME_PREAUTH + 1);
+
+		session_frame(c, big, SOTTO_MAX_FRAME_PREAUTH + 1);
+		free(big);
+	}
+	f = response(c, 0);
+	assert_int_equal(f->response->status, ST(TOO_LARGE));
+	wire_free(f);
+	assert_true(c->closing);
+	disconnect(c);
+	/* a frame only the server may send */
+	c = connect_();
+	resp.id = 42;
+	resp.msg_case = SOTTO__WIRE__FRAME__MSG_RESPONSE;
+	resp.response = &r;
+	deliver(c, &resp);
+	assert_int_equal(status_of(c, 42), ST(BAD_REQUEST));
+	disconnect(c);
+}
+
+static void
+test_directory_and_publish(void **state)
+{
+	account a, b, m;
+	conn *ca, *cb, *cm;
+	wire_frame *f;
+	uint8_t *raw2, *raw3, *bad;
+	size_t len2, len3, badlen;
+	dl_list l;
+
+	(void)state;
+	account_new(&a, "alice");
+	account_new(&b, "bob");
+	account_new(&m, "mallory");
+	ca = registered(&a);
+	cb = registered(&b);
+	cm = registered(&m);
+
+	get_lists(cb, 1, "nobody", 0);
+	f = response(cb, 1);
+	assert_int_equal(f->response->status, ST(NO_SUCH_HANDLE));
+	assert_string_equal(f->response->handle, "nobody");
+	wire_free(f);
+	get_lists(cb, 2, "alice", 0);
+	f = response(cb, 2);
+	assert_int_equal(f->response->status, ST(OK));
+	assert_int_equal(f->response->n_device_lists, 1);
+	assert_int_equal(f->response->device_lists[0].len, a.rawlen);
+	assert_memory_equal(f->response->device_lists[0].data, a.raw, a.rawlen);
+	assert_false(f->response->more);
+	wire_free(f);
+
+	/* alice adds a device: v2 signed by her first device */
+	account_add_device(&a, &raw2, &len2, 1);
+	/* mallory cannot publish it */
+	publish(cm, 3, raw2, len2);
+	assert_int_equal(status_of(cm, 3), ST(FORBIDDEN));
+	publish(ca, 4, raw2, len2);
+	assert_int_equal(status_of(ca, 4), ST(OK));
+	/* everyone connected hears of it */
+	for (conn *c = srv->conns; c != NULL; c = c->next) {
+		f = pop(c);
+		assert_non_null(f);
+		assert_int_equal(f->msg_case, SOTTO__WIRE__FRAME__MSG_DEVICE_LIST_CHANGED);
+		assert_string_equal(f->device_list_changed->handle, "alice");
+		assert_int_equal(f->device_list_changed->version, 2);
+		wire_free(f);
+	}
+	/* the same version again does not chain */
+	publish(ca, 5, raw2, len2);
+	assert_int_equal(status_of(ca, 5), ST(CHAIN_INVALID));
+	/* nor does one signed by a device that is not listed */
+	{
+		dl_list next = a.l;
+		uint8_t pub[SC_SIGN_PUB], sec[SC_SIGN_SEC], id[SC_DEVICE_ID];
+
+		sc_sign_keypair(pub, sec);
+		sc_device_id(id, pub);
+		next.version++;
+		dl_hash(next.prev_hash, a.raw, a.rawlen);
+		assert_int_equal(dl_sign_device(&next, id, sec, &bad, &badlen), SOTTO_OK);
+		assert_int_equal(dl_parse(&l, bad, badlen), SOTTO_OK);
+	}
+	publish(ca, 6, bad, badlen);
+	assert_int_equal(status_of(ca, 6), ST(CHAIN_INVALID));
+	free(bad);
+	publish(ca, 7, (const uint8_t *)"junk", 4);
+	assert_int_equal(status_of(ca, 7), ST(BAD_REQUEST));
+
+	/* the new device logs in; history grows */
+	{
+		conn *c2 = logged_in(&a, 1);
+
+		disconnect(c2);
+	}
+	account_add_device(&a, &raw3, &len3, 1);
+	publish(ca, 8, raw3, len3);
+	assert_int_equal(status_of(ca, 8), ST(OK));
+	drop_captured();
+	get_lists(cb, 9, "alice", 1);
+	f = response(cb, 9);
+	assert_int_equal(f->response->n_device_lists, 2);
+	assert_memory_equal(f->response->device_lists[0].data, raw2, len2);
+	assert_memory_equal(f->response->device_lists[1].data, raw3, len3);
+	wire_free(f);
+	get_lists(cb, 10, "alice", 3);
+	f = response(cb, 10);
+	assert_int_equal(f->response->status, ST(OK));
+	assert_int_equal(f->response->n_device_lists, 0);
+	wire_free(f);
+	free(raw2);
+	free(raw3);
+	free(a.raw);
+	free(b.raw);
+	free(m.raw);
+}
+
+static void
+test_send_fetch_ack_push(void **state)
+{
+	account a, b;
+	conn *ca, *cb, *ca2;
+	wire_frame *f;
+	uint8_t *raw2;
+	size_t len2;
+	uint64_t seqs[4];
+	store_copy *cp;
+	size_t n;
+	int more;
+
+	(void)state;
+	account_new(&a, "alice");
+	account_new(&b, "bob");
+	ca = registered(&a);
+	cb = registered(&b);
+
+	/* unknown handle: the whole send refused, naming it */
+	{
+		account ghost;
+
+		account_new(&ghost, "ghost");
+		send_rcpt r[] = { { &b, 1, -1, -1 }, { &ghost, 1, -1, -1 } };
+
+		send_msg(ca, 1, 1, "to ghost", r, 2);
+		f = response(ca, 1);
+		assert_int_equal(f->response->status, ST(NO_SUCH_HANDLE));
+		assert_string_equal(f->response->handle, "ghost");
+		wire_free(f);
+		free(ghost.raw);
+	}
+	/* wrong version for bob */
+	{
+		send_rcpt r[] = { { &b, 2, -1, -1 } };
+
+		send_msg(ca, 2, 2, "stale", r, 1);
+		f = response(ca, 2);
+		assert_int_equal(f->response->status, ST(STALE_DEVICE_LIST));
+		assert_int_equal(f->response->n_stale, 1);
+		assert_string_equal(f->response->stale[0]->handle, "bob");
+		assert_int_equal(f->response->stale[0]->version, 1);
+		wire_free(f);
+	}
+	/* a good send is answered only once committed */
+	{
+		send_rcpt r[] = { { &b, 1, -1, -1 } };
+
+		flush_requested = 0;
+		send_msg(ca, 3, 3, "hello bob", r, 1);
+		assert_null(pop(ca));
+		assert_true(flush_requested);
+		assert_int_equal(srv->batch_n, 1);
+		mailbox_flush(srv);
+		assert_int_equal(status_of(ca, 3), ST(OK));
+		/* a retry is answered OK and stores nothing new */
+		send_msg(ca, 4, 3, "hello bob", r, 1);
+		mailbox_flush(srv);
+		assert_int_equal(status_of(ca, 4), ST(OK));
+	}
+	/* bob was not fetching: nothing pushed; fetch gets one copy */
+	assert_null(pop(cb));
+	f = fetch(cb, 5, 0);
+	assert_int_equal(f->response->n_deliveries, 1);
+	assert_false(f->response->more);
+	assert_int_equal(f->response->deliveries[0]->envelope.len, strlen("hello bob"));
+	assert_memory_equal(f->response->deliveries[0]->envelope.data, "hello bob", 9);
+	assert_int_equal(f->response->deliveries[0]->wrap.len, 80);
+	assert_true(f->response->deliveries[0]->stored_at > 0);
+	seqs[0] = f->response->deliveries[0]->seq;
+	wire_free(f);
+
+	/* now bob is fetching: a new copy is pushed once committed */
+	{
+		send_rcpt r[] = { { &b, 1, -1, -1 } };
+
+		send_msg(ca, 6, 6, "pushed", r, 1);
+		assert_null(pop(cb));
+		mailbox_flush(srv);
+		assert_int_equal(status_of(ca, 6), ST(OK));
+		f = pop(cb);
+		assert_non_null(f);
+		assert_int_equal(f->id, 0);
+		assert_int_equal(f->msg_case, SOTTO__WIRE__FRAME__MSG_DELIVERY);
+		assert_memory_equal(f->delivery->envelope.data, "pushed", 6);
+		seqs[1] = f->delivery->seq;
+		assert_true(seqs[1] > seqs[0]);
+		wire_free(f);
+	}
+	/* alice acknowledging bob's seqs deletes nothing */
+	ack(ca, 7, seqs, 2);
+	mailbox_flush(srv);
+	assert_int_equal(status_of(ca, 7), ST(OK));
+	assert_int_equal(srv->st->ops->copy_fetch(srv->st, b.dev[0].id, now_ms(), 0, 1 << 20, &cp, &n,
+	    &more), SOTTO_OK);
+	assert_int_equal(n, 2);
+	store_copies_free(cp, n);
+	/* bob's own ack does */
+	ack(cb, 8, seqs, 2);
+	assert_null(pop(cb));
+	mailbox_flush(srv);
+	assert_int_equal(status_of(cb, 8), ST(OK));
+	f = fetch(cb, 9, 0);
+	assert_int_equal(f->response->n_deliveries, 0);
+	wire_free(f);
+
+	/* alice gets a second device: sends must now carry a copy for it */
+	account_add_device(&a, &raw2, &len2, 1);
+	publish(ca, 10, raw2, len2);
+	assert_int_equal(status_of(ca, 10), ST(OK));
+	free(raw2);
+	drop_captured();
+	{
+		send_rcpt r[] = { { &b, 1, -1, -1 } };
+
+		send_msg(ca, 11, 11, "forgot my other device", r, 1);
+		f = response(ca, 11);
+		assert_int_equal(f->response->status, ST(STALE_DEVICE_LIST));
+		assert_int_equal(f->response->n_stale, 1);
+		assert_string_equal(f->response->stale[0]->handle, "alice");
+		assert_int_equal(f->response->stale[0]->version, 2);
+		wire_free(f);
+	}
+	{
+		/* a copy for the sending device itself is wrong too */
+		send_rcpt r[] = { { &b, 1, -1, -1 }, { &a, 2, -1, -1 } };
+
+		send_msg(ca, 12, 12, "copy to myself", r, 2);
+		assert_int_equal(status_of(ca, 12), ST(STALE_DEVICE_LIST));
+	}
+	ca2 = logged_in(&a, 1);
+	drop_captured();
+	f = fetch(ca2, 13, 0);
+	assert_int_equal(f->response->n_deliveries, 0);
+	wire_free(f);
+	{
+		send_rcpt r[] = { { &b, 1, -1, -1 }, { &a, 2, -1, 0 } };
+
+		send_msg(ca, 14, 14, "to bob and my other device", r, 2);
+		mailbox_flush(srv);
+		assert_int_equal(status_of(ca, 14), ST(OK));
+		/* both fetching devices get it pushed; the sender does not */
+		f = pop(ca2);
+		assert_non_null(f);
+		assert_int_equal(f->msg_case, SOTTO__WIRE__FRAME__MSG_DELIVERY);
+		wire_free(f);
+		f = pop(cb);
+		assert_non_null(f);
+		assert_int_equal(f->msg_case, SOTTO__WIRE__FRAME__MSG_DELIVERY);
+		wire_free(f);
+		assert_null(pop(ca));
+	}
+	disconnect(ca2);
+	free(a.raw);
+	free(b.raw);
+}
+
+static void
+test_group_commit_and_cap(void **state)
+{
+	account a, b;
+	conn *ca, *cb;
+	wire_frame *f;
+	uint64_t count;
+
+	(void)state;
+	srv->cfg.mailbox_cap = 2;
+	account_new(&a, "alice");
+	account_new(&b, "bob");
+	ca = registered(&a);
+	cb = registered(&b);
+	{
+		send_rcpt r[] = { { &b, 1, -1, -1 } };
+
+		/* three sends in one loop turn: one transaction; the third is over the cap */
+		send_msg(ca, 1, 1, "one", r, 1);
+		send_msg(ca, 2, 2, "two", r, 1);
+		send_msg(ca, 3, 3, "three", r, 1);
+		assert_int_equal(srv->batch_n, 3);
+		assert_null(pop(ca));
+		mailbox_flush(srv);
+		assert_int_equal(srv->batch_n, 0);
+		assert_int_equal(status_of(ca, 1), ST(OK));
+		assert_int_equal(status_of(ca, 2), ST(OK));
+		f = response(ca, 3);
+		assert_int_equal(f->response->status, ST(MAILBOX_FULL));
+		assert_string_equal(f->response->handle, "bob");
+		wire_free(f);
+	}
+	assert_int_equal(srv->st->ops->copy_count(srv->st, b.dev[0].id, now_ms(), &count), SOTTO_OK);
+	assert_int_equal(count, 2);
+	/* fetch with max 1: one, and more */
+	f = fetch(cb, 4, 1);
+	assert_int_equal(f->response->n_deliveries, 1);
+	assert_true(f->response->more);
+	wire_free(f);
+
+	/* a connection that goes away with a staged send: still committed */
+	srv->cfg.mailbox_cap = 10;
+	{
+		send_rcpt r[] = { { &b, 1, -1, -1 } };
+
+		send_msg(ca, 5, 5, "sender gone", r, 1);
+		disconnect(ca);
+		mailbox_flush(srv);
+	}
+	assert_int_equal(srv->st->ops->copy_count(srv->st, b.dev[0].id, now_ms(), &count), SOTTO_OK);
+	assert_int_equal(count, 3);
+	free(a.raw);
+	free(b.raw);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_register_and_invites, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_register_refusals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_auth, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_frames, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_directory_and_publish, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_send_fetch_ack_push, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_group_commit_and_cap, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

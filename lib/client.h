@@ -154,4 +154,10 @@ void client_disconnect(sotto_client *c);
 int client_list_refresh(sotto_client *c, const char *handle, dl_list *out, uint8_t **bytes,
     size_t *n) __attribute__((warn_unused_result));
 
+/* As client_list_refresh, but asks the server for every version after since
+ * (older than the latest verified): versions already verified must match what
+ * was verified byte for byte, else it is an identity reset. */
+int client_list_recheck(sotto_client *c, const char *handle, uint64_t since, dl_list *out)
+    __attribute__((warn_unused_result));
+
 #endif

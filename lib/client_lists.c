@@ -118,6 +118,29 @@ accept_first(sotto_client *c, const char *handle, const dl_list *l, const uint8_
 	return r;
 }
 
+/* 1 if the stored list of that version has exactly these bytes, 0 if not (or
+ * none is stored), negative on error. */
+static int
+list_matches_stored(sotto_client *c, const char *handle, uint64_t version, const uint8_t *p,
+    size_t n)
+{
+	dl_list *l;
+	uint8_t *b = NULL;
+	size_t bn = 0;
+	int r;
+
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return SOTTO_ERR_NOMEM;
+	r = cstore_list_get(c->st, handle, version, l, &b, &bn);
+	if (r == SOTTO_OK)
+		r = bn == n && sc_memeq(b, p, n);
+	else if (r == SOTTO_ERR_NOT_FOUND)
+		r = 0;
+	free(b);
+	free(l);
+	return r;
+}
+
 /* Take one list from the server into the walk. */
 static int
 step(sotto_client *c, const char *handle, walk *w, dl_list *l, const uint8_t *p, size_t n,
@@ -130,27 +153,36 @@ step(sotto_client *c, const char *handle, walk *w, dl_list *l, const uint8_t *p,
 	if (n == 0 || n > SOTTO_MAX_DEVICE_LIST || dl_parse(l, p, n) != SOTTO_OK ||
 	    strcmp(l->handle, handle) != 0)
 		return SOTTO_ERR_PROTOCOL;
+	if (w->have && l->version <= w->prev->version) {
+		/* A version already verified must be byte for byte the one verified:
+		 * anything else is a fork (or a rollback) of the chain. */
+		r = list_matches_stored(c, handle, l->version, p, n);
+		if (r == 1)
+			return SOTTO_OK;
+		if (r < 0)
+			return r;
+		if (trusting && dl_verify_first(l, p, n) == SOTTO_OK) {
+			if ((r = cstore_contact_forget(c->st, handle)) != SOTTO_OK)
+				return r;
+			w->have = 0;
+		} else
+			return identity_reset(c, handle, "the server shows a different list for a "
+			    "version already verified");
+	}
 	if (!w->have) {
 		if ((r = accept_first(c, handle, l, p, n)) != SOTTO_OK)
 			return r == SOTTO_ERR_DB ? r : SOTTO_ERR_PROTOCOL;
 	} else {
-		if (l->version <= w->prev->version)
-			r = SOTTO_ERR_CHAIN;
-		else {
-			dl_hash(h, w->prev_bytes, w->prev_len);
-			r = dl_verify_next(w->prev, h, l, p, n);
-		}
-		if (r != SOTTO_OK) {
+		dl_hash(h, w->prev_bytes, w->prev_len);
+		if ((r = dl_verify_next(w->prev, h, l, p, n)) != SOTTO_OK) {
 			/* After `trust`, a new chain may start where the old one broke. */
 			if (trusting && dl_verify_first(l, p, n) == SOTTO_OK) {
 				if ((r = cstore_contact_forget(c->st, handle)) != SOTTO_OK ||
 				    (r = accept_first(c, handle, l, p, n)) != SOTTO_OK)
 					return r;
 			} else
-				return identity_reset(c, handle, l->version <= w->prev->version ?
-				    "rolled back to an older version" :
-				    r == SOTTO_ERR_BAD_SIGNATURE ? "bad signature" :
-				    "different account key or broken chain");
+				return identity_reset(c, handle, r == SOTTO_ERR_BAD_SIGNATURE ?
+				    "bad signature" : "different account key or broken chain");
 		} else if ((r = cstore_list_add(c->st, handle, l->version, p, n)) != SOTTO_OK)
 			return r;
 	}
@@ -165,9 +197,12 @@ step(sotto_client *c, const char *handle, walk *w, dl_list *l, const uint8_t *p,
 	return SOTTO_OK;
 }
 
+/* since: the version to ask from, or REFRESH_FROM_LATEST for the latest verified. */
+#define REFRESH_FROM_LATEST UINT64_MAX
+
 static int
-refresh(sotto_client *c, const char *handle, int trusting, dl_list *out, uint8_t **bytes,
-    size_t *nout)
+refresh(sotto_client *c, const char *handle, int trusting, uint64_t since, dl_list *out,
+    uint8_t **bytes, size_t *nout)
 {
 	Sotto__Wire__Frame f = SOTTO__WIRE__FRAME__INIT;
 	Sotto__Wire__GetDeviceListRequest g = SOTTO__WIRE__GET_DEVICE_LIST_REQUEST__INIT;
@@ -210,9 +245,11 @@ refresh(sotto_client *c, const char *handle, int trusting, dl_list *out, uint8_t
 
 	if ((r = client_connect(c)) != SOTTO_OK)
 		goto out;
+	if (since == REFRESH_FROM_LATEST || !w.have || since > w.prev->version)
+		since = w.have ? w.prev->version : 0;
 	do {
 		g.handle = (char *)handle;
-		g.since_version = w.have ? w.prev->version : 0;
+		g.since_version = since;
 		f.msg_case = SOTTO__WIRE__FRAME__MSG_GET_DEVICE_LIST;
 		f.get_device_list = &g;
 		wire_free(resp);
@@ -229,6 +266,18 @@ refresh(sotto_client *c, const char *handle, int trusting, dl_list *out, uint8_t
 			    resp->response->device_lists[i].len, trusting)) != SOTTO_OK)
 				goto out;
 		more = resp->response->more && resp->response->n_device_lists > 0;
+		if (more) {
+			uint64_t last = 0;
+
+			/* Continue after the last version this answer held. */
+			if (dl_parse(l, resp->response->device_lists[resp->response->n_device_lists - 1].data,
+			    resp->response->device_lists[resp->response->n_device_lists - 1].len) != SOTTO_OK ||
+			    (last = l->version) <= since) {
+				r = SOTTO_ERR_PROTOCOL;
+				goto out;
+			}
+			since = last;
+		}
 	} while (more);
 	r = SOTTO_ERR_PROTOCOL;
 	if (!w.have)
@@ -258,7 +307,13 @@ out:
 int
 client_list_refresh(sotto_client *c, const char *handle, dl_list *out, uint8_t **bytes, size_t *n)
 {
-	return refresh(c, handle, 0, out, bytes, n);
+	return refresh(c, handle, 0, REFRESH_FROM_LATEST, out, bytes, n);
+}
+
+int
+client_list_recheck(sotto_client *c, const char *handle, uint64_t since, dl_list *out)
+{
+	return refresh(c, handle, 0, since, out, NULL, NULL);
 }
 
 int
@@ -271,5 +326,5 @@ sotto_trust(sotto_client *c, const char *handle)
 		return SOTTO_ERR_INVALID_ARG;
 	if ((r = cstore_contact_forget(c->st, handle)) != SOTTO_OK)
 		return r;
-	return refresh(c, handle, 1, NULL, NULL, NULL);
+	return refresh(c, handle, 1, 0, NULL, NULL, NULL);
 }

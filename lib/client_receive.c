@@ -42,8 +42,13 @@ sender_key(sotto_client *c, const env_header *h, uint8_t pub[static SC_SIGN_PUB]
 		goto out;
 	if ((r = client_list_refresh(c, h->sender, l, NULL, NULL)) != SOTTO_OK)
 		goto out;
+	/* Still unknown: check the whole history, so a forked chain (another
+	 * account under this handle) is caught as an identity reset. */
+	if ((d = dl_find(l, h->sender_device)) == NULL &&
+	    (r = client_list_recheck(c, h->sender, 0, l)) != SOTTO_OK)
+		goto out;
 	r = SOTTO_ERR_UNKNOWN_DEVICE;
-	if ((d = dl_find(l, h->sender_device)) == NULL)
+	if (d == NULL && (d = dl_find(l, h->sender_device)) == NULL)
 		goto out;
 found:
 	memcpy(pub, d->sig_pub, SC_SIGN_PUB);

@@ -196,12 +196,22 @@ sotto_send(sotto_client *c, const char *const *to, size_t n_to, const uint8_t *b
 		if (r != SOTTO_ERR_STALE || attempt + 1 >= SEND_ATTEMPTS)
 			break;
 		/* The server saw newer lists: verify them ourselves and try again. */
-		for (i = 0; i < resp->response->n_stale; i++)
-			for (j = 0; j < pl->n; j++)
-				if (strcmp(resp->response->stale[i]->handle, pl->handles[j]) == 0 &&
-				    (r = client_list_refresh(c, pl->handles[j], &pl->lists[j], NULL,
-				    NULL)) != SOTTO_OK)
+		for (i = 0; i < resp->response->n_stale; i++) {
+			const Sotto__Wire__StaleList *sl = resp->response->stale[i];
+
+			for (j = 0; j < pl->n; j++) {
+				if (strcmp(sl->handle, pl->handles[j]) != 0)
+					continue;
+				/* A server version not newer than ours means the server holds
+				 * another list at a version we verified: re-check from there. */
+				r = sl->version <= pl->lists[j].version ?
+				    client_list_recheck(c, pl->handles[j], sl->version > 0 ?
+				    sl->version - 1 : 0, &pl->lists[j]) :
+				    client_list_refresh(c, pl->handles[j], &pl->lists[j], NULL, NULL);
+				if (r != SOTTO_OK)
 					goto out;
+			}
+		}
 		if (resp->response->n_stale == 0 && (r = plan_lists(c, pl)) != SOTTO_OK)
 			goto out;
 	}

@@ -71,6 +71,8 @@ cmd_init(const char *home, int argc, char **argv)
 			    o.handle);
 		if (r == SOTTO_ERR_EXISTS)
 			return cli_fail("%s already holds a device", home);
+		if ((r == SOTTO_ERR_NETWORK || r == SOTTO_ERR_TIMEOUT) && o.server != NULL)
+			return cli_fail("%s: could not reach %s", sotto_strerror(r), o.server);
 		if (r == SOTTO_ERR_HANDLE_TAKEN)
 			return cli_fail("handle is already registered: %s", o.handle);
 		return cli_fail_err(NULL, r);

@@ -40,7 +40,7 @@ cmd_send(const char *home, int argc, char **argv)
 	char id[SOTTO_ID_HEX_LEN + 1];
 	const char *text;
 	uint8_t *body = NULL;
-	size_t body_len;
+	size_t body_len = 0;
 	int first = 1, r, rc;
 
 	if (first < argc && strcmp(argv[first], "--") == 0)

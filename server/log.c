@@ -52,6 +52,10 @@ log_event(enum log_level lvl, const char *event, const char *fmt, ...)
 	}
 	if ((size_t)n > sizeof(line) - 2)
 		n = (int)sizeof(line) - 2;
+	/* One event, one line: nothing logged may break the line structure. */
+	for (int i = 0; i < n; i++)
+		if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
+			line[i] = '?';
 	line[n++] = '\n';
 	/* One write per line keeps concurrent writers from interleaving. */
 	fwrite(line, 1, (size_t)n, stderr);

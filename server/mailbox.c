@@ -93,7 +93,8 @@ mbox_send(conn *c, wire_frame *f)
 {
 	Sotto__Wire__Response r = SOTTO__WIRE__RESPONSE__INIT;
 	const Sotto__Wire__SendRequest *rq = f->send;
-	Sotto__Wire__StaleList stale_buf[SOTTO_MAX_RECIPIENTS + 1], *stale_ptr[SOTTO_MAX_RECIPIENTS + 1];
+	/* Every recipient, plus the sender's own handle when it was left out. */
+	Sotto__Wire__StaleList stale_buf[SOTTO_MAX_RECIPIENTS + 2], *stale_ptr[SOTTO_MAX_RECIPIENTS + 2];
 	store *st = c->srv->st;
 	dl_list *l = NULL;
 	size_t i, j, n_stale = 0;
@@ -105,6 +106,13 @@ mbox_send(conn *c, wire_frame *f)
 	}
 	if (rq->envelope.len == 0) {
 		session_respond_status(c, f->id, ST(BAD_REQUEST), "empty envelope");
+		goto fail;
+	}
+	for (i = 0; i < rq->n_recipients; i++)
+		own_seen |= strcmp(rq->recipients[i]->handle, c->handle) == 0;
+	/* Only the sender's own handle may come on top of SOTTO_MAX_RECIPIENTS. */
+	if (!own_seen && rq->n_recipients > SOTTO_MAX_RECIPIENTS) {
+		session_respond_status(c, f->id, ST(BAD_REQUEST), "too many recipients");
 		goto fail;
 	}
 	for (i = 0; i < rq->n_recipients; i++) {
@@ -125,7 +133,6 @@ mbox_send(conn *c, wire_frame *f)
 		const Sotto__Wire__Recipient *rc_ = rq->recipients[i];
 
 		own = strcmp(rc_->handle, c->handle) == 0;
-		own_seen |= own;
 		if ((rc = dir_current(st, rc_->handle, l, NULL, NULL)) != SOTTO_OK) {
 			if (rc == SOTTO_ERR_NOT_FOUND) {
 				r.status = ST(NO_SUCH_HANDLE);

@@ -15,6 +15,10 @@
 /* Seconds a closing connection gets to take its last frames. */
 #define NET_CLOSE_GRACE		5
 #define NET_SWEEP_MAX_SECONDS	60
+/* A silent connection is pinged, and dropped if still silent: dead peers do
+ * not hold descriptors and push registrations for ever. */
+#define NET_IDLE_PING_SECONDS	60
+#define NET_IDLE_HANGUP_SECONDS	150
 
 typedef struct net {
 	server *srv;
@@ -336,6 +340,11 @@ callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in
 	return lws_callback_http_dummy(wsi, reason, user, in, len);
 }
 
+static const lws_retry_bo_t idle_policy = {
+	.secs_since_valid_ping = NET_IDLE_PING_SECONDS,
+	.secs_since_valid_hangup = NET_IDLE_HANGUP_SECONDS,
+};
+
 static const struct lws_protocols protocols[] = {
 	{ WIRE_SUBPROTOCOL, callback, sizeof(struct pss), NET_RX_CHUNK, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 },
@@ -401,6 +410,7 @@ net_run(server *s)
 	info.ssl_cert_filepath = cert;
 	info.ssl_private_key_filepath = key;
 	info.ssl_options_set = tls_server_options();
+	info.retry_and_idle_policy = &idle_policy;
 	info.user = s;
 	if ((n.vh = lws_create_vhost(n.ctx, &info)) == NULL) {
 		log_error("start_failed", "what=listen address=%s", s->cfg.listen);

@@ -75,7 +75,8 @@ void sc_hmac_sha256_final(sc_hmac_ctx *c, uint8_t out[static SC_SHA256]);
 /* ChaCha20-Poly1305 (IETF, RFC 8439). c must hold mlen + SC_AEAD_TAG bytes. */
 void sc_aead_encrypt(uint8_t *c, const uint8_t *m, size_t mlen, const uint8_t *ad, size_t adlen,
     const uint8_t nonce[static SC_AEAD_NONCE], const uint8_t key[static SC_AEAD_KEY]);
-/* m must hold clen - SC_AEAD_TAG bytes; nothing is written unless the tag checks.
+/* m must hold clen - SC_AEAD_TAG bytes; no plaintext is written unless the tag checks
+ * (on failure m is zeroed).
  * SOTTO_OK or SOTTO_ERR_DECRYPT. */
 int sc_aead_decrypt(uint8_t *m, const uint8_t *c, size_t clen, const uint8_t *ad, size_t adlen,
     const uint8_t nonce[static SC_AEAD_NONCE], const uint8_t key[static SC_AEAD_KEY]) SC_WUR;

@@ -98,6 +98,22 @@ mkdir_parents(const char *dir)
 	return 0;
 }
 
+/* Like sshd: a private key others may read is refused, not used. */
+static void
+check_key_file(const char *dir)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+
+	path_in(path, sizeof(path), dir, KEY_FILE);
+	if (lstat(path, &sb) != 0)
+		die("cannot read %s: %s", path, strerror(errno));
+	if (!S_ISREG(sb.st_mode))
+		die("%s is not a regular file", path);
+	if ((sb.st_mode & 077) != 0)
+		die("%s is readable by others (mode %03o): chmod 600 it", path, (unsigned)(sb.st_mode & 0777));
+}
+
 static int
 usage(void)
 {
@@ -198,6 +214,7 @@ cmd_run(int argc, char **argv)
 	log_set_level(s->cfg.log_debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
 	if ((size_t)snprintf(s->dir, sizeof(s->dir), "%s", dir) >= sizeof(s->dir))
 		die("path too long: %s", dir);
+	check_key_file(dir);
 	load_pin(dir, s->pin);
 	s->st = open_store(dir);
 	log_info("start", "dir=%s address=%s listen=%s registration=%s expiry_seconds=%llu mailbox_cap=%llu",

@@ -1053,6 +1053,117 @@ test_group_commit_and_cap(void **state)
 	free(b.raw);
 }
 
+/* Fetch answers stay within the frame cap however large the envelopes. */
+static void
+test_fetch_fits_frame(void **state)
+{
+	account a, b;
+	conn *ca, *cb;
+	wire_frame *f;
+	char *big;
+	size_t total = 0, rounds = 0;
+	uint64_t seqs[SOTTO_MAX_FETCH_BATCH];
+
+	(void)state;
+	account_new(&a, "alice");
+	account_new(&b, "bob");
+	ca = registered(&a);
+	cb = registered(&b);
+	big = malloc(SOTTO_MAX_ENVELOPE + 1);
+	assert_non_null(big);
+	memset(big, 'e', SOTTO_MAX_ENVELOPE);
+	big[SOTTO_MAX_ENVELOPE] = '\0';
+	for (int i = 0; i < 5; i++) {
+		send_rcpt r[] = { { &b, 1, -1, -1 } };
+
+		send_msg(ca, (uint64_t)i + 1, (uint8_t)(i + 1), big, r, 1);
+	}
+	mailbox_flush(srv);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(status_of(ca, (uint64_t)i + 1), ST(OK));
+	do {
+		size_t n;
+
+		f = fetch(cb, 100 + rounds, 0);
+		n = f->response->n_deliveries;
+		assert_true(n >= 1 && n < 5);
+		for (size_t i = 0; i < n; i++) {
+			assert_int_equal(f->response->deliveries[i]->envelope.len, SOTTO_MAX_ENVELOPE);
+			seqs[i] = f->response->deliveries[i]->seq;
+		}
+		total += n;
+		rounds++;
+		if (!f->response->more) {
+			wire_free(f);
+			break;
+		}
+		wire_free(f);
+		ack(cb, 200 + rounds, seqs, n);
+		mailbox_flush(srv);
+		assert_int_equal(status_of(cb, 200 + rounds), ST(OK));
+	} while (rounds < 10);
+	assert_int_equal(total, 5);
+	assert_true(rounds >= 2);
+	free(big);
+	free(a.raw);
+	free(b.raw);
+}
+
+/* Every truncation and every bit flip of a register frame: always one answer
+ * (or a closed connection), never a crash, never an account from a broken frame. */
+static void
+test_mutated_register(void **state)
+{
+	account a;
+	conn *c;
+	wire_frame fr = SOTTO__WIRE__FRAME__INIT, *f;
+	Sotto__Wire__RegisterRequest rq = SOTTO__WIRE__REGISTER_REQUEST__INIT;
+	uint8_t sig[SC_SIG], *buf, *m;
+	size_t n, ok = 0;
+
+	(void)state;
+	srv->cfg.registration_open = 1;
+	account_new(&a, "alice");
+	/* a signature over a fixed nonce, replayed into each connection's nonce */
+	rq.handle = a.handle;
+	rq.invite_secret = "";
+	rq.device_list.data = a.raw;
+	rq.device_list.len = a.rawlen;
+	memset(sig, 0, sizeof(sig));
+	rq.signature.data = sig;
+	rq.signature.len = SC_SIG;
+	fr.id = 9;
+	fr.msg_case = SOTTO__WIRE__FRAME__MSG_REGISTER;
+	fr.register_ = &rq;
+	assert_int_equal(wire_encode(&fr, 0, &buf, &n), SOTTO_OK);
+	assert_non_null(m = malloc(n));
+	for (size_t i = 0; i <= n * 8; i++) {
+		size_t len = n;
+
+		memcpy(m, buf, n);
+		if (i < n * 8)
+			m[i / 8] ^= (uint8_t)(1u << (i % 8));
+		else
+			len = n / 2;
+		c = connect_();
+		session_frame(c, m, len);
+		f = pop(c);
+		assert_non_null(f);
+		assert_int_equal(f->msg_case, SOTTO__WIRE__FRAME__MSG_RESPONSE);
+		/* the zero signature never verifies: nothing may register */
+		assert_int_not_equal(f->response->status, ST(OK));
+		ok += f->response->status == ST(UNAUTHENTICATED);
+		wire_free(f);
+		assert_null(pop(c));
+		disconnect(c);
+	}
+	assert_true(ok > 0);
+	assert_int_equal(srv->st->ops->account_exists(srv->st, "alice"), 0);
+	free(m);
+	free(buf);
+	free(a.raw);
+}
+
 int
 main(void)
 {
@@ -1064,6 +1175,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_directory_and_publish, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_send_fetch_ack_push, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_commit_and_cap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fetch_fits_frame, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mutated_register, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,12 +4,25 @@
 
 #include "cli.h"
 
+/* A message counts as shown only once it is out of our buffer: on failure the
+ * library keeps it unshown, and the next receive shows it again. */
+static int
+shown(void *arg)
+{
+	int *failed = arg;
+
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		*failed = 1;
+		return -1;
+	}
+	return 0;
+}
+
 static int
 print_json(const sotto_message *m, void *arg)
 {
 	char t[32];
 
-	(void)arg;
 	cli_iso8601(t, sizeof(t), m->sent_at);
 	printf("{\"id\":\"%s\",\"from\":", m->id);
 	cli_json_str(stdout, m->from, strlen(m->from));
@@ -23,8 +36,7 @@ print_json(const sotto_message *m, void *arg)
 	    (unsigned long long)m->sent_at);
 	cli_json_str(stdout, (const char *)m->body, m->body_len);
 	printf(",\"outgoing\":%s}\n", m->outgoing ? "true" : "false");
-	fflush(stdout);
-	return 0;
+	return shown(arg);
 }
 
 static int
@@ -32,7 +44,6 @@ print_human(const sotto_message *m, void *arg)
 {
 	char t[32];
 
-	(void)arg;
 	cli_iso8601(t, sizeof(t), m->sent_at);
 	printf("%s %s -> ", t, m->from);
 	for (size_t i = 0; i < m->n_to; i++)
@@ -40,8 +51,7 @@ print_human(const sotto_message *m, void *arg)
 	fputs(": ", stdout);
 	cli_text(stdout, (const char *)m->body, m->body_len);
 	putchar('\n');
-	fflush(stdout);
-	return 0;
+	return shown(arg);
 }
 
 int
@@ -54,7 +64,7 @@ cmd_receive(const char *home, int argc, char **argv)
 	};
 	sotto_client *c = NULL;
 	long wait = 0;
-	int ch, json = 0, r, rc;
+	int ch, json = 0, r, rc, failed = 0;
 
 	optind = 1;
 	opterr = 0;
@@ -72,8 +82,11 @@ cmd_receive(const char *home, int argc, char **argv)
 		return cli_usage("receive");
 	if ((rc = cli_open(home, &c)) != CLI_EXIT_OK)
 		return rc;
-	r = sotto_receive(c, (int)wait, json ? print_json : print_human, NULL, NULL);
-	rc = r == SOTTO_OK ? CLI_EXIT_OK : cli_fail_err(c, r);
+	r = sotto_receive(c, (int)wait, json ? print_json : print_human, &failed, NULL);
+	if (r == SOTTO_OK && failed)
+		rc = cli_fail("cannot write to standard output; the messages stay unshown");
+	else
+		rc = r == SOTTO_OK ? CLI_EXIT_OK : cli_fail_err(c, r);
 	sotto_close(c);
 	return rc;
 }

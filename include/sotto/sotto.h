@@ -113,7 +113,10 @@ typedef int (*sotto_message_cb)(const sotto_message *m, void *arg);
 
 /* Fetch every queued message; if none arrived and wait_seconds > 0, wait up to
  * that long for one to be pushed, then drain again. Each message is verified,
- * stored, and only then acknowledged to the server; copies that fail
+ * stored, handed to cb, and only then acknowledged to the server; messages stored
+ * by an earlier receive that ended before handing them over come first (so cb
+ * sees every message at least once, and twice only if the process dies inside
+ * cb before it returns); copies that fail
  * verification become `rejected_message` alerts; replays are dropped silently.
  * cb may be NULL. n_new (may be NULL): number of new messages. */
 int sotto_receive(sotto_client *c, int wait_seconds, sotto_message_cb cb, void *arg,

@@ -58,6 +58,7 @@ typedef struct cstore_message {
 	size_t body_len;
 	int outgoing;
 	uint64_t received_at;
+	int shown;		/* handed to the application (receive callback) */
 } cstore_message;
 
 /* Open (create = 1: create, mode 0600, schema) the store at path. *out: caller
@@ -92,6 +93,13 @@ int cstore_list_get(cstore *s, const char *handle, uint64_t version, dl_list *l,
 
 /* Store a message unless its id is known: SOTTO_OK, or SOTTO_ERR_REPLAY. */
 int cstore_message_add(cstore *s, const cstore_message *m) __attribute__((warn_unused_result));
+/* Mark a stored message as handed to the application. */
+int cstore_message_mark_shown(cstore *s, const uint8_t msg_id[static 16]) __attribute__((warn_unused_result));
+/* Call fn for each stored message not yet shown, oldest first (a receive that
+ * died after storing but before showing). m and its body are borrowed for the
+ * call; a non-zero return from fn stops the walk and is returned. */
+int cstore_messages_unshown(cstore *s, int (*fn)(const cstore_message *m, void *arg), void *arg)
+    __attribute__((warn_unused_result));
 /* 1 if a message with that id is stored, 0 if not, negative on error. */
 int cstore_message_seen(cstore *s, const uint8_t msg_id[static 16]);
 

@@ -212,7 +212,47 @@ typedef struct rx_state {
 	void *arg;
 	size_t n_new;
 	int stop;
+	sotto_client *c;
 } rx_state;
+
+/* A message stored by an earlier receive that ended before showing it. */
+static int
+deliver_stored(const cstore_message *sm, void *arg)
+{
+	rx_state *st = arg;
+	const char *to[SOTTO_MAX_RECIPIENTS];
+	char id[ENV_MSG_ID_LEN * 2 + 1], dev[SC_DEVICE_ID * 2 + 1];
+	char list[sizeof(sm->to)];
+	char *p, *save = NULL;
+	sotto_message m;
+	size_t n = 0;
+	int r;
+
+	snprintf(list, sizeof(list), "%s", sm->to);
+	for (p = strtok_r(list, ",", &save); p != NULL && n < SOTTO_MAX_RECIPIENTS;
+	    p = strtok_r(NULL, ",", &save))
+		to[n++] = p;
+	sc_hex(id, sm->msg_id, ENV_MSG_ID_LEN);
+	sc_hex(dev, sm->device, SC_DEVICE_ID);
+	memset(&m, 0, sizeof(m));
+	m.id = id;
+	m.from = sm->from;
+	m.device = dev;
+	m.to = to;
+	m.n_to = n;
+	m.sent_at = sm->sent_at;
+	m.body = sm->body;
+	m.body_len = sm->body_len;
+	m.outgoing = sm->outgoing;
+	st->n_new++;
+	if (st->cb != NULL && st->cb(&m, st->arg) != 0) {
+		st->stop = 1;
+		return 1;
+	}
+	if ((r = cstore_message_mark_shown(st->c->st, sm->msg_id)) != SOTTO_OK)
+		return r;
+	return 0;
+}
 
 /* Verify, store, then acknowledge a batch of deliveries, then hand the new
  * messages to the caller. The ack comes only after the commit: a crash in
@@ -239,15 +279,20 @@ process(sotto_client *c, Sotto__Wire__Delivery *const *ds, size_t n, rx_state *s
 	}
 	if ((r = store_batch(c, in, n)) != SOTTO_OK)
 		goto out;
-	if ((r = ack(c, in, n)) != SOTTO_OK)
-		goto out;
+	/* Shown before the ack: once stored, a message must reach the user even if
+	 * the server is gone by the time we acknowledge. A crash before it is
+	 * marked shown shows it again on the next receive (from the store). */
 	for (i = 0; i < n; i++) {
 		if (!in[i].stored)
 			continue;
 		st->n_new++;
 		if (st->cb != NULL && !st->stop && deliver(c, &in[i], st->cb, st->arg) != 0)
 			st->stop = 1;
+		if (!st->stop && (r = cstore_message_mark_shown(c->st, in[i].h.msg_id)) != SOTTO_OK)
+			goto out;
 	}
+	if ((r = ack(c, in, n)) != SOTTO_OK)
+		goto out;
 out:
 	for (i = 0; i < n; i++) {
 		if (in[i].content != NULL)
@@ -342,8 +387,17 @@ sotto_receive(sotto_client *c, int wait_seconds, sotto_message_cb cb, void *arg,
 	memset(&st, 0, sizeof(st));
 	st.cb = cb;
 	st.arg = arg;
+	st.c = c;
 	if (wait_seconds < 0 || wait_seconds > 24 * 3600)
 		return SOTTO_ERR_INVALID_ARG;
+	/* First what an interrupted receive stored but did not show, even if the
+	 * server is unreachable now. */
+	if ((r = cstore_messages_unshown(c->st, deliver_stored, &st)) < 0)
+		goto out;
+	if (st.stop) {
+		r = SOTTO_OK;
+		goto out;
+	}
 	if ((r = client_connect(c)) != SOTTO_OK)
 		goto out;
 	if ((r = fetch_all(c, &st)) != SOTTO_OK || (r = drain_pushes(c, &st)) != SOTTO_OK)

@@ -143,6 +143,7 @@ store_sent(sotto_client *c, const env_header *h, const uint8_t *body, size_t bod
 	m.body_len = body_len;
 	m.outgoing = 1;
 	m.received_at = client_now_ms();
+	m.shown = 1;	/* the user wrote it: there is nothing to show */
 	return cstore_message_add(c->st, &m);
 }
 

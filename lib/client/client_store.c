@@ -26,7 +26,8 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS messages("
     "  id INTEGER PRIMARY KEY, msg_id BLOB NOT NULL UNIQUE, sender TEXT NOT NULL,"
     "  device BLOB NOT NULL, recipients TEXT NOT NULL, sent_at INTEGER NOT NULL,"
-    "  body BLOB NOT NULL, outgoing INTEGER NOT NULL, received_at INTEGER NOT NULL);"
+    "  body BLOB NOT NULL, outgoing INTEGER NOT NULL, received_at INTEGER NOT NULL,"
+    "  shown INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS alerts("
     "  id INTEGER PRIMARY KEY, kind TEXT NOT NULL, handle TEXT NOT NULL, device BLOB,"
     "  at INTEGER NOT NULL, text TEXT NOT NULL, seen INTEGER NOT NULL DEFAULT 0);";
@@ -408,7 +409,7 @@ cstore_message_add(cstore *s, const cstore_message *m)
 	if (m->body_len > SOTTO_MAX_BODY || m->sent_at > INT64_MAX || m->received_at > INT64_MAX)
 		return SOTTO_ERR_INVALID_ARG;
 	if ((r = prepare(s, &st, "INSERT OR IGNORE INTO messages(msg_id, sender, device, recipients, "
-	    "sent_at, body, outgoing, received_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?)")) != SOTTO_OK)
+	    "sent_at, body, outgoing, received_at, shown) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)")) != SOTTO_OK)
 		return r;
 	r = SOTTO_ERR_DB;
 	if (sqlite3_bind_blob(st, 1, m->msg_id, sizeof(m->msg_id), SQLITE_STATIC) != SQLITE_OK ||
@@ -420,12 +421,69 @@ cstore_message_add(cstore *s, const cstore_message *m)
 	    SQLITE_STATIC) != SQLITE_OK ||
 	    sqlite3_bind_int(st, 7, m->outgoing ? 1 : 0) != SQLITE_OK ||
 	    sqlite3_bind_int64(st, 8, (sqlite3_int64)m->received_at) != SQLITE_OK ||
+	    sqlite3_bind_int(st, 9, m->shown ? 1 : 0) != SQLITE_OK ||
 	    sqlite3_step(st) != SQLITE_DONE)
 		goto out;
 	/* INSERT OR IGNORE on the UNIQUE msg_id is the replay rule. */
 	r = sqlite3_changes(s->db) == 1 ? SOTTO_OK : SOTTO_ERR_REPLAY;
 out:
 	sqlite3_finalize(st);
+	return r;
+}
+
+int
+cstore_message_mark_shown(cstore *s, const uint8_t msg_id[static 16])
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = prepare(s, &st, "UPDATE messages SET shown = 1 WHERE msg_id = ?")) != SOTTO_OK)
+		return r;
+	r = SOTTO_ERR_DB;
+	if (sqlite3_bind_blob(st, 1, msg_id, 16, SQLITE_STATIC) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_DONE)
+		r = SOTTO_OK;
+	sqlite3_finalize(st);
+	return r;
+}
+
+int
+cstore_messages_unshown(cstore *s, int (*fn)(const cstore_message *m, void *arg), void *arg)
+{
+	sqlite3_stmt *st = NULL;
+	cstore_message *m = NULL;
+	const void *body;
+	int r, step, len;
+
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		return SOTTO_ERR_NOMEM;
+	if ((r = prepare(s, &st, "SELECT msg_id, sender, device, recipients, sent_at, body, outgoing, "
+	    "received_at FROM messages WHERE shown = 0 ORDER BY id")) != SOTTO_OK)
+		goto out;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(m, 0, sizeof(*m));
+		/* Rows are untrusted: fixed sizes and caps are checked as on the wire. */
+		r = SOTTO_ERR_DB;
+		body = sqlite3_column_blob(st, 5);
+		len = sqlite3_column_bytes(st, 5);
+		if (col_blob(st, 0, m->msg_id, sizeof(m->msg_id)) != SOTTO_OK ||
+		    col_text(st, 1, m->from, SOTTO_MAX_HANDLE) != SOTTO_OK ||
+		    col_blob(st, 2, m->device, sizeof(m->device)) != SOTTO_OK ||
+		    col_text(st, 3, m->to, sizeof(m->to) - 1) != SOTTO_OK ||
+		    len < 0 || (size_t)len > SOTTO_MAX_BODY || (len > 0 && body == NULL))
+			goto out;
+		m->sent_at = (uint64_t)sqlite3_column_int64(st, 4);
+		m->body = len > 0 ? body : (const uint8_t *)"";
+		m->body_len = (size_t)len;
+		m->outgoing = sqlite3_column_int(st, 6) != 0;
+		m->received_at = (uint64_t)sqlite3_column_int64(st, 7);
+		if ((r = fn(m, arg)) != 0)
+			goto out;
+	}
+	r = step == SQLITE_DONE ? SOTTO_OK : SOTTO_ERR_DB;
+out:
+	sqlite3_finalize(st);
+	free(m);
 	return r;
 }
 

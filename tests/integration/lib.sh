@@ -21,7 +21,7 @@ cleanup() {
 		echo "--- server log (last 40 lines) ---" >&2
 		tail -n 40 "$T/server.log" 2>/dev/null >&2 || true
 	fi
-	rm -rf "$T"
+	[ -n "${SOTTO_KEEP_TMP:-}" ] && echo "kept $T" >&2 || rm -rf "$T"
 	exit $rc
 }
 trap cleanup EXIT

@@ -183,7 +183,20 @@ int
 sc_unb64(uint8_t *out, size_t outmax, size_t *outlen, const char *b64, size_t b64len)
 {
 	const char *end;
+	unsigned char high = 0;
+	size_t i;
 
+	/*
+	 * libsodium 1.0.18 decodes every byte >= 0x80 as '_' (63), so one code
+	 * would have many spellings. Refuse them first, without a data-dependent
+	 * branch: the text may be a key.
+	 */
+	for (i = 0; i < b64len; i++)
+		high |= (unsigned char)b64[i];
+	if ((high & 0x80) != 0) {
+		*outlen = 0;
+		return SOTTO_ERR_FORMAT;
+	}
 	if (sodium_base642bin(out, outmax, b64, b64len, NULL, outlen, &end,
 	    sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 || end != b64 + b64len)
 		return SOTTO_ERR_FORMAT;

@@ -3,10 +3,12 @@
 # missing Debian packages first (scripts/install-deps.sh), then build with CMake.
 BUILD      ?= build
 BUILD_SAN  ?= build-sanitize
+BUILD_FUZZ ?= build-fuzz
+FUZZ_SECONDS ?= 60
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX     ?= /usr/local
 
-.PHONY: all deps build check check-plain check-sanitize demo install clean
+.PHONY: all deps build check check-plain check-sanitize fuzz demo install clean
 
 all: build
 
@@ -29,6 +31,14 @@ check-sanitize: deps
 	cd $(BUILD_SAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j$(JOBS)
 
+# Every libFuzzer harness (tests/fuzz/) for FUZZ_SECONDS on a copy of its
+# corpus; fails on any crash, leak or hang. Needs clang (scripts/install-deps.sh).
+fuzz: deps
+	@cmake -S . -B $(BUILD_FUZZ) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		-DSOTTO_FUZZ=ON -DSOTTO_TESTS=OFF >/dev/null
+	@cmake --build $(BUILD_FUZZ) -j$(JOBS) --target fuzz_all
+	./scripts/run-fuzz.sh $(BUILD_FUZZ)/tests/fuzz $(FUZZ_SECONDS) $(JOBS)
+
 demo: build
 	@SOTTOD=$(BUILD)/sottod SOTTO=$(BUILD)/sotto ./scripts/demo.sh
 
@@ -36,4 +46,4 @@ install: build
 	cmake --install $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(BUILD_SAN)
+	rm -rf $(BUILD) $(BUILD_SAN) $(BUILD_FUZZ)

@@ -10,6 +10,7 @@ packages=(
 	libwebsockets-dev libprotobuf-c-dev protobuf-c-compiler
 	libsqlite3-dev sqlite3 jq
 	libcmocka-dev
+	clang libclang-rt-14-dev
 )
 
 missing=()

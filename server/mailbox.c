@@ -73,10 +73,10 @@ copies_match(const Sotto__Wire__Recipient *r, const dl_list *l, const uint8_t *s
 	for (i = 0; i < r->n_copies; i++) {
 		const uint8_t *id = r->copies[i]->device_id.data;
 
-		if (dl_find(l, id) == NULL || (skip != NULL && memcmp(id, skip, SC_DEVICE_ID) == 0))
+		if (dl_find(l, id) == NULL || (skip != NULL && memcmp(id, skip, SC_DEVICE_ID) == 0))	/* not secret: device ids are public */
 			return 0;
 		for (j = 0; j < i; j++)
-			if (memcmp(r->copies[j]->device_id.data, id, SC_DEVICE_ID) == 0)
+			if (memcmp(r->copies[j]->device_id.data, id, SC_DEVICE_ID) == 0)	/* not secret: device ids are public */
 				return 0;
 	}
 	return 1;

@@ -26,7 +26,7 @@ conn *
 conn_next_device(conn *c, const uint8_t id[SC_DEVICE_ID])
 {
 	for (; c != NULL; c = c->dnext)
-		if (c->state == CONN_AUTHED && memcmp(c->device_id, id, SC_DEVICE_ID) == 0)
+		if (c->state == CONN_AUTHED && memcmp(c->device_id, id, SC_DEVICE_ID) == 0)	/* not secret: device ids are public */
 			return c;
 	return NULL;
 }

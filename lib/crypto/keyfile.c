@@ -203,7 +203,7 @@ parse(struct keyfile *kf, const uint8_t *p, size_t len)
 	if ((rc = sbr_copy(&r, magic, sizeof(magic))) != SOTTO_OK)
 		goto out;
 	rc = SOTTO_ERR_FORMAT;
-	if (memcmp(magic, KEYFILE_MAGIC, KEYFILE_MAGIC_LEN) != 0)
+	if (memcmp(magic, KEYFILE_MAGIC, KEYFILE_MAGIC_LEN) != 0)	/* not secret: magic bytes */
 		goto out;
 	if ((rc = sbr_u8(&r, &format)) != SOTTO_OK)
 		goto out;

@@ -220,7 +220,7 @@ dl_parse(dl_list *l, const uint8_t *p, size_t n)
 	if ((rc = sbr_copy(&r, magic, sizeof(magic))) != SOTTO_OK)
 		goto out;
 	rc = SOTTO_ERR_FORMAT;
-	if (memcmp(magic, DL_MAGIC, sizeof(magic)) != 0)
+	if (memcmp(magic, DL_MAGIC, sizeof(magic)) != 0)	/* not secret: magic bytes */
 		goto out;
 	if ((rc = sbr_str8(&r, SOTTO_MAX_HANDLE, &handle, &hlen)) != SOTTO_OK)
 		goto out;
@@ -249,7 +249,7 @@ dl_parse(dl_list *l, const uint8_t *p, size_t n)
 		if ((rc = parse_device(&r, &l->devices[i])) != SOTTO_OK)
 			goto out;
 		for (j = 0; j < i; j++) {
-			if (memcmp(l->devices[j].id, l->devices[i].id, SC_DEVICE_ID) == 0) {
+			if (memcmp(l->devices[j].id, l->devices[i].id, SC_DEVICE_ID) == 0) { /* not secret: device ids are public */
 				rc = SOTTO_ERR_FORMAT;
 				goto out;
 			}
@@ -275,12 +275,12 @@ dl_hash(uint8_t out[static SC_SHA256], const uint8_t *p, size_t n)
 static int
 device_equal(const dl_device *a, const dl_device *b)
 {
-	return memcmp(a->id, b->id, SC_DEVICE_ID) == 0 &&
+	return memcmp(a->id, b->id, SC_DEVICE_ID) == 0 &&	/* not secret: public ids */
 	    strcmp(a->name, b->name) == 0 &&
-	    memcmp(a->sig_pub, b->sig_pub, SC_SIGN_PUB) == 0 &&
-	    memcmp(a->enc_pub, b->enc_pub, SC_KX_PUB) == 0 &&
+	    memcmp(a->sig_pub, b->sig_pub, SC_SIGN_PUB) == 0 &&	/* not secret: public keys */
+	    memcmp(a->enc_pub, b->enc_pub, SC_KX_PUB) == 0 &&	/* not secret: public keys */
 	    a->added_at == b->added_at &&
-	    memcmp(a->approved_by, b->approved_by, SC_DEVICE_ID) == 0;
+	    memcmp(a->approved_by, b->approved_by, SC_DEVICE_ID) == 0;	/* not secret: public ids */
 }
 
 /*
@@ -300,12 +300,12 @@ matches_bytes(const dl_list *l, const uint8_t *p, size_t n)
 	if (dl_parse(t, p, n) != SOTTO_OK)
 		goto out;
 	if (strcmp(t->handle, l->handle) != 0 ||
-	    memcmp(t->account_pub, l->account_pub, SC_SIGN_PUB) != 0 ||
+	    memcmp(t->account_pub, l->account_pub, SC_SIGN_PUB) != 0 ||	/* not secret: public key */
 	    t->version != l->version ||
-	    memcmp(t->prev_hash, l->prev_hash, SC_SHA256) != 0 ||
+	    memcmp(t->prev_hash, l->prev_hash, SC_SHA256) != 0 ||	/* not secret: hash of a public list */
 	    t->created_at != l->created_at || t->n_devices != l->n_devices ||
-	    memcmp(t->signer, l->signer, SC_DEVICE_ID) != 0 ||
-	    memcmp(t->sig, l->sig, SC_SIG) != 0)
+	    memcmp(t->signer, l->signer, SC_DEVICE_ID) != 0 ||	/* not secret: public id */
+	    memcmp(t->sig, l->sig, SC_SIG) != 0)	/* not secret: public signature */
 		goto out;
 	for (i = 0; i < t->n_devices; i++)
 		if (!device_equal(&t->devices[i], &l->devices[i]))
@@ -377,7 +377,7 @@ dl_find(const dl_list *l, const uint8_t id[static SC_DEVICE_ID])
 	if (sc_is_zero(id, SC_DEVICE_ID))
 		return NULL;
 	for (i = 0; i < l->n_devices && i < SOTTO_MAX_DEVICES; i++)
-		if (memcmp(l->devices[i].id, id, SC_DEVICE_ID) == 0)
+		if (memcmp(l->devices[i].id, id, SC_DEVICE_ID) == 0)	/* not secret: device ids are public */
 			return &l->devices[i];
 	return NULL;
 }
@@ -445,7 +445,7 @@ safety_number(char *out, const char *handle_a, const uint8_t account_a[static SC
 
 	c = strncmp(handle_a, handle_b, SOTTO_MAX_HANDLE);
 	if (c == 0)
-		c = memcmp(account_a, account_b, SC_SIGN_PUB);
+		c = memcmp(account_a, account_b, SC_SIGN_PUB);	/* not secret: ordering of public keys */
 	if (c <= 0) {
 		safety_half(digits, handle_a, account_a);
 		safety_half(digits + SAFETY_DIGITS, handle_b, account_b);

@@ -48,7 +48,7 @@ invite_decode(invite *inv, const char *code)
 	memset(inv, 0, sizeof(*inv));
 	clen = strnlen(code, SOTTO_MAX_INVITE + 1);
 	if (clen > SOTTO_MAX_INVITE || clen < sizeof(INVITE_PREFIX) - 1 ||
-	    memcmp(code, INVITE_PREFIX, sizeof(INVITE_PREFIX) - 1) != 0)
+	    memcmp(code, INVITE_PREFIX, sizeof(INVITE_PREFIX) - 1) != 0)	/* not secret: the public prefix */
 		goto out;
 	if (sc_unb64(raw, sizeof(raw), &rawlen, code + sizeof(INVITE_PREFIX) - 1,
 	    clen - (sizeof(INVITE_PREFIX) - 1)) != SOTTO_OK)

@@ -13,10 +13,36 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/sotto-it.XXXXXX")
 SPID=
 BG_PIDS=()
 
+# Sanitizer builds (make check-sanitize): every sottod's and sotto's ASan, LSan
+# and UBSan report goes to $T/sanitizer.<pid> rather than to a stderr the test
+# may not read, and any report fails the test (sanitizer_check, at exit).
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$T/sanitizer"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$T/sanitizer"
+
+sanitizer_check() {
+	local f bad=0
+	for f in "$T"/sanitizer.*; do
+		[ -e "$f" ] || continue
+		bad=1
+		echo "--- sanitizer report $f ---" >&2
+		head -n 60 "$f" >&2
+	done
+	if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$T/server.log" 2>/dev/null; then
+		bad=1
+		echo "--- sanitizer report in the server log ---" >&2
+		grep -E -A 30 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$T/server.log" | head -n 60 >&2
+	fi
+	return $bad
+}
+
 cleanup() {
 	local rc=$?
 	for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 	if [ -n "$SPID" ]; then kill -TERM "$SPID" 2>/dev/null || true; wait "$SPID" 2>/dev/null || true; fi
+	if ! sanitizer_check; then
+		echo "FAIL: a sanitizer reported an error or a leak (above)" >&2
+		[ $rc -ne 0 ] || rc=1
+	fi
 	if [ $rc -ne 0 ]; then
 		echo "--- server log (last 40 lines) ---" >&2
 		tail -n 40 "$T/server.log" 2>/dev/null >&2 || true

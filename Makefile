@@ -8,7 +8,7 @@ FUZZ_SECONDS ?= 60
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX     ?= /usr/local
 
-.PHONY: all deps build check check-plain check-sanitize fuzz demo install clean
+.PHONY: all deps build check check-plain check-sanitize check-valgrind fuzz demo install clean
 
 all: build
 
@@ -30,6 +30,16 @@ check-sanitize: deps
 	@cmake --build $(BUILD_SAN) -j$(JOBS)
 	cd $(BUILD_SAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j$(JOBS)
+
+# The unit tests under valgrind memcheck: any error or leak (definite, indirect
+# or possible) fails. Not part of `check` (the sanitizer build covers leaks).
+check-valgrind: build
+	@command -v valgrind >/dev/null || { echo "check-valgrind: install valgrind" >&2; exit 1; }
+	@set -e; for t in $(BUILD)/tests/test_*; do \
+		echo "valgrind $$t"; \
+		valgrind -q --leak-check=full --show-leak-kinds=definite,indirect,possible \
+			--errors-for-leak-kinds=definite,indirect,possible --error-exitcode=1 $$t >/dev/null; \
+	done
 
 # Every libFuzzer harness (tests/fuzz/) for FUZZ_SECONDS on a copy of its
 # corpus; fails on any crash, leak or hang. Needs clang (scripts/install-deps.sh).

@@ -9,6 +9,7 @@ packages=(
 	libsodium-dev libssl-dev openssl
 	libwebsockets-dev libprotobuf-c-dev protobuf-c-compiler
 	libsqlite3-dev sqlite3 jq
+	libpq-dev postgresql curl
 	libcmocka-dev
 	clang libclang-rt-14-dev
 )

@@ -19,11 +19,38 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "caps.h"
 #include "crypto.h"
 #include "devicelist.h"
 #include "invite.h"
 
 #define STORE_MSG_ID_LEN 16
+/* Workers of one node sharing a SQLite store (see store_wakegroup). */
+#define STORE_MAX_WORKERS 64
+
+/*
+ * Wake-ups: what one process committed that another must act on at once. A
+ * worker announces them inside the transaction that made the change; they
+ * reach every other worker of this node and every other node on the same
+ * backend only if that transaction commits, and never come back to the
+ * announcing store itself. Delivery is best effort (a full queue drops them):
+ * clients still fetch on connect, so a lost wake-up delays, never loses, data.
+ */
+enum store_wake_kind {
+	STORE_WAKE_COPY = 1,	/* a copy was queued: device_id, seq */
+	STORE_WAKE_LIST = 2,	/* a device list was published: handle, version */
+};
+
+typedef struct store_wake {
+	enum store_wake_kind kind;
+	uint8_t device_id[SC_DEVICE_ID];
+	uint64_t seq;
+	char handle[SOTTO_MAX_HANDLE + 1];
+	uint64_t version;
+} store_wake;
+
+/* Called once per wake-up by wake_drain; w is borrowed for the call. */
+typedef void (*store_wake_fn)(void *arg, const store_wake *w);
 
 /* Copy of a message for one device. Blobs owned by whoever filled the struct:
  * from copy_fetch they are owned by the array (store_copies_free). */
@@ -101,6 +128,20 @@ typedef struct store_ops {
 	    size_t n, size_t *deleted);
 	/* Delete every copy with expires_at <= now. */
 	int (*copy_sweep)(store *s, uint64_t now, size_t *deleted);
+	/* Every stored copy, expired or not (for metrics: one count query). */
+	int (*copy_total)(store *s, uint64_t *count);
+
+	/* Wake-ups (see store_wake). announce: only inside a transaction; dropped
+	 * by rollback(). wake_fd: a descriptor that turns readable when wake-ups
+	 * from others may be waiting, or -1 when this store has no wake-up path
+	 * (borrowed: never close it; valid until close()). wake_drain: hand every
+	 * waiting wake-up to fn; io = 0 only looks at what is already buffered in
+	 * the process (no system call: cheap after every event-loop turn), io = 1
+	 * also reads the descriptor. Returns SOTTO_OK, or SOTTO_ERR_DB when the
+	 * path broke (the caller should restart). */
+	int (*announce)(store *s, const store_wake *w);
+	int (*wake_fd)(store *s);
+	int (*wake_drain)(store *s, int io, store_wake_fn fn, void *arg);
 } store_ops;
 
 struct store {
@@ -110,6 +151,33 @@ struct store {
 /* Open (creating if missing) the SQLite store at path. *out: close with
  * (*out)->ops->close. SOTTO_ERR_DB. */
 int store_sqlite_open(store **out, const char *path) __attribute__((warn_unused_result));
+
+/* Open the PostgreSQL store at conninfo (a URL or "key=value" string),
+ * creating the tables if missing, and LISTEN for wake-ups from every other
+ * store on the same database. SOTTO_ERR_DB (also when unreachable). */
+int store_pg_open(store **out, const char *conninfo) __attribute__((warn_unused_result));
+
+/*
+ * SQLite's wake-up path between the workers of one node: one pipe per worker,
+ * made by the supervisor before it forks and inherited by every worker. A
+ * worker reads its own pipe and writes every other one; a record is written
+ * in one write() of at most PIPE_BUF bytes, so writers never interleave.
+ */
+typedef struct store_wakegroup {
+	size_t n;
+	int rd[STORE_MAX_WORKERS];
+	int wr[STORE_MAX_WORKERS];
+} store_wakegroup;
+
+/* n pipes (1..STORE_MAX_WORKERS), non-blocking, close-on-exec. SOTTO_ERR_IO. */
+int store_wakegroup_make(store_wakegroup *g, size_t n) __attribute__((warn_unused_result));
+/* Closes every descriptor; accepts a zeroed group. */
+void store_wakegroup_close(store_wakegroup *g);
+/* Join s (a SQLite store) to g as worker self: from then on it announces to the
+ * others and reads wake-ups from rd[self]. g is borrowed until s is closed.
+ * SOTTO_ERR_INVALID_ARG. */
+int store_sqlite_join(store *s, const store_wakegroup *g, size_t self)
+    __attribute__((warn_unused_result));
 
 void store_blobs_free(store_blob *b, size_t n);
 void store_copies_free(store_copy *c, size_t n);

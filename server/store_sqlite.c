@@ -7,6 +7,7 @@
 #include "caps.h"
 #include "sotto/error.h"
 #include "store.h"
+#include "store_wake.h"
 #include "wire.h"
 
 #define SQLITE_BUSY_MS 5000
@@ -17,7 +18,7 @@ enum stmt_id {
 	ST_ACCOUNT_EXISTS, ST_ACCOUNT_ADD,
 	ST_LIST_ADD, ST_DEVICES_CLEAR, ST_DEVICE_ADD, ST_LIST_CURRENT, ST_LIST_HISTORY,
 	ST_INVITE_ADD, ST_INVITE_CANDIDATES, ST_INVITE_USE,
-	ST_COPY_ADD, ST_COPY_COUNT, ST_COPY_FETCH, ST_COPY_ACK, ST_COPY_SWEEP,
+	ST_COPY_ADD, ST_COPY_COUNT, ST_COPY_FETCH, ST_COPY_ACK, ST_COPY_SWEEP, ST_COPY_TOTAL,
 	ST__COUNT
 };
 
@@ -48,6 +49,7 @@ static const char *const stmt_sql[ST__COUNT] = {
 	    "WHERE device_id = ?1 AND expires_at > ?2 ORDER BY seq ASC LIMIT ?3",
 	[ST_COPY_ACK] = "DELETE FROM copies WHERE seq = ?1 AND device_id = ?2",
 	[ST_COPY_SWEEP] = "DELETE FROM copies WHERE expires_at <= ?1",
+	[ST_COPY_TOTAL] = "SELECT count(*) FROM copies",
 };
 
 static const char schema_sql[] =
@@ -75,6 +77,8 @@ typedef struct store_sqlite {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST__COUNT];
 	int in_tx;
+	wakeq wq;		/* announced in the open transaction */
+	wakepipe wp;		/* the node's other workers */
 } store_sqlite;
 
 static store_sqlite *
@@ -176,6 +180,7 @@ sq_close(store *s)
 	for (int i = 0; i < ST__COUNT; i++)
 		sqlite3_finalize(q->st[i]);
 	sqlite3_close(q->db);
+	wakeq_free(&q->wq);
 	free(q);
 }
 
@@ -204,7 +209,9 @@ sq_commit(store *s)
 		/* A COMMIT that failed may leave the transaction open: end it. */
 		if (!sqlite3_get_autocommit(q->db))
 			step_done(stmt(q, ST_ROLLBACK));
-	}
+	} else
+		wakepipe_send(&q->wp, &q->wq);
+	wakeq_clear(&q->wq);
 	q->in_tx = 0;
 	return rc;
 }
@@ -218,6 +225,7 @@ sq_rollback(store *s)
 		return;
 	if (!sqlite3_get_autocommit(q->db))
 		step_done(stmt(q, ST_ROLLBACK));
+	wakeq_clear(&q->wq);
 	q->in_tx = 0;
 }
 
@@ -602,6 +610,60 @@ sq_copy_sweep(store *s, uint64_t now, size_t *deleted)
 	return SOTTO_OK;
 }
 
+static int
+sq_copy_total(store *s, uint64_t *count)
+{
+	sqlite3_stmt *st = stmt(SQ(s), ST_COPY_TOTAL);
+	int rc = SOTTO_ERR_DB;
+
+	*count = 0;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		rc = col_u64(st, 0, count);
+	sqlite3_reset(st);
+	return rc;
+}
+
+static int
+sq_announce(store *s, const store_wake *w)
+{
+	store_sqlite *q = SQ(s);
+
+	if (!q->in_tx)
+		return SOTTO_ERR_INTERNAL;
+	/* Alone on the node, nobody else could be woken. */
+	if (q->wp.g == NULL || q->wp.g->n < 2)
+		return SOTTO_OK;
+	return wakeq_push(&q->wq, w);
+}
+
+static int
+sq_wake_fd(store *s)
+{
+	store_sqlite *q = SQ(s);
+
+	return q->wp.g != NULL ? q->wp.g->rd[q->wp.self] : -1;
+}
+
+static int
+sq_wake_drain(store *s, int io, store_wake_fn fn, void *arg)
+{
+	/* Nothing is buffered in the process between reads of the pipe. */
+	return io ? wakepipe_drain(&SQ(s)->wp, fn, arg) : SOTTO_OK;
+}
+
+int
+store_sqlite_join(store *s, const store_wakegroup *g, size_t self)
+{
+	store_sqlite *q = SQ(s);
+
+	if (s->ops->close != sq_close || g == NULL || self >= g->n)
+		return SOTTO_ERR_INVALID_ARG;
+	q->wp.g = g;
+	q->wp.self = self;
+	q->wp.in_len = 0;
+	return SOTTO_OK;
+}
+
 static const store_ops sqlite_ops = {
 	.name = "sqlite",
 	.close = sq_close,
@@ -623,6 +685,10 @@ static const store_ops sqlite_ops = {
 	.copy_fetch = sq_copy_fetch,
 	.copy_ack = sq_copy_ack,
 	.copy_sweep = sq_copy_sweep,
+	.copy_total = sq_copy_total,
+	.announce = sq_announce,
+	.wake_fd = sq_wake_fd,
+	.wake_drain = sq_wake_drain,
 };
 
 int

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * Conformance of a store backend to store.h, run here against SQLite in a
- * temporary directory. A second backend runs the same cases.
+ * Conformance of a store backend to store.h: every case runs against SQLite in
+ * a temporary directory, then against PostgreSQL when SOTTO_TEST_PG holds a
+ * conninfo (URL or key=value) of a role that may create databases: each case
+ * gets a database of its own, dropped afterwards, so runs never collide.
  */
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <libpq-fe.h>
 
 #include "crypto.h"
 #include "devicelist.h"
@@ -21,22 +25,90 @@
 #define DAY_MS (24ULL * 3600 * 1000)
 
 typedef struct fixture {
+	int pg;				/* 0: SQLite, 1: PostgreSQL */
 	char dir[64];
 	char path[128];
+	char dbname[64];
+	char conninfo[2048];		/* SOTTO_TEST_PG pointed at dbname */
+	store_wakegroup g;		/* SQLite: two workers */
 	store *st;
 } fixture;
+
+static int backend_pg;		/* which backend the cases of this group run on */
+static unsigned db_counter;
+
+/* The admin connection string of SOTTO_TEST_PG with dbname replaced: parsed by
+ * libpq (so URLs work too) and written back as quoted key='value' pairs. */
+static void
+conninfo_with_db(char *out, size_t outlen, const char *base, const char *db)
+{
+	PQconninfoOption *o, *opts;
+	char *err = NULL;
+	size_t used = 0;
+	int k;
+
+	opts = PQconninfoParse(base, &err);
+	assert_non_null(opts);
+	out[0] = '\0';
+	for (o = opts; o->keyword != NULL; o++) {
+		const char *v = strcmp(o->keyword, "dbname") == 0 ? db : o->val;
+
+		if (v == NULL || strchr(v, '\'') != NULL || strchr(v, '\\') != NULL)
+			continue;
+		k = snprintf(out + used, outlen - used, "%s%s='%s'", used ? " " : "", o->keyword, v);
+		assert_true(k > 0 && (size_t)k < outlen - used);
+		used += (size_t)k;
+	}
+	if (strstr(out, "dbname=") == NULL) {
+		k = snprintf(out + used, outlen - used, " dbname='%s'", db);
+		assert_true(k > 0 && (size_t)k < outlen - used);
+	}
+	PQconninfoFree(opts);
+}
+
+static void
+pg_admin(const char *sql)
+{
+	PGconn *c = PQconnectdb(getenv("SOTTO_TEST_PG"));
+	PGresult *r;
+
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	r = PQexec(c, sql);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		fail_msg("%s: %s", sql, PQerrorMessage(c));
+	PQclear(r);
+	PQfinish(c);
+}
+
+static void
+open_store(fixture *fx, store **out)
+{
+	if (fx->pg)
+		assert_int_equal(store_pg_open(out, fx->conninfo), SOTTO_OK);
+	else
+		assert_int_equal(store_sqlite_open(out, fx->path), SOTTO_OK);
+}
 
 static int
 setup(void **state)
 {
 	fixture *fx = calloc(1, sizeof(*fx));
+	char sql[128];
 
 	assert_non_null(fx);
 	assert_int_equal(sc_init(), SOTTO_OK);
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/sotto-store-XXXXXX");
-	assert_non_null(mkdtemp(fx->dir));
-	snprintf(fx->path, sizeof(fx->path), "%s/sottod.db", fx->dir);
-	assert_int_equal(store_sqlite_open(&fx->st, fx->path), SOTTO_OK);
+	fx->pg = backend_pg;
+	if (fx->pg) {
+		snprintf(fx->dbname, sizeof(fx->dbname), "sotto_test_%ld_%u", (long)getpid(), db_counter++);
+		snprintf(sql, sizeof(sql), "CREATE DATABASE %s", fx->dbname);
+		pg_admin(sql);
+		conninfo_with_db(fx->conninfo, sizeof(fx->conninfo), getenv("SOTTO_TEST_PG"), fx->dbname);
+	} else {
+		snprintf(fx->dir, sizeof(fx->dir), "/tmp/sotto-store-XXXXXX");
+		assert_non_null(mkdtemp(fx->dir));
+		snprintf(fx->path, sizeof(fx->path), "%s/sottod.db", fx->dir);
+	}
+	open_store(fx, &fx->st);
 	*state = fx;
 	return 0;
 }
@@ -48,12 +120,18 @@ teardown(void **state)
 	char p[160];
 
 	fx->st->ops->close(fx->st);
-	snprintf(p, sizeof(p), "%s-wal", fx->path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", fx->path);
-	unlink(p);
-	unlink(fx->path);
-	rmdir(fx->dir);
+	store_wakegroup_close(&fx->g);
+	if (fx->pg) {
+		snprintf(p, sizeof(p), "DROP DATABASE %s WITH (FORCE)", fx->dbname);
+		pg_admin(p);
+	} else {
+		snprintf(p, sizeof(p), "%s-wal", fx->path);
+		unlink(p);
+		snprintf(p, sizeof(p), "%s-shm", fx->path);
+		unlink(p);
+		unlink(fx->path);
+		rmdir(fx->dir);
+	}
 	free(fx);
 	return 0;
 }
@@ -62,7 +140,7 @@ static void
 reopen(fixture *fx)
 {
 	fx->st->ops->close(fx->st);
-	assert_int_equal(store_sqlite_open(&fx->st, fx->path), SOTTO_OK);
+	open_store(fx, &fx->st);
 }
 
 /* A chain of signed lists for handle: v1 by the account key, then each next
@@ -475,6 +553,132 @@ test_bad_args(void **state)
 	st->ops->rollback(st);
 }
 
+/* Wake-ups collected by a drain. */
+typedef struct got_wakes {
+	store_wake w[16];
+	size_t n;
+} got_wakes;
+
+static void
+collect(void *arg, const store_wake *w)
+{
+	got_wakes *g = arg;
+
+	if (g->n < 16)
+		g->w[g->n++] = *w;
+}
+
+/* Drain b until want wake-ups came or 3 s passed (polling its descriptor). */
+static void
+wait_wakes(store *b, got_wakes *g, size_t want)
+{
+	struct pollfd pfd = { .fd = b->ops->wake_fd(b), .events = POLLIN };
+
+	assert_true(pfd.fd >= 0);
+	for (int i = 0; i < 30 && g->n < want; i++) {
+		assert_int_equal(b->ops->wake_drain(b, 0, collect, g), SOTTO_OK);
+		if (g->n >= want)
+			break;
+		if (poll(&pfd, 1, 100) > 0)
+			assert_int_equal(b->ops->wake_drain(b, 1, collect, g), SOTTO_OK);
+	}
+}
+
+/* Two stores on one backend (SQLite: two workers of a node; PostgreSQL: two
+ * nodes): what one commits wakes the other, what it rolls back does not, and
+ * nobody is woken by its own announcement. */
+static void
+test_wakeups(void **state)
+{
+	fixture *fx = *state;
+	store *a = fx->st, *b = NULL;
+	store_wake w, l;
+	got_wakes ga, gb;
+	uint8_t d1[SC_DEVICE_ID];
+
+	open_store(fx, &b);
+	if (!fx->pg) {
+		/* not joined yet: no wake-up path, announcing is a no-op */
+		assert_int_equal(a->ops->wake_fd(a), -1);
+		assert_int_equal(store_wakegroup_make(&fx->g, 2), SOTTO_OK);
+		assert_int_equal(store_sqlite_join(a, &fx->g, 0), SOTTO_OK);
+		assert_int_equal(store_sqlite_join(b, &fx->g, 1), SOTTO_OK);
+		assert_int_equal(store_sqlite_join(b, &fx->g, 2), SOTTO_ERR_INVALID_ARG);
+	}
+	memset(d1, 0xd1, sizeof(d1));
+	memset(&w, 0, sizeof(w));
+	w.kind = STORE_WAKE_COPY;
+	memcpy(w.device_id, d1, SC_DEVICE_ID);
+	w.seq = 42;
+	memset(&l, 0, sizeof(l));
+	l.kind = STORE_WAKE_LIST;
+	snprintf(l.handle, sizeof(l.handle), "alice.b-c_d");
+	l.version = 7;
+
+	/* outside a transaction: a misuse */
+	assert_int_not_equal(a->ops->announce(a, &w), SOTTO_OK);
+	/* a bad handle is refused */
+	assert_int_equal(a->ops->begin(a), SOTTO_OK);
+	snprintf(l.handle, sizeof(l.handle), "Bad Handle");
+	assert_int_equal(a->ops->announce(a, &l), SOTTO_ERR_INVALID_ARG);
+	snprintf(l.handle, sizeof(l.handle), "alice.b-c_d");
+	/* rolled back: nothing */
+	assert_int_equal(a->ops->announce(a, &w), SOTTO_OK);
+	a->ops->rollback(a);
+	/* committed: both, in order */
+	assert_int_equal(a->ops->begin(a), SOTTO_OK);
+	assert_int_equal(a->ops->announce(a, &w), SOTTO_OK);
+	assert_int_equal(a->ops->announce(a, &l), SOTTO_OK);
+	assert_int_equal(a->ops->commit(a), SOTTO_OK);
+	memset(&gb, 0, sizeof(gb));
+	wait_wakes(b, &gb, 2);
+	assert_int_equal(gb.n, 2);
+	assert_int_equal(gb.w[0].kind, STORE_WAKE_COPY);
+	assert_memory_equal(gb.w[0].device_id, d1, SC_DEVICE_ID);
+	assert_int_equal(gb.w[0].seq, 42);
+	assert_int_equal(gb.w[1].kind, STORE_WAKE_LIST);
+	assert_string_equal(gb.w[1].handle, "alice.b-c_d");
+	assert_int_equal(gb.w[1].version, 7);
+	/* nothing more came (the rolled-back one stayed away) */
+	wait_wakes(b, &gb, 3);
+	assert_int_equal(gb.n, 2);
+	/* the announcer does not wake itself */
+	memset(&ga, 0, sizeof(ga));
+	wait_wakes(a, &ga, 1);
+	assert_int_equal(ga.n, 0);
+	/* the other direction */
+	assert_int_equal(b->ops->begin(b), SOTTO_OK);
+	w.seq = 43;
+	assert_int_equal(b->ops->announce(b, &w), SOTTO_OK);
+	assert_int_equal(b->ops->commit(b), SOTTO_OK);
+	wait_wakes(a, &ga, 1);
+	assert_int_equal(ga.n, 1);
+	assert_int_equal(ga.w[0].seq, 43);
+	b->ops->close(b);
+}
+
+/* Total copies for metrics: every stored copy, expired or not. */
+static void
+test_copy_total(void **state)
+{
+	fixture *fx = *state;
+	store *st = fx->st;
+	uint8_t d1[SC_DEVICE_ID], d2[SC_DEVICE_ID];
+	uint64_t total = 99;
+
+	memset(d1, 5, sizeof(d1));
+	memset(d2, 6, sizeof(d2));
+	assert_int_equal(st->ops->copy_total(st, &total), SOTTO_OK);
+	assert_int_equal(total, 0);
+	assert_int_equal(st->ops->begin(st), SOTTO_OK);
+	add(st, d1, 1, "a", 10, 20);
+	add(st, d1, 2, "b", 10, 5000);
+	add(st, d2, 1, "c", 10, 5000);
+	assert_int_equal(st->ops->commit(st), SOTTO_OK);
+	assert_int_equal(st->ops->copy_total(st, &total), SOTTO_OK);
+	assert_int_equal(total, 3);
+}
+
 int
 main(void)
 {
@@ -486,7 +690,17 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cap_counting, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_args, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wakeups, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_copy_total, setup, teardown),
 	};
+	int failed;
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	backend_pg = 0;
+	failed = cmocka_run_group_tests_name("store_sqlite", tests, NULL, NULL);
+	if (getenv("SOTTO_TEST_PG") == NULL || getenv("SOTTO_TEST_PG")[0] == '\0') {
+		printf("SKIPPED: the PostgreSQL store cases (SOTTO_TEST_PG is not set)\n");
+		return failed;
+	}
+	backend_pg = 1;
+	return failed + cmocka_run_group_tests_name("store_postgres", tests, NULL, NULL);
 }

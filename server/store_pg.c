@@ -1,0 +1,931 @@
+/* SPDX-License-Identifier: ISC */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "buf.h"
+#include "caps.h"
+#include "sotto/error.h"
+#include "store.h"
+#include "store_wake.h"
+#include "wire.h"
+
+#define COPY_WRAP_MAX		256
+#define PG_MAX_PARAMS		6
+#define PG_WAKE_CHANNEL		"sotto_wake"
+/* pg_notify payloads must stay under 8000 bytes; ours are far below. */
+#define PG_WAKE_TEXT_MAX	(1 + 16 + SOTTO_MAX_HANDLE + 1)
+/* One id for every sottod creating the schema: the first does it, the others wait. */
+#define PG_SCHEMA_LOCK		"7061236001"
+
+/* Parameter types by letter: b bytea, i int8, t text, a text[] literal. */
+enum stmt_id {
+	Q_ACCOUNT_EXISTS, Q_ACCOUNT_ADD,
+	Q_LIST_ADD, Q_DEVICES_CLEAR, Q_DEVICE_ADD, Q_LIST_CURRENT, Q_LIST_HISTORY,
+	Q_INVITE_ADD, Q_INVITE_CANDIDATES, Q_INVITE_USE,
+	Q_COPY_ADD, Q_COPY_COUNT, Q_COPY_FETCH, Q_COPY_ACK, Q_COPY_SWEEP, Q_COPY_TOTAL,
+	Q_NOTIFY,
+	Q__COUNT
+};
+
+static const struct {
+	const char *types;
+	const char *sql;
+} stmts[Q__COUNT] = {
+	[Q_ACCOUNT_EXISTS] = { "t", "SELECT 1 FROM accounts WHERE handle = $1" },
+	[Q_ACCOUNT_ADD] = { "tbi", "INSERT INTO accounts(handle, account_pub, created_at) "
+	    "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING" },
+	[Q_LIST_ADD] = { "tib", "INSERT INTO device_lists(handle, version, list) VALUES ($1, $2, $3) "
+	    "ON CONFLICT DO NOTHING" },
+	[Q_DEVICES_CLEAR] = { "t", "DELETE FROM devices WHERE handle = $1" },
+	[Q_DEVICE_ADD] = { "btb", "INSERT INTO devices(device_id, handle, sig_pub) VALUES ($1, $2, $3) "
+	    "ON CONFLICT (device_id) DO UPDATE SET handle = EXCLUDED.handle, sig_pub = EXCLUDED.sig_pub" },
+	[Q_LIST_CURRENT] = { "t", "SELECT version, list FROM device_lists WHERE handle = $1 "
+	    "ORDER BY version DESC LIMIT 1" },
+	[Q_LIST_HISTORY] = { "tii", "SELECT version, list FROM device_lists WHERE handle = $1 "
+	    "AND version > $2 ORDER BY version ASC LIMIT $3" },
+	[Q_INVITE_ADD] = { "bti", "INSERT INTO invites(secret_hash, handle, created_at, used_at) "
+	    "VALUES ($1, $2, $3, NULL)" },
+	[Q_INVITE_CANDIDATES] = { "ti", "SELECT id, secret_hash FROM invites WHERE handle = $1 "
+	    "AND used_at IS NULL AND created_at > $2" },
+	[Q_INVITE_USE] = { "ii", "UPDATE invites SET used_at = $2 WHERE id = $1 AND used_at IS NULL" },
+	[Q_COPY_ADD] = { "bbbbii", "INSERT INTO copies(device_id, msg_id, envelope, wrap, stored_at, "
+	    "expires_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (device_id, msg_id) DO NOTHING "
+	    "RETURNING seq" },
+	[Q_COPY_COUNT] = { "bi", "SELECT count(*) FROM copies WHERE device_id = $1 AND expires_at > $2" },
+	[Q_COPY_FETCH] = { "bii", "SELECT seq, msg_id, envelope, wrap, stored_at, expires_at FROM copies "
+	    "WHERE device_id = $1 AND expires_at > $2 ORDER BY seq ASC LIMIT $3" },
+	[Q_COPY_ACK] = { "ba", "DELETE FROM copies WHERE device_id = $1 AND seq = ANY($2::int8[])" },
+	[Q_COPY_SWEEP] = { "i", "DELETE FROM copies WHERE expires_at <= $1" },
+	[Q_COPY_TOTAL] = { "", "SELECT count(*) FROM copies" },
+	[Q_NOTIFY] = { "a", "SELECT pg_notify('" PG_WAKE_CHANNEL "', w) FROM unnest($1::text[]) AS w" },
+};
+
+static const char schema_sql[] =
+    "BEGIN;"
+    "SELECT pg_advisory_xact_lock(" PG_SCHEMA_LOCK ");"
+    "CREATE TABLE IF NOT EXISTS accounts("
+    " handle text PRIMARY KEY, account_pub bytea NOT NULL, created_at bigint NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS device_lists("
+    " handle text NOT NULL, version bigint NOT NULL, list bytea NOT NULL,"
+    " PRIMARY KEY(handle, version));"
+    "CREATE TABLE IF NOT EXISTS devices("
+    " device_id bytea PRIMARY KEY, handle text NOT NULL, sig_pub bytea NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS devices_handle ON devices(handle);"
+    "CREATE TABLE IF NOT EXISTS invites("
+    " id bigserial PRIMARY KEY, secret_hash bytea NOT NULL UNIQUE, handle text NOT NULL,"
+    " created_at bigint NOT NULL, used_at bigint);"
+    "CREATE INDEX IF NOT EXISTS invites_handle ON invites(handle);"
+    "CREATE TABLE IF NOT EXISTS copies("
+    " seq bigserial PRIMARY KEY, device_id bytea NOT NULL, msg_id bytea NOT NULL,"
+    " envelope bytea NOT NULL, wrap bytea NOT NULL, stored_at bigint NOT NULL,"
+    " expires_at bigint NOT NULL, UNIQUE(device_id, msg_id));"
+    "CREATE INDEX IF NOT EXISTS copies_device_seq ON copies(device_id, seq);"
+    "CREATE INDEX IF NOT EXISTS copies_expires ON copies(expires_at);"
+    "COMMIT;";
+
+typedef struct store_pg {
+	store base;	/* first: a store * is a store_pg * */
+	PGconn *db;
+	int in_tx;
+	int self_pid;	/* our backend: its own notifications are not wake-ups */
+	wakeq wq;
+} store_pg;
+
+/* Parameters of one statement: text and arrays as text, the rest binary. */
+typedef struct pgparams {
+	const char *v[PG_MAX_PARAMS];
+	int len[PG_MAX_PARAMS];
+	int fmt[PG_MAX_PARAMS];
+	uint8_t ints[PG_MAX_PARAMS][8];
+	int n;
+	int err;
+} pgparams;
+
+static store_pg *
+PQ(store *s)
+{
+	return (store_pg *)s;
+}
+
+static void
+p_text(pgparams *p, const char *s)
+{
+	p->v[p->n] = s;
+	p->len[p->n] = 0;
+	p->fmt[p->n++] = 0;
+}
+
+static void
+p_blob(pgparams *p, const void *b, size_t n)
+{
+	/* A zero-length bytea must still be a value, not NULL. */
+	static const uint8_t empty;
+
+	if (n > 0x7fffffff)
+		p->err = SOTTO_ERR_TOO_LARGE;
+	p->v[p->n] = n == 0 ? (const char *)&empty : b;
+	p->len[p->n] = (int)(n > 0x7fffffff ? 0 : n);
+	p->fmt[p->n++] = 1;
+}
+
+static void
+p_u64(pgparams *p, uint64_t v)
+{
+	uint8_t *o = p->ints[p->n];
+
+	if (v > INT64_MAX)
+		p->err = SOTTO_ERR_INVALID_ARG;
+	for (int i = 0; i < 8; i++)
+		o[i] = (uint8_t)(v >> (56 - 8 * i));
+	p->v[p->n] = (const char *)o;
+	p->len[p->n] = 8;
+	p->fmt[p->n++] = 1;
+}
+
+/* Run prepared statement id; every result comes back in binary. *res: caller
+ * PQclear()s; NULL on error. */
+static int
+run(store_pg *q, enum stmt_id id, const pgparams *p, ExecStatusType want, PGresult **res)
+{
+	char name[16];
+	PGresult *r;
+
+	*res = NULL;
+	if (p->err != SOTTO_OK)
+		return p->err;
+	snprintf(name, sizeof(name), "q%d", (int)id);
+	r = PQexecPrepared(q->db, name, p->n, p->v, p->len, p->fmt, 1);
+	if (PQresultStatus(r) != want) {
+		PQclear(r);
+		return SOTTO_ERR_DB;
+	}
+	*res = r;
+	return SOTTO_OK;
+}
+
+static int
+run_cmd(store_pg *q, enum stmt_id id, const pgparams *p, uint64_t *affected)
+{
+	PGresult *r;
+	const char *t;
+	int rc;
+
+	if ((rc = run(q, id, p, PGRES_COMMAND_OK, &r)) != SOTTO_OK)
+		return rc;
+	if (affected != NULL) {
+		t = PQcmdTuples(r);
+		*affected = 0;
+		for (; *t >= '0' && *t <= '9' && *affected < UINT32_MAX; t++)
+			*affected = *affected * 10 + (uint64_t)(*t - '0');
+	}
+	PQclear(r);
+	return SOTTO_OK;
+}
+
+static int
+exec_plain(store_pg *q, const char *sql)
+{
+	PGresult *r = PQexec(q->db, sql);
+	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+
+	PQclear(r);
+	return ok ? SOTTO_OK : SOTTO_ERR_DB;
+}
+
+/* A column read back as a binary int8, refused if not exactly that or negative. */
+static int
+col_u64(const PGresult *r, int row, int col, uint64_t *v)
+{
+	sbuf_reader br;
+
+	*v = 0;
+	if (col >= PQnfields(r) || PQgetisnull(r, row, col) || PQfformat(r, col) != 1 ||
+	    PQgetlength(r, row, col) != 8)
+		return SOTTO_ERR_DB;
+	sbr_init(&br, PQgetvalue(r, row, col), 8);
+	if (sbr_u64(&br, v) != SOTTO_OK || *v > INT64_MAX) {
+		*v = 0;
+		return SOTTO_ERR_DB;
+	}
+	return SOTTO_OK;
+}
+
+/* An owned copy of a bytea column, refused beyond max bytes. */
+static int
+col_blob(const PGresult *r, int row, int col, size_t max, uint8_t **out, size_t *len)
+{
+	int n;
+
+	*out = NULL;
+	*len = 0;
+	if (col >= PQnfields(r) || PQgetisnull(r, row, col) || PQfformat(r, col) != 1)
+		return SOTTO_ERR_DB;
+	n = PQgetlength(r, row, col);
+	if (n < 0 || (size_t)n > max)
+		return SOTTO_ERR_TOO_LARGE;
+	if ((*out = malloc(n > 0 ? (size_t)n : 1)) == NULL)
+		return SOTTO_ERR_NOMEM;
+	if (n > 0)
+		memcpy(*out, PQgetvalue(r, row, col), (size_t)n);
+	*len = (size_t)n;
+	return SOTTO_OK;
+}
+
+static void
+pg_close(store *s)
+{
+	store_pg *q = PQ(s);
+
+	if (q == NULL)
+		return;
+	if (q->in_tx && q->db != NULL && PQstatus(q->db) == CONNECTION_OK)
+		(void)exec_plain(q, "ROLLBACK");
+	PQfinish(q->db);
+	wakeq_free(&q->wq);
+	free(q);
+}
+
+static int
+pg_begin(store *s)
+{
+	store_pg *q = PQ(s);
+	int rc;
+
+	if (q->in_tx)
+		return SOTTO_ERR_INTERNAL;
+	if ((rc = exec_plain(q, "BEGIN")) == SOTTO_OK)
+		q->in_tx = 1;
+	return rc;
+}
+
+/* The announcements, as one text[] literal of hex payloads (no quoting needed). */
+static int
+notify_queued(store_pg *q)
+{
+	char one[PG_WAKE_TEXT_MAX + 2 * SC_DEVICE_ID + 1];
+	pgparams p = { .n = 0 };
+	PGresult *r = NULL;
+	sbuf b;
+	int rc;
+
+	if (q->wq.n == 0)
+		return SOTTO_OK;
+	sbw_init(&b, (size_t)WAKEQ_MAX * (sizeof(one) + 1) + 3);
+	sbw_u8(&b, '{');
+	for (size_t i = 0; i < q->wq.n; i++) {
+		const store_wake *w = &q->wq.w[i];
+		char hex[2 * SC_DEVICE_ID + 1];
+
+		if (w->kind == STORE_WAKE_COPY) {
+			sc_hex(hex, w->device_id, SC_DEVICE_ID);
+			snprintf(one, sizeof(one), "c%s%016" PRIx64, hex, w->seq);
+		} else
+			snprintf(one, sizeof(one), "l%016" PRIx64 "%s", w->version, w->handle);
+		if (i > 0)
+			sbw_u8(&b, ',');
+		sbw_put(&b, one, strlen(one));
+	}
+	sbw_put(&b, "}", 2);	/* with the NUL */
+	if ((rc = sbw_error(&b)) != SOTTO_OK)
+		goto out;
+	p_text(&p, (const char *)b.p);
+	if ((rc = run(q, Q_NOTIFY, &p, PGRES_TUPLES_OK, &r)) != SOTTO_OK)
+		goto out;
+	rc = SOTTO_OK;
+out:
+	PQclear(r);
+	sbw_free(&b);
+	return rc;
+}
+
+/*
+ * NOTIFY inside the transaction: PostgreSQL delivers it only if COMMIT
+ * succeeds, after the rows are visible to every other session.
+ */
+static int
+pg_commit(store *s)
+{
+	store_pg *q = PQ(s);
+	PGresult *r = NULL;
+	int rc = SOTTO_ERR_DB;
+
+	if (!q->in_tx)
+		return SOTTO_ERR_INTERNAL;
+	if (notify_queued(q) != SOTTO_OK) {
+		(void)exec_plain(q, "ROLLBACK");
+		goto out;
+	}
+	r = PQexec(q->db, "COMMIT");
+	/* COMMIT of a transaction that failed answers ROLLBACK, not an error. */
+	if (PQresultStatus(r) == PGRES_COMMAND_OK && strcmp(PQcmdStatus(r), "COMMIT") == 0)
+		rc = SOTTO_OK;
+	else if (PQtransactionStatus(q->db) != PQTRANS_IDLE)
+		(void)exec_plain(q, "ROLLBACK");
+out:
+	PQclear(r);
+	wakeq_clear(&q->wq);
+	q->in_tx = 0;
+	return rc;
+}
+
+static void
+pg_rollback(store *s)
+{
+	store_pg *q = PQ(s);
+
+	if (!q->in_tx)
+		return;
+	(void)exec_plain(q, "ROLLBACK");
+	wakeq_clear(&q->wq);
+	q->in_tx = 0;
+}
+
+static int
+pg_mark(store *s)
+{
+	store_pg *q = PQ(s);
+
+	return q->in_tx ? exec_plain(q, "SAVEPOINT step") : SOTTO_ERR_INTERNAL;
+}
+
+static int
+pg_release(store *s)
+{
+	store_pg *q = PQ(s);
+
+	return q->in_tx ? exec_plain(q, "RELEASE SAVEPOINT step") : SOTTO_ERR_INTERNAL;
+}
+
+static void
+pg_undo(store *s)
+{
+	store_pg *q = PQ(s);
+
+	if (!q->in_tx)
+		return;
+	(void)exec_plain(q, "ROLLBACK TO SAVEPOINT step");
+	(void)exec_plain(q, "RELEASE SAVEPOINT step");
+}
+
+static int
+pg_account_exists(store *s, const char *handle)
+{
+	pgparams p = { .n = 0 };
+	PGresult *r;
+	int rc;
+
+	p_text(&p, handle);
+	if ((rc = run(PQ(s), Q_ACCOUNT_EXISTS, &p, PGRES_TUPLES_OK, &r)) != SOTTO_OK)
+		return rc;
+	rc = PQntuples(r) > 0 ? 1 : 0;
+	PQclear(r);
+	return rc;
+}
+
+static int
+pg_account_add(store *s, const char *handle, const uint8_t account_pub[SC_SIGN_PUB], uint64_t now)
+{
+	pgparams p = { .n = 0 };
+	uint64_t added;
+	int rc;
+
+	p_text(&p, handle);
+	p_blob(&p, account_pub, SC_SIGN_PUB);
+	p_u64(&p, now);
+	if ((rc = run_cmd(PQ(s), Q_ACCOUNT_ADD, &p, &added)) != SOTTO_OK)
+		return rc;
+	/* ON CONFLICT: a handle taken, by this node or another, adds no row. */
+	return added == 1 ? SOTTO_OK : SOTTO_ERR_HANDLE_TAKEN;
+}
+
+static int
+pg_list_add(store *s, const dl_list *l, const uint8_t *signed_list, size_t len)
+{
+	store_pg *q = PQ(s);
+	pgparams p = { .n = 0 };
+	uint64_t added;
+	int rc;
+
+	if (len > SOTTO_MAX_DEVICE_LIST || l->version == 0)
+		return SOTTO_ERR_TOO_LARGE;
+	p_text(&p, l->handle);
+	p_u64(&p, l->version);
+	p_blob(&p, signed_list, len);
+	if ((rc = run_cmd(q, Q_LIST_ADD, &p, &added)) != SOTTO_OK)
+		return rc;
+	if (added != 1)
+		return SOTTO_ERR_EXISTS;
+	p.n = 0;
+	p_text(&p, l->handle);
+	if ((rc = run_cmd(q, Q_DEVICES_CLEAR, &p, NULL)) != SOTTO_OK)
+		return rc;
+	for (size_t i = 0; i < l->n_devices; i++) {
+		p.n = 0;
+		p_blob(&p, l->devices[i].id, SC_DEVICE_ID);
+		p_text(&p, l->handle);
+		p_blob(&p, l->devices[i].sig_pub, SC_SIGN_PUB);
+		if ((rc = run_cmd(q, Q_DEVICE_ADD, &p, NULL)) != SOTTO_OK)
+			return rc;
+	}
+	return SOTTO_OK;
+}
+
+static int
+pg_list_current(store *s, const char *handle, uint8_t **list, size_t *len, uint64_t *version)
+{
+	pgparams p = { .n = 0 };
+	PGresult *r = NULL;
+	int rc;
+
+	*list = NULL;
+	*len = 0;
+	*version = 0;
+	p_text(&p, handle);
+	if ((rc = run(PQ(s), Q_LIST_CURRENT, &p, PGRES_TUPLES_OK, &r)) != SOTTO_OK)
+		goto out;
+	if (PQntuples(r) == 0) {
+		rc = SOTTO_ERR_NOT_FOUND;
+		goto out;
+	}
+	if ((rc = col_u64(r, 0, 0, version)) != SOTTO_OK ||
+	    (rc = col_blob(r, 0, 1, SOTTO_MAX_DEVICE_LIST, list, len)) != SOTTO_OK)
+		goto out;
+	rc = SOTTO_OK;
+out:
+	PQclear(r);
+	if (rc != SOTTO_OK) {
+		free(*list);
+		*list = NULL;
+		*len = 0;
+		*version = 0;
+	}
+	return rc;
+}
+
+static int
+pg_list_history(store *s, const char *handle, uint64_t since, size_t max_count, size_t max_bytes,
+    store_blob **out, size_t *n, int *more)
+{
+	pgparams p = { .n = 0 };
+	PGresult *r = NULL;
+	store_blob *b = NULL;
+	size_t cnt = 0, total = 0, rows;
+	uint64_t v;
+	int rc, cut = 0;
+
+	*out = NULL;
+	*n = 0;
+	*more = 0;
+	if (max_count == 0 || max_count > SOTTO_MAX_LIST_HISTORY)
+		max_count = SOTTO_MAX_LIST_HISTORY;
+	if ((rc = pg_account_exists(s, handle)) != 1) {
+		rc = rc == 0 ? SOTTO_ERR_NOT_FOUND : rc;
+		goto out;
+	}
+	p_text(&p, handle);
+	p_u64(&p, since);
+	p_u64(&p, (uint64_t)max_count + 1);
+	if ((rc = run(PQ(s), Q_LIST_HISTORY, &p, PGRES_TUPLES_OK, &r)) != SOTTO_OK)
+		goto out;
+	rows = (size_t)PQntuples(r);
+	rc = SOTTO_ERR_NOMEM;
+	if ((b = calloc(max_count, sizeof(*b))) == NULL)
+		goto out;
+	for (size_t i = 0; i < rows; i++) {
+		if (cnt == max_count) {
+			cut = 1;
+			break;
+		}
+		if ((rc = col_u64(r, (int)i, 0, &v)) != SOTTO_OK ||
+		    (rc = col_blob(r, (int)i, 1, SOTTO_MAX_DEVICE_LIST, &b[cnt].p, &b[cnt].len)) != SOTTO_OK)
+			goto out;
+		if (cnt > 0 && (total >= max_bytes || b[cnt].len > max_bytes - total)) {
+			free(b[cnt].p);
+			b[cnt].p = NULL;
+			cut = 1;
+			break;
+		}
+		total += b[cnt].len;
+		cnt++;
+	}
+	*out = b;
+	*n = cnt;
+	*more = cut;
+	b = NULL;
+	rc = SOTTO_OK;
+out:
+	PQclear(r);
+	store_blobs_free(b, cnt);
+	return rc;
+}
+
+static int
+pg_invite_add(store *s, const uint8_t hash[SC_SHA256], const char *handle, uint64_t now)
+{
+	pgparams p = { .n = 0 };
+
+	p_blob(&p, hash, SC_SHA256);
+	p_text(&p, handle);
+	p_u64(&p, now);
+	return run_cmd(PQ(s), Q_INVITE_ADD, &p, NULL);
+}
+
+/*
+ * As in SQLite: candidates are found by handle, never by the secret's hash,
+ * and every one is compared in constant time.
+ */
+static int
+pg_invite_take(store *s, const uint8_t hash[SC_SHA256], const char *handle, uint64_t now,
+    uint64_t max_age_ms)
+{
+	pgparams p = { .n = 0 };
+	PGresult *r = NULL;
+	uint64_t id, match = 0, used;
+	int rc, found = 0;
+
+	p_text(&p, handle);
+	p_u64(&p, now > max_age_ms ? now - max_age_ms : 0);
+	if ((rc = run(PQ(s), Q_INVITE_CANDIDATES, &p, PGRES_TUPLES_OK, &r)) != SOTTO_OK)
+		return rc;
+	for (int i = 0; i < PQntuples(r); i++) {
+		if (PQnfields(r) != 2 || PQgetisnull(r, i, 1) || PQgetlength(r, i, 1) != SC_SHA256 ||
+		    col_u64(r, i, 0, &id) != SOTTO_OK)
+			continue;
+		if (sc_memeq(PQgetvalue(r, i, 1), hash, SC_SHA256) && !found) {
+			found = 1;
+			match = id;
+		}
+	}
+	PQclear(r);
+	if (!found)
+		return SOTTO_ERR_INVITE;
+	p.n = 0;
+	p_u64(&p, match);
+	p_u64(&p, now);
+	if ((rc = run_cmd(PQ(s), Q_INVITE_USE, &p, &used)) != SOTTO_OK)
+		return rc;
+	return used == 1 ? SOTTO_OK : SOTTO_ERR_INVITE;
+}
+
+static int
+pg_copy_add(store *s, const store_copy *c, uint64_t *seq)
+{
+	pgparams p = { .n = 0 };
+	PGresult *r = NULL;
+	int rc;
+
+	*seq = 0;
+	if (c->envelope_len > SOTTO_MAX_ENVELOPE || c->wrap_len > COPY_WRAP_MAX)
+		return SOTTO_ERR_TOO_LARGE;
+	p_blob(&p, c->device_id, SC_DEVICE_ID);
+	p_blob(&p, c->msg_id, STORE_MSG_ID_LEN);
+	p_blob(&p, c->envelope, c->envelope_len);
+	p_blob(&p, c->wrap, c->wrap_len);
+	p_u64(&p, c->stored_at);
+	p_u64(&p, c->expires_at);
+	if ((rc = run(PQ(s), Q_COPY_ADD, &p, PGRES_TUPLES_OK, &r)) != SOTTO_OK)
+		return rc;
+	/* No row: (device, msg id) already queued, an idempotent retry. */
+	if (PQntuples(r) == 1 && ((rc = col_u64(r, 0, 0, seq)) != SOTTO_OK || *seq == 0)) {
+		*seq = 0;
+		rc = SOTTO_ERR_DB;
+	}
+	PQclear(r);
+	return rc;
+}
+
+static int
+one_count(store_pg *q, enum stmt_id id, const pgparams *p, uint64_t *count)
+{
+	PGresult *r;
+	int rc;
+
+	*count = 0;
+	if ((rc = run(q, id, p, PGRES_TUPLES_OK, &r)) != SOTTO_OK)
+		return rc;
+	rc = PQntuples(r) == 1 ? col_u64(r, 0, 0, count) : SOTTO_ERR_DB;
+	PQclear(r);
+	return rc;
+}
+
+static int
+pg_copy_count(store *s, const uint8_t device_id[SC_DEVICE_ID], uint64_t now, uint64_t *count)
+{
+	pgparams p = { .n = 0 };
+
+	p_blob(&p, device_id, SC_DEVICE_ID);
+	p_u64(&p, now);
+	return one_count(PQ(s), Q_COPY_COUNT, &p, count);
+}
+
+static int
+pg_copy_total(store *s, uint64_t *count)
+{
+	pgparams p = { .n = 0 };
+
+	return one_count(PQ(s), Q_COPY_TOTAL, &p, count);
+}
+
+static int
+pg_copy_fetch(store *s, const uint8_t device_id[SC_DEVICE_ID], uint64_t now, size_t max,
+    size_t max_bytes, store_copy **out, size_t *n, int *more)
+{
+	pgparams p = { .n = 0 };
+	PGresult *r = NULL;
+	store_copy *c = NULL, *e;
+	size_t cnt = 0, total = 0, rows, mlen;
+	uint8_t *mid = NULL;
+	int rc, cut = 0;
+
+	*out = NULL;
+	*n = 0;
+	*more = 0;
+	if (max == 0 || max > SOTTO_MAX_FETCH_BATCH)
+		max = SOTTO_MAX_FETCH_BATCH;
+	p_blob(&p, device_id, SC_DEVICE_ID);
+	p_u64(&p, now);
+	p_u64(&p, (uint64_t)max + 1);
+	if ((rc = run(PQ(s), Q_COPY_FETCH, &p, PGRES_TUPLES_OK, &r)) != SOTTO_OK)
+		goto out;
+	rows = (size_t)PQntuples(r);
+	rc = SOTTO_ERR_NOMEM;
+	if ((c = calloc(max, sizeof(*c))) == NULL)
+		goto out;
+	for (size_t i = 0; i < rows; i++) {
+		int row = (int)i;
+
+		if (cnt == max) {
+			cut = 1;
+			break;
+		}
+		e = &c[cnt];
+		memcpy(e->device_id, device_id, SC_DEVICE_ID);
+		if ((rc = col_u64(r, row, 0, &e->seq)) != SOTTO_OK ||
+		    (rc = col_blob(r, row, 1, STORE_MSG_ID_LEN, &mid, &mlen)) != SOTTO_OK ||
+		    (rc = col_blob(r, row, 2, SOTTO_MAX_ENVELOPE, &e->envelope, &e->envelope_len)) != SOTTO_OK ||
+		    (rc = col_blob(r, row, 3, COPY_WRAP_MAX, &e->wrap, &e->wrap_len)) != SOTTO_OK ||
+		    (rc = col_u64(r, row, 4, &e->stored_at)) != SOTTO_OK ||
+		    (rc = col_u64(r, row, 5, &e->expires_at)) != SOTTO_OK) {
+			cnt++;	/* so its blobs are freed */
+			goto out;
+		}
+		rc = SOTTO_ERR_DB;
+		if (mlen != STORE_MSG_ID_LEN || e->seq == 0) {
+			cnt++;
+			goto out;
+		}
+		memcpy(e->msg_id, mid, STORE_MSG_ID_LEN);
+		free(mid);
+		mid = NULL;
+		if (cnt > 0 && (total >= max_bytes ||
+		    e->envelope_len + e->wrap_len > max_bytes - total)) {
+			free(e->envelope);
+			free(e->wrap);
+			memset(e, 0, sizeof(*e));
+			cut = 1;
+			break;
+		}
+		total += e->envelope_len + e->wrap_len;
+		cnt++;
+	}
+	*out = c;
+	*n = cnt;
+	*more = cut;
+	c = NULL;
+	rc = SOTTO_OK;
+out:
+	PQclear(r);
+	free(mid);
+	store_copies_free(c, cnt);
+	return rc;
+}
+
+/* The seqs as an int8[] literal, one round trip for the whole ack. */
+static int
+pg_copy_ack(store *s, const uint8_t device_id[SC_DEVICE_ID], const uint64_t *seqs, size_t n,
+    size_t *deleted)
+{
+	pgparams p = { .n = 0 };
+	uint64_t del = 0;
+	char num[24];
+	size_t valid = 0;
+	sbuf b;
+	int rc;
+
+	*deleted = 0;
+	sbw_init(&b, n * sizeof(num) + 3);
+	sbw_u8(&b, '{');
+	for (size_t i = 0; i < n; i++) {
+		if (seqs[i] == 0 || seqs[i] > INT64_MAX)
+			continue;
+		snprintf(num, sizeof(num), "%s%" PRIu64, valid > 0 ? "," : "", seqs[i]);
+		sbw_put(&b, num, strlen(num));
+		valid++;
+	}
+	sbw_put(&b, "}", 2);
+	if ((rc = sbw_error(&b)) != SOTTO_OK || valid == 0)
+		goto out;
+	p_blob(&p, device_id, SC_DEVICE_ID);
+	p_text(&p, (const char *)b.p);
+	if ((rc = run_cmd(PQ(s), Q_COPY_ACK, &p, &del)) != SOTTO_OK)
+		goto out;
+	*deleted = (size_t)del;
+out:
+	sbw_free(&b);
+	return rc;
+}
+
+static int
+pg_copy_sweep(store *s, uint64_t now, size_t *deleted)
+{
+	pgparams p = { .n = 0 };
+	uint64_t del = 0;
+	int rc;
+
+	*deleted = 0;
+	p_u64(&p, now);
+	if ((rc = run_cmd(PQ(s), Q_COPY_SWEEP, &p, &del)) != SOTTO_OK)
+		return rc;
+	*deleted = (size_t)del;
+	return SOTTO_OK;
+}
+
+static int
+pg_announce(store *s, const store_wake *w)
+{
+	store_pg *q = PQ(s);
+
+	return q->in_tx ? wakeq_push(&q->wq, w) : SOTTO_ERR_INTERNAL;
+}
+
+static int
+pg_wake_fd(store *s)
+{
+	return PQsocket(PQ(s)->db);
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+static int
+hex_u64(const char *h, uint64_t *v)
+{
+	*v = 0;
+	for (int i = 0; i < 16; i++) {
+		int x = hexval(h[i]);
+
+		if (x < 0)
+			return SOTTO_ERR_FORMAT;
+		*v = (*v << 4) | (uint64_t)x;
+	}
+	return SOTTO_OK;
+}
+
+/* A payload from another sottod on this database: parsed as untrusted text. */
+static int
+wake_parse(const char *t, store_wake *w)
+{
+	size_t n = strnlen(t, PG_WAKE_TEXT_MAX + 2 * SC_DEVICE_ID + 1);
+
+	memset(w, 0, sizeof(*w));
+	if (n == 1 + 2 * SC_DEVICE_ID + 16 && t[0] == 'c') {
+		w->kind = STORE_WAKE_COPY;
+		for (size_t i = 0; i < SC_DEVICE_ID; i++) {
+			int hi = hexval(t[1 + 2 * i]), lo = hexval(t[2 + 2 * i]);
+
+			if (hi < 0 || lo < 0)
+				return SOTTO_ERR_FORMAT;
+			w->device_id[i] = (uint8_t)(hi << 4 | lo);
+		}
+		if (hex_u64(t + 1 + 2 * SC_DEVICE_ID, &w->seq) != SOTTO_OK || w->seq == 0)
+			return SOTTO_ERR_FORMAT;
+		return SOTTO_OK;
+	}
+	if (n > 17 && n <= 17 + SOTTO_MAX_HANDLE && t[0] == 'l') {
+		w->kind = STORE_WAKE_LIST;
+		if (hex_u64(t + 1, &w->version) != SOTTO_OK)
+			return SOTTO_ERR_FORMAT;
+		memcpy(w->handle, t + 17, n - 17);
+		w->handle[n - 17] = '\0';
+		return handle_valid(w->handle) ? SOTTO_OK : SOTTO_ERR_FORMAT;
+	}
+	return SOTTO_ERR_FORMAT;
+}
+
+/*
+ * libpq keeps notifications that arrived during any query; PQnotifies hands
+ * them out without reading the socket, so io = 0 costs no system call.
+ */
+static int
+pg_wake_drain(store *s, int io, store_wake_fn fn, void *arg)
+{
+	store_pg *q = PQ(s);
+	PGnotify *nt;
+	store_wake w;
+
+	if (PQstatus(q->db) != CONNECTION_OK)
+		return SOTTO_ERR_DB;
+	if (io && PQconsumeInput(q->db) != 1)
+		return SOTTO_ERR_DB;
+	while ((nt = PQnotifies(q->db)) != NULL) {
+		if (nt->be_pid != q->self_pid && strcmp(nt->relname, PG_WAKE_CHANNEL) == 0 &&
+		    nt->extra != NULL && wake_parse(nt->extra, &w) == SOTTO_OK)
+			fn(arg, &w);
+		PQfreemem(nt);
+	}
+	return SOTTO_OK;
+}
+
+static const store_ops pg_ops = {
+	.name = "postgres",
+	.close = pg_close,
+	.begin = pg_begin,
+	.commit = pg_commit,
+	.rollback = pg_rollback,
+	.mark = pg_mark,
+	.release = pg_release,
+	.undo = pg_undo,
+	.account_exists = pg_account_exists,
+	.account_add = pg_account_add,
+	.list_add = pg_list_add,
+	.list_current = pg_list_current,
+	.list_history = pg_list_history,
+	.invite_add = pg_invite_add,
+	.invite_take = pg_invite_take,
+	.copy_add = pg_copy_add,
+	.copy_count = pg_copy_count,
+	.copy_fetch = pg_copy_fetch,
+	.copy_ack = pg_copy_ack,
+	.copy_sweep = pg_copy_sweep,
+	.copy_total = pg_copy_total,
+	.announce = pg_announce,
+	.wake_fd = pg_wake_fd,
+	.wake_drain = pg_wake_drain,
+};
+
+static int
+prepare_all(store_pg *q)
+{
+	Oid types[PG_MAX_PARAMS];
+	char name[16];
+	PGresult *r;
+	int ok;
+
+	for (int i = 0; i < Q__COUNT; i++) {
+		int n = (int)strlen(stmts[i].types);
+
+		for (int j = 0; j < n; j++)
+			/* bytea 17, int8 20, text 25 (pg_type.h); arrays are cast in the SQL */
+			types[j] = stmts[i].types[j] == 'b' ? 17 : stmts[i].types[j] == 'i' ? 20 : 25;
+		snprintf(name, sizeof(name), "q%d", i);
+		r = PQprepare(q->db, name, stmts[i].sql, n, types);
+		ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+		PQclear(r);
+		if (!ok)
+			return SOTTO_ERR_DB;
+	}
+	return SOTTO_OK;
+}
+
+int
+store_pg_open(store **out, const char *conninfo)
+{
+	store_pg *q = NULL;
+	PGresult *r = NULL;
+	int rc = SOTTO_ERR_NOMEM;
+
+	*out = NULL;
+	if ((q = calloc(1, sizeof(*q))) == NULL)
+		goto out;
+	q->base.ops = &pg_ops;
+	rc = SOTTO_ERR_DB;
+	if ((q->db = PQconnectdb(conninfo)) == NULL || PQstatus(q->db) != CONNECTION_OK)
+		goto out;
+	/* schema_sql holds several statements: PQexec runs them as one string. */
+	r = PQexec(q->db, "SET client_min_messages = warning");
+	PQclear(r);
+	r = PQexec(q->db, schema_sql);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK || PQtransactionStatus(q->db) != PQTRANS_IDLE)
+		goto out;
+	if (exec_plain(q, "LISTEN " PG_WAKE_CHANNEL) != SOTTO_OK || prepare_all(q) != SOTTO_OK)
+		goto out;
+	q->self_pid = PQbackendPID(q->db);
+	*out = &q->base;
+	q = NULL;
+	rc = SOTTO_OK;
+out:
+	PQclear(r);
+	pg_close(q ? &q->base : NULL);
+	return rc;
+}

@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: ISC */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sotto/error.h"
+#include "store_wake.h"
+#include "wire.h"
+
+/* Pipes get this much room (Linux's unprivileged maximum is 1 MiB by default):
+ * a worker busy for a moment must not make the others drop wake-ups. */
+#define WAKEPIPE_SIZE	(1024 * 1024)
+
+int
+wakeq_push(wakeq *q, const store_wake *w)
+{
+	store_wake *nb;
+
+	if ((w->kind != STORE_WAKE_COPY && w->kind != STORE_WAKE_LIST) ||
+	    (w->kind == STORE_WAKE_LIST && !handle_valid(w->handle)))
+		return SOTTO_ERR_INVALID_ARG;
+	if (q->n == WAKEQ_MAX) {
+		q->dropped++;
+		return SOTTO_OK;
+	}
+	if (q->n == q->cap) {
+		size_t ncap = q->cap == 0 ? 64 : q->cap * 2;
+
+		if ((nb = realloc(q->w, ncap * sizeof(*nb))) == NULL)
+			return SOTTO_ERR_NOMEM;
+		q->w = nb;
+		q->cap = ncap;
+	}
+	q->w[q->n++] = *w;
+	return SOTTO_OK;
+}
+
+void
+wakeq_clear(wakeq *q)
+{
+	q->n = 0;
+	q->dropped = 0;
+}
+
+void
+wakeq_free(wakeq *q)
+{
+	free(q->w);
+	memset(q, 0, sizeof(*q));
+}
+
+int
+wake_put(sbuf *b, const store_wake *w)
+{
+	sbw_u8(b, (uint8_t)w->kind);
+	if (w->kind == STORE_WAKE_COPY) {
+		sbw_put(b, w->device_id, SC_DEVICE_ID);
+		sbw_u64(b, w->seq);
+	} else {
+		sbw_u64(b, w->version);
+		sbw_str8(b, w->handle, strnlen(w->handle, SOTTO_MAX_HANDLE));
+	}
+	return sbw_error(b);
+}
+
+int
+wake_get(sbuf_reader *r, store_wake *w)
+{
+	const uint8_t *h;
+	size_t hl;
+	uint8_t kind;
+	int rc;
+
+	memset(w, 0, sizeof(*w));
+	if ((rc = sbr_u8(r, &kind)) != SOTTO_OK)
+		return rc;
+	if (kind == STORE_WAKE_COPY) {
+		w->kind = STORE_WAKE_COPY;
+		if ((rc = sbr_copy(r, w->device_id, SC_DEVICE_ID)) != SOTTO_OK ||
+		    (rc = sbr_u64(r, &w->seq)) != SOTTO_OK)
+			return rc;
+		return w->seq == 0 ? SOTTO_ERR_FORMAT : SOTTO_OK;
+	}
+	if (kind != STORE_WAKE_LIST)
+		return SOTTO_ERR_FORMAT;
+	w->kind = STORE_WAKE_LIST;
+	if ((rc = sbr_u64(r, &w->version)) != SOTTO_OK ||
+	    (rc = sbr_str8(r, SOTTO_MAX_HANDLE, &h, &hl)) != SOTTO_OK)
+		return rc;
+	memcpy(w->handle, h, hl);
+	w->handle[hl] = '\0';
+	return handle_valid(w->handle) ? SOTTO_OK : SOTTO_ERR_FORMAT;
+}
+
+int
+store_wakegroup_make(store_wakegroup *g, size_t n)
+{
+	int fds[2];
+
+	memset(g, 0, sizeof(*g));
+	for (size_t i = 0; i < STORE_MAX_WORKERS; i++)
+		g->rd[i] = g->wr[i] = -1;
+	if (n == 0 || n > STORE_MAX_WORKERS)
+		return SOTTO_ERR_INVALID_ARG;
+	for (size_t i = 0; i < n; i++) {
+		if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) {
+			store_wakegroup_close(g);
+			return SOTTO_ERR_IO;
+		}
+		/* Best effort: the default 64 KiB still works, only drops sooner. */
+		(void)fcntl(fds[1], F_SETPIPE_SZ, WAKEPIPE_SIZE);
+		g->rd[i] = fds[0];
+		g->wr[i] = fds[1];
+		g->n = i + 1;
+	}
+	return SOTTO_OK;
+}
+
+void
+store_wakegroup_close(store_wakegroup *g)
+{
+	for (size_t i = 0; i < g->n; i++) {
+		if (g->rd[i] >= 0)
+			close(g->rd[i]);
+		if (g->wr[i] >= 0)
+			close(g->wr[i]);
+		g->rd[i] = g->wr[i] = -1;
+	}
+	g->n = 0;
+}
+
+static void
+write_all_others(wakepipe *p, const uint8_t *buf, size_t len, size_t records)
+{
+	for (size_t j = 0; j < p->g->n; j++) {
+		if (j == p->self)
+			continue;
+		/* <= PIPE_BUF: all of it or nothing, never interleaved with another writer. */
+		if (write(p->g->wr[j], buf, len) != (ssize_t)len)
+			p->dropped += records;
+	}
+}
+
+void
+wakepipe_send(wakepipe *p, const wakeq *q)
+{
+	uint8_t chunk[PIPE_BUF];
+	size_t used = 0, records = 0;
+	sbuf b;
+
+	if (p->g == NULL || p->g->n < 2)
+		return;
+	for (size_t i = 0; i < q->n; i++) {
+		sbw_init(&b, WAKE_RECORD_MAX);
+		if (wake_put(&b, &q->w[i]) != SOTTO_OK) {
+			sbw_free(&b);
+			continue;
+		}
+		if (b.len > sizeof(chunk) - used) {
+			write_all_others(p, chunk, used, records);
+			used = records = 0;
+		}
+		memcpy(chunk + used, b.p, b.len);
+		used += b.len;
+		records++;
+		sbw_free(&b);
+	}
+	if (used > 0)
+		write_all_others(p, chunk, used, records);
+}
+
+int
+wakepipe_drain(wakepipe *p, store_wake_fn fn, void *arg)
+{
+	sbuf_reader r;
+	store_wake w;
+	size_t keep;
+	ssize_t got;
+
+	if (p->g == NULL)
+		return SOTTO_OK;
+	for (;;) {
+		got = read(p->g->rd[p->self], p->in + p->in_len, sizeof(p->in) - p->in_len);
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == EAGAIN ? SOTTO_OK : SOTTO_ERR_IO;
+		}
+		if (got == 0)
+			return SOTTO_ERR_IO;	/* every writer gone: the supervisor died */
+		p->in_len += (size_t)got;
+		sbr_init(&r, p->in, p->in_len);
+		for (;;) {
+			size_t at = r.off;
+			int rc = wake_get(&r, &w);
+
+			if (rc == SOTTO_ERR_TRUNCATED) {
+				r.off = at;	/* the rest of it is still in the pipe */
+				break;
+			}
+			if (rc != SOTTO_OK) {
+				/* Only this node writes here; a bad record means a bug: resync. */
+				r.off = r.len;
+				break;
+			}
+			fn(arg, &w);
+		}
+		keep = r.len - r.off;
+		memmove(p->in, p->in + r.off, keep);
+		p->in_len = keep;
+	}
+}

@@ -4,11 +4,13 @@
 BUILD      ?= build
 BUILD_SAN  ?= build-sanitize
 BUILD_FUZZ ?= build-fuzz
+BUILD_BENCH ?= build-bench
+BENCH_ARGS ?=
 FUZZ_SECONDS ?= 60
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX     ?= /usr/local
 
-.PHONY: all deps build check check-plain check-sanitize check-valgrind fuzz demo install clean
+.PHONY: all deps build check check-plain check-sanitize check-valgrind fuzz bench demo install clean
 
 all: build
 
@@ -49,6 +51,14 @@ fuzz: deps
 	@cmake --build $(BUILD_FUZZ) -j$(JOBS) --target fuzz_all
 	./scripts/run-fuzz.sh $(BUILD_FUZZ)/tests/fuzz $(FUZZ_SECONDS) $(JOBS)
 
+# Every benchmark of bench/README.md against a fresh sottod and Mosquitto (about
+# 12 minutes); never part of `check`. BENCH_ARGS go to bench/loadgen.
+bench: deps
+	@./bench/deps.sh
+	@cmake -S . -B $(BUILD_BENCH) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSOTTO_BENCH=ON -DSOTTO_TESTS=OFF >/dev/null
+	@cmake --build $(BUILD_BENCH) -j$(JOBS) --target sottod loadgen crypto_bench
+	./bench/run.sh $(BUILD_BENCH) $(BENCH_ARGS)
+
 demo: build
 	@SOTTOD=$(BUILD)/sottod SOTTO=$(BUILD)/sotto ./scripts/demo.sh
 
@@ -56,4 +66,4 @@ install: build
 	cmake --install $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(BUILD_SAN) $(BUILD_FUZZ)
+	rm -rf $(BUILD) $(BUILD_SAN) $(BUILD_FUZZ) $(BUILD_BENCH)

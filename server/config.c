@@ -121,6 +121,29 @@ set_key(sottod_config *c, const char *key, const char *val, const char **why)
 			*why = "mailbox_cap must be a number from 1 to 10000";
 			return SOTTO_ERR_FORMAT;
 		}
+	} else if (strcmp(key, "workers") == 0) {
+		uint64_t w;
+
+		if (parse_u64(val, 1, CONFIG_MAX_WORKERS, &w) != SOTTO_OK) {
+			*why = "workers must be a number from 1 to 64";
+			return SOTTO_ERR_FORMAT;
+		}
+		c->workers = (unsigned)w;
+	} else if (strcmp(key, "storage") == 0) {
+		if (strcmp(val, "sqlite") == 0)
+			c->storage = CONFIG_STORAGE_SQLITE;
+		else if (strcmp(val, "postgres") == 0)
+			c->storage = CONFIG_STORAGE_POSTGRES;
+		else {
+			*why = "storage must be sqlite or postgres";
+			return SOTTO_ERR_FORMAT;
+		}
+	} else if (strcmp(key, "postgres_url") == 0) {
+		if (*val == '\0') {
+			*why = "postgres_url must not be empty";
+			return SOTTO_ERR_FORMAT;
+		}
+		snprintf(c->postgres_url, sizeof(c->postgres_url), "%s", val);
 	} else if (strcmp(key, "log_level") == 0) {
 		if (strcmp(val, "info") == 0)
 			c->log_debug = 0;
@@ -195,6 +218,10 @@ config_parse_stream(sottod_config *c, FILE *f, char *err, size_t errlen)
 	}
 	if (c->listen[0] == '\0')
 		snprintf(c->listen, sizeof(c->listen), "%s", c->address);
+	if (c->storage == CONFIG_STORAGE_POSTGRES && c->postgres_url[0] == '\0') {
+		snprintf(err, errlen, "storage = postgres needs postgres_url");
+		rc = SOTTO_ERR_FORMAT;
+	}
 out:
 	return rc;
 }
@@ -237,7 +264,10 @@ config_write_new(const char *path, const sottod_config *c)
 	    "# Stored copies per device before senders get MAILBOX_FULL.\n"
 	    "mailbox_cap = %llu\n"
 	    "# log_level: info or debug.\n"
-	    "log_level = %s\n",
+	    "log_level = %s\n"
+	    "# workers: processes serving the port (default: one per core).\n"
+	    "# storage: sqlite (this directory) or postgres (then postgres_url =\n"
+	    "# postgresql://USER@HOST/DB, shared by several nodes; docs/OPERATIONS.md).\n",
 	    c->address, c->registration_open ? "open" : "invite",
 	    (unsigned long long)c->expiry_seconds, (unsigned long long)c->mailbox_cap,
 	    c->log_debug ? "debug" : "info");

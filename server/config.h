@@ -8,6 +8,11 @@
  *   expiry_seconds  1..SOTTO_DEFAULT_EXPIRY_SECONDS; default SOTTO_DEFAULT_EXPIRY_SECONDS
  *   mailbox_cap     1..SOTTO_DEFAULT_MAILBOX_CAP copies per device; default that cap
  *   log_level       info | debug; default info
+ *   workers         1..CONFIG_MAX_WORKERS processes serving the port; default 0 = one
+ *                   per core (capped at CONFIG_MAX_WORKERS)
+ *   storage         sqlite | postgres; default sqlite (DIR/sottod.db)
+ *   postgres_url    libpq conninfo (postgresql://... or key=value ...), required
+ *                   with storage = postgres
  * Lines longer than SOTTO_MAX_CONFIG_LINE bytes, unknown keys, missing '=',
  * bad numbers and bad addresses are errors naming the line number.
  */
@@ -22,6 +27,9 @@
 
 #define CONFIG_DEFAULT_ADDRESS "127.0.0.1:7443"
 #define CONFIG_FILE_NAME "sottod.conf"
+#define CONFIG_MAX_WORKERS 64
+
+enum config_storage { CONFIG_STORAGE_SQLITE = 0, CONFIG_STORAGE_POSTGRES };
 
 typedef struct sottod_config {
 	char address[SOTTO_MAX_ADDRESS + 1];
@@ -30,6 +38,9 @@ typedef struct sottod_config {
 	uint64_t expiry_seconds;
 	uint64_t mailbox_cap;
 	int log_debug;
+	unsigned workers;			/* 0: one per core */
+	enum config_storage storage;
+	char postgres_url[SOTTO_MAX_CONFIG_LINE + 1];
 } sottod_config;
 
 /* Defaults, as above. */

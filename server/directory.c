@@ -265,6 +265,13 @@ broadcast_change(server *s, const char *handle, uint64_t version)
 }
 
 void
+dir_published(server *s, const dl_list *l)
+{
+	broadcast_change(s, l->handle, l->version);
+	drop_removed_devices(s, l);
+}
+
+void
 dir_publish(conn *c, uint64_t id, const Sotto__Wire__PublishDeviceListRequest *rq)
 {
 	store *st = c->srv->st;
@@ -304,6 +311,7 @@ dir_publish(conn *c, uint64_t id, const Sotto__Wire__PublishDeviceListRequest *r
 		    "could not store the device list");
 		goto out;
 	}
+	wake_announce_list(st, next->handle, next->version);
 	in_tx = 0;
 	if (st->ops->commit(st) != SOTTO_OK) {
 		session_respond_status(c, id, ST(INTERNAL), "storage error");
@@ -312,8 +320,7 @@ dir_publish(conn *c, uint64_t id, const Sotto__Wire__PublishDeviceListRequest *r
 	log_info("list_published", "conn=%llu handle=%s version=%llu devices=%zu",
 	    (unsigned long long)c->serial, next->handle, (unsigned long long)next->version, next->n_devices);
 	session_respond_status(c, id, ST(OK), NULL);
-	broadcast_change(c->srv, next->handle, next->version);
-	drop_removed_devices(c->srv, next);
+	dir_published(c->srv, next);
 out:
 	if (in_tx)
 		st->ops->rollback(st);

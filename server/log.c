@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -37,8 +38,9 @@ log_event(enum log_level lvl, const char *event, const char *fmt, ...)
 	gmtime_r(&now.tv_sec, &tm);
 	if (strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
 		ts[0] = '\0';
-	n = snprintf(line, sizeof(line), "ts=%s.%03ldZ level=%s event=%s", ts,
-	    now.tv_nsec / 1000000, level_names[lvl], event);
+	/* pid: sottod runs several worker processes into one log. */
+	n = snprintf(line, sizeof(line), "ts=%s.%03ldZ level=%s pid=%ld event=%s", ts,
+	    now.tv_nsec / 1000000, level_names[lvl], (long)getpid(), event);
 	if (n < 0)
 		return;
 	if ((size_t)n < sizeof(line) - 2 && fmt != NULL && *fmt != '\0') {

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "server.h"
 #include "sotto/error.h"
 
@@ -241,6 +243,7 @@ mbox_fetch(conn *c, uint64_t id, const Sotto__Wire__FetchRequest *rq)
 	r.deliveries = dp;
 	r.more = more;
 	session_respond(c, id, &r);
+	metrics_deliveries(n);
 	c->fetching = 1;
 	log_debug("fetch", "conn=%llu n=%zu more=%d", (unsigned long long)c->serial, n, more);
 out:
@@ -325,8 +328,39 @@ push_delivery(server *s, const staged_op *op, const push_rec *p, uint64_t now)
 	f.delivery = &d;
 	for (conn *c = conn_first_device(s, cp->device_id.data); c != NULL;
 	    c = conn_next_device(c->dnext, cp->device_id.data))
-		if (c->fetching)
-			(void)conn_send(c, &f);
+		if (c->fetching && conn_send(c, &f) == SOTTO_OK)
+			metrics_deliveries(1);
+}
+
+/* Every new copy is announced: its device may be connected to another worker
+ * or node (or to several), which then pushes it from the store. */
+static void
+announce_copies(server *s, const push_rec *pushes, size_t np)
+{
+	store_wake w;
+
+	memset(&w, 0, sizeof(w));
+	w.kind = STORE_WAKE_COPY;
+	for (size_t i = 0; i < np; i++) {
+		const Sotto__Wire__SendRequest *rq = s->batch[pushes[i].op].f->send;
+
+		memcpy(w.device_id, rq->recipients[pushes[i].rcpt]->copies[pushes[i].copy]->device_id.data,
+		    SC_DEVICE_ID);
+		w.seq = pushes[i].seq;
+		if (s->st->ops->announce(s->st, &w) != SOTTO_OK) {
+			metrics_error(ME_WAKE);
+			break;
+		}
+	}
+}
+
+static uint64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
 /*
@@ -339,11 +373,13 @@ mailbox_flush(server *s)
 	store *st = s->st;
 	push_rec *pushes = NULL;
 	size_t np = 0, pcap = 0, n = s->batch_n, i, sends = 0;
-	uint64_t now = now_ms(), t0 = now, expiry_ms = s->cfg.expiry_seconds * 1000;
+	uint64_t now = now_ms(), t0 = now, expiry_ms = s->cfg.expiry_seconds * 1000, us0;
+	size_t sent_ok = 0;
 	int rc, committed = 0;
 
 	if (n == 0)
 		return;
+	us0 = mono_us();
 	if ((rc = st->ops->begin(st)) != SOTTO_OK) {
 		for (i = 0; i < n; i++)
 			s->batch[i].status = ST(INTERNAL);
@@ -363,19 +399,26 @@ mailbox_flush(server *s)
 			op->status = rc == SOTTO_OK ? ST(OK) : ST(INTERNAL);
 		}
 	}
+	announce_copies(s, pushes, np);
 	if ((rc = st->ops->commit(st)) != SOTTO_OK) {
+		metrics_error(ME_COMMIT);
 		log_error("commit_failed", "ops=%zu err=\"%s\"", n, sotto_strerror(rc));
 		for (i = 0; i < n; i++)
 			s->batch[i].status = ST(INTERNAL);
 		np = 0;
 	} else
 		committed = 1;
+	metrics_commit(mono_us() - us0);
 answer:
 	for (i = 0; i < n; i++) {
 		staged_op *op = &s->batch[i];
 		Sotto__Wire__Response r = SOTTO__WIRE__RESPONSE__INIT;
 
 		r.status = op->status;
+		if (op->status == ST(INTERNAL))
+			metrics_error(ME_STORAGE);
+		else if (op->status == ST(OK) && op->kind == OP_SEND)
+			sent_ok++;
 		if (op->status == ST(MAILBOX_FULL)) {
 			r.error = "recipient mailbox is full";
 			r.handle = (char *)op->full_handle;
@@ -389,6 +432,7 @@ answer:
 			log_debug("ack", "conn=%llu n=%zu deleted=%zu", (unsigned long long)op->c->serial,
 			    op->f->ack->n_seqs, op->deleted);
 	}
+	metrics_sends(sent_ok);
 	for (i = 0; i < np; i++)
 		push_delivery(s, &s->batch[pushes[i].op], &pushes[i], now);
 	log_debug("batch_commit", "ops=%zu sends=%zu copies=%zu ok=%d ms=%llu", n, sends, np, committed,

@@ -58,15 +58,18 @@ load_config(sottod_config *cfg, const char *dir)
 }
 
 static store *
-open_store(const char *dir)
+open_store(const sottod_config *cfg, const char *dir)
 {
 	char path[PATH_MAX];
 	store *st;
 	int rc;
 
 	path_in(path, sizeof(path), dir, DB_FILE);
-	if ((rc = store_sqlite_open(&st, path)) != SOTTO_OK)
+	if ((rc = server_store_open(cfg, dir, &st)) != SOTTO_OK) {
+		if (cfg->storage == CONFIG_STORAGE_POSTGRES)
+			die("cannot open the PostgreSQL database (postgres_url): %s", sotto_strerror(rc));
 		die("cannot open database %s: %s", path, sotto_strerror(rc));
+	}
 	return st;
 }
 
@@ -170,7 +173,7 @@ cmd_init(int argc, char **argv)
 	}
 	if ((rc = tls_make_selfsigned(key, cert, host)) != SOTTO_OK)
 		die("cannot make the server key in %s: %s", dir, sotto_strerror(rc));
-	st = open_store(dir);
+	st = open_store(&cfg, dir);
 	st->ops->close(st);
 	/* The config goes last: its presence means the directory is complete. */
 	if ((rc = config_write_new(path, &cfg)) != SOTTO_OK)
@@ -189,6 +192,7 @@ static int
 cmd_run(int argc, char **argv)
 {
 	server *s;
+	store *st;
 	const char *dir = NULL, *listen = NULL;
 	char host[SOTTO_MAX_ADDRESS + 1];
 	int port, rc, i;
@@ -216,18 +220,17 @@ cmd_run(int argc, char **argv)
 		die("path too long: %s", dir);
 	check_key_file(dir);
 	load_pin(dir, s->pin);
-	s->st = open_store(dir);
-	log_info("start", "dir=%s address=%s listen=%s registration=%s expiry_seconds=%llu mailbox_cap=%llu",
-	    dir, s->cfg.address, s->cfg.listen, s->cfg.registration_open ? "open" : "invite",
-	    (unsigned long long)s->cfg.expiry_seconds, (unsigned long long)s->cfg.mailbox_cap);
-	rc = net_run(s);
-	s->st->ops->close(s->st);
-	free(s->batch);
+	/* Opened once here so a bad database or postgres_url fails before any fork;
+	 * every worker then opens its own connection. */
+	st = open_store(&s->cfg, dir);
+	st->ops->close(st);
+	log_info("start", "dir=%s address=%s listen=%s registration=%s expiry_seconds=%llu mailbox_cap=%llu "
+	    "storage=%s", dir, s->cfg.address, s->cfg.listen, s->cfg.registration_open ? "open" : "invite",
+	    (unsigned long long)s->cfg.expiry_seconds, (unsigned long long)s->cfg.mailbox_cap,
+	    s->cfg.storage == CONFIG_STORAGE_POSTGRES ? "postgres" : "sqlite");
+	rc = supervisor_run(s);
 	free(s);
-	if (rc != SOTTO_OK)
-		die("cannot serve: %s", sotto_strerror(rc));
-	log_info("stopped", "%s", "");
-	return 0;
+	return rc;
 }
 
 static int
@@ -249,7 +252,7 @@ cmd_invite(int argc, char **argv)
 	load_pin(argv[1], inv.pin);
 	snprintf(inv.address, sizeof(inv.address), "%s", cfg.address);
 	snprintf(inv.handle, sizeof(inv.handle), "%s", argv[2]);
-	st = open_store(argv[1]);
+	st = open_store(&cfg, argv[1]);
 	rc = dir_invite_create(st, argv[2], inv.secret, now_ms());
 	st->ops->close(st);
 	if (rc == SOTTO_ERR_HANDLE_TAKEN)

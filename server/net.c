@@ -1,12 +1,18 @@
 /* SPDX-License-Identifier: ISC */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libwebsockets.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "server.h"
 #include "sotto/error.h"
 
@@ -19,11 +25,22 @@
  * not hold descriptors and push registrations for ever. */
 #define NET_IDLE_PING_SECONDS	60
 #define NET_IDLE_HANGUP_SECONDS	150
+/* Bytes of one /metrics answer. */
+#define NET_METRICS_MAX		16384
+#define NET_WAKE_PROTOCOL	"sotto-wake"
+#define NET_ACCEPT_PROTOCOL	"sotto-accept"
+/* Connections accepted per readiness of the listening socket, so a flood of
+ * new connections cannot starve the established ones. */
+#define NET_ACCEPT_BURST	64
+#define NET_LISTEN_BACKLOG	4096
 
 typedef struct net {
 	server *srv;
 	struct lws_context *ctx;
 	struct lws_vhost *vh;
+	struct lws_vhost *local_vh;	/* our listening socket and the wake-up descriptor */
+	int listen_fd;
+	int failed;			/* the wake-up path broke: the worker stops */
 	lws_sorted_usec_list_t flush_sul;
 	lws_sorted_usec_list_t sweep_sul;
 } net;
@@ -79,6 +96,7 @@ conn_send(conn *c, const wire_frame *f)
 	if (n > SOTTOD_MAX_OUTQ_BYTES - c->out_bytes) {
 		/* A reader this far behind would hold memory without bound: cut it off. */
 		log_info("slow_reader", "conn=%llu queued=%zu", (unsigned long long)c->serial, c->out_bytes);
+		metrics_error(ME_SLOW_READER);
 		free(buf);
 		outq_clear(c);
 		c->closing = 1;
@@ -165,6 +183,7 @@ conn_new(server *s, struct lws *wsi)
 		s->conns->prev = c;
 	s->conns = c;
 	s->n_conns++;
+	metrics_connections(1);
 	lws_get_peer_simple(wsi, c->peer, sizeof(c->peer));
 	return c;
 }
@@ -187,6 +206,7 @@ conn_gone(conn *c)
 		c->next->prev = c->prev;
 	c->next = c->prev = NULL;
 	s->n_conns--;
+	metrics_connections(-1);
 	c->wsi = NULL;
 	log_info("conn_close", "conn=%llu conns=%zu", (unsigned long long)c->serial, s->n_conns);
 	conn_unref(c);
@@ -210,6 +230,7 @@ static void
 reject_input(conn *c, Sotto__Wire__Status st, const char *why)
 {
 	log_info("bad_frame", "conn=%llu reason=\"%s\"", (unsigned long long)c->serial, why);
+	metrics_error(ME_BAD_FRAME);
 	c->rx_len = 0;
 	session_respond_status(c, 0, st, why);
 	conn_close_after_flush(c);
@@ -292,6 +313,42 @@ on_writable(conn *c, struct lws *wsi)
 	return 0;
 }
 
+/*
+ * GET /metrics on the same TLS listener: the sum over every worker of the
+ * node (metrics.h), the queue depth counted by the store. Anything else is 404.
+ */
+static int
+serve_http(struct lws *wsi, server *s, const char *uri)
+{
+	uint8_t hdr[LWS_PRE + 512], *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof(hdr) - 1;
+	uint64_t depth = 0;
+	size_t body_len;
+	sbuf b;
+	int rc = -1;
+
+	sbw_init(&b, LWS_PRE + NET_METRICS_MAX);
+	if (uri == NULL || strcmp(uri, "/metrics") != 0 || lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) == 0) {
+		if (lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL) == 0 &&
+		    lws_http_transaction_completed(wsi) == 0)
+			rc = 0;
+		goto out;
+	}
+	if (s->st->ops->copy_total(s->st, &depth) != SOTTO_OK)
+		metrics_error(ME_STORAGE);
+	if (sbw_reserve(&b, LWS_PRE) == NULL || metrics_render(&b, depth) != SOTTO_OK)
+		goto out;
+	body_len = b.len - LWS_PRE;
+	if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, "text/plain; version=0.0.4; charset=utf-8",
+	    body_len, &p, end) != 0 || lws_finalize_write_http_header(wsi, start, &p, end) != 0)
+		goto out;
+	if (lws_write(wsi, b.p + LWS_PRE, body_len, LWS_WRITE_HTTP_FINAL) != (int)body_len)
+		goto out;
+	rc = lws_http_transaction_completed(wsi) ? -1 : 0;
+out:
+	sbw_free(&b);
+	return rc;
+}
+
 static int
 callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
@@ -334,10 +391,118 @@ callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in
 			pss->c = NULL;
 		}
 		return 0;
+	case LWS_CALLBACK_HTTP:
+		return s != NULL ? serve_http(wsi, s, in) : -1;
 	default:
 		break;
 	}
 	return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+/* The store's wake-up descriptor turned readable: other workers or nodes
+ * committed something for this worker's devices. */
+static int
+wake_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	struct lws_context *ctx = lws_get_context(wsi);
+	server *s = ctx != NULL ? lws_context_user(ctx) : NULL;
+	net *n = s != NULL ? s->net : NULL;
+	int rc;
+
+	(void)user;
+	(void)in;
+	(void)len;
+	if (reason != LWS_CALLBACK_RAW_RX_FILE || n == NULL)
+		return 0;
+	if ((rc = wake_run(s, 1)) != SOTTO_OK) {
+		log_error("wake_failed", "err=\"%s\"", sotto_strerror(rc));
+		metrics_error(ME_WAKE);
+		n->failed = 1;
+		lws_cancel_service(n->ctx);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Our own listening socket (lws 4.1 cannot set SO_REUSEPORT on its own): each
+ * accepted connection is handed to the TLS vhost as if lws had accepted it.
+ */
+static int
+accept_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	struct lws_context *ctx = lws_get_context(wsi);
+	server *s = ctx != NULL ? lws_context_user(ctx) : NULL;
+	net *n = s != NULL ? s->net : NULL;
+	int one = 1, fd;
+
+	(void)user;
+	(void)in;
+	(void)len;
+	if (reason != LWS_CALLBACK_RAW_RX_FILE || n == NULL)
+		return 0;
+	for (int i = 0; i < NET_ACCEPT_BURST; i++) {
+		if ((fd = accept4(n->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+			    errno != ECONNABORTED)
+				log_warn("accept_failed", "err=\"%s\"", strerror(errno));
+			break;
+		}
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		/* On failure lws closes fd itself. */
+		(void)lws_adopt_socket_vhost(n->vh, fd);
+	}
+	return 0;
+}
+
+static const struct lws_protocols local_protocols[] = {
+	{ NET_WAKE_PROTOCOL, wake_callback, 0, 0, 0, NULL, 0 },
+	{ NET_ACCEPT_PROTOCOL, accept_callback, 0, 0, 0, NULL, 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 },
+};
+
+static int
+adopt_fd(net *n, int fd, const char *protocol)
+{
+	lws_sock_file_fd_type f;
+
+	f.filefd = fd;
+	if (lws_adopt_descriptor_vhost(n->local_vh, LWS_ADOPT_RAW_FILE_DESC, f, protocol, NULL) == NULL) {
+		close(fd);
+		return SOTTO_ERR_NETWORK;
+	}
+	return SOTTO_OK;
+}
+
+/* The listening socket and the store's wake-up descriptor (a dup: lws closes
+ * what it adopts, the store keeps its own) go on a vhost that listens on
+ * nothing itself. */
+static int
+adopt_local(net *n, server *s, const char *host, int *port)
+{
+	struct lws_context_creation_info info;
+	int sfd, rc, lfd;
+
+	memset(&info, 0, sizeof(info));
+	info.vhost_name = "sottod-local";
+	info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
+	info.protocols = local_protocols;
+	info.user = s;
+	if ((n->local_vh = lws_create_vhost(n->ctx, &info)) == NULL)
+		return SOTTO_ERR_NETWORK;
+	if ((rc = server_bind(host, *port, NET_LISTEN_BACKLOG, &lfd, port)) != SOTTO_OK) {
+		log_error("start_failed", "what=listen address=%s err=\"%s\"", s->cfg.listen,
+		    strerror(errno));
+		return rc;
+	}
+	n->listen_fd = lfd;
+	if ((rc = adopt_fd(n, lfd, NET_ACCEPT_PROTOCOL)) != SOTTO_OK)
+		return rc;
+	if ((sfd = s->st->ops->wake_fd(s->st)) < 0)
+		return SOTTO_OK;
+	if ((sfd = dup(sfd)) == -1)
+		return SOTTO_ERR_IO;
+	return adopt_fd(n, sfd, NET_WAKE_PROTOCOL);
 }
 
 static const lws_retry_bo_t idle_policy = {
@@ -404,8 +569,8 @@ net_run(server *s)
 	memset(&info, 0, sizeof(info));
 	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 	info.vhost_name = "sottod";
-	info.port = port;
-	info.iface = strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0 ? NULL : host;
+	/* TLS server, fed by adopt_local's listening socket. */
+	info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
 	info.protocols = protocols;
 	info.ssl_cert_filepath = cert;
 	info.ssl_private_key_filepath = key;
@@ -416,7 +581,11 @@ net_run(server *s)
 		log_error("start_failed", "what=listen address=%s", s->cfg.listen);
 		goto out;
 	}
-	port = lws_get_vhost_listen_port(n.vh);
+	if ((rc = adopt_local(&n, s, host, &port)) != SOTTO_OK) {
+		log_error("start_failed", "what=local err=\"%s\"", sotto_strerror(rc));
+		goto out;
+	}
+	rc = SOTTO_ERR_NETWORK;
 
 	signal_ctx = n.ctx;
 	memset(&sa, 0, sizeof(sa));
@@ -429,20 +598,34 @@ net_run(server *s)
 
 	mailbox_sweep(s);
 	lws_sul_schedule(n.ctx, 0, &n.sweep_sul, sweep_cb, sweep_interval(s));
-	log_info("listening", "address=%s port=%d", host, port);
-	if (strchr(host, ':') != NULL)
-		printf("listening on [%s]:%d\n", host, port);
-	else
-		printf("listening on %s:%d\n", host, port);
-	fflush(stdout);
+	log_info("listening", "address=%s port=%d worker=%zu", host, port, s->worker);
+	if (s->ready_fd >= 0) {
+		/* The supervisor prints "listening on" once every worker said so. */
+		if (write(s->ready_fd, "r", 1) != 1)
+			log_warn("ready_failed", "worker=%zu", s->worker);
+	} else {
+		if (strchr(host, ':') != NULL)
+			printf("listening on [%s]:%d\n", host, port);
+		else
+			printf("listening on %s:%d\n", host, port);
+		fflush(stdout);
+	}
 
-	while (!got_signal)
+	/* After each turn, wake-ups the store already holds (libpq keeps the
+	 * notifications that came in during a query): no system call. */
+	while (!got_signal && !n.failed) {
 		if (lws_service(n.ctx, 0) < 0)
 			break;
+		if ((rc = wake_run(s, 0)) != SOTTO_OK) {
+			log_error("wake_failed", "err=\"%s\"", sotto_strerror(rc));
+			metrics_error(ME_WAKE);
+			n.failed = 1;
+		}
+	}
 	log_info("shutdown", "signal=%d conns=%zu staged=%zu", (int)got_signal, s->n_conns, s->batch_n);
 	/* What was staged is committed before anything closes. */
 	mailbox_flush(s);
-	rc = SOTTO_OK;
+	rc = n.failed ? SOTTO_ERR_DB : SOTTO_OK;
 out:
 	if (n.ctx != NULL) {
 		lws_sul_cancel(&n.flush_sul);

@@ -91,6 +91,10 @@ struct server {
 	staged_op *batch;		/* staged sends and acks, in arrival order */
 	size_t batch_n, batch_cap;
 	volatile int stopping;
+	size_t worker;			/* this worker's index (supervisor.c) */
+	int ready_fd;			/* >= 0: write one byte there when listening */
+	store_wake *wakes;		/* wake-ups drained, not yet acted on (wake.c) */
+	size_t wakes_n, wakes_cap;
 };
 
 uint64_t now_ms(void);
@@ -132,6 +136,32 @@ int dir_invite_create(store *st, const char *handle, uint8_t secret[static INVIT
 /* The current signed list of handle, parsed. SOTTO_ERR_NOT_FOUND, SOTTO_ERR_DB
  * (also for a stored list that does not parse). *raw: caller frees (may be NULL). */
 int dir_current(store *st, const char *handle, dl_list *l, uint8_t **raw, size_t *rawlen)
+    __attribute__((warn_unused_result));
+
+/* After a new list is committed: tell connected devices, close the removed devices' connections. */
+void dir_published(server *s, const dl_list *l);
+
+/* wake.c: take the wake-ups other workers and nodes announced (store.h) and
+ * act on them: push a copy to this worker's fetching connections of its
+ * device, pass a list change on to dir_published. io as in wake_drain of
+ * store_ops. SOTTO_ERR_DB (and friends) when the wake-up path broke. */
+int wake_run(server *s, int io);
+/* Frees the wake-up buffer. */
+void wake_free(server *s);
+/* Announce, inside the open transaction, that handle published version. */
+void wake_announce_list(store *st, const char *handle, uint64_t version);
+
+/* supervisor.c: serve with s->cfg.workers processes (sottod run); returns the
+ * exit status for main(). */
+int supervisor_run(server *s);
+/* A TCP socket bound to host:port with SO_REUSEPORT (every worker binds the
+ * same port; the kernel spreads connections over those listening), listening
+ * when backlog > 0; non-blocking, close-on-exec. *port_out: the bound port.
+ * SOTTO_ERR_NETWORK (errno says why). */
+int server_bind(const char *host, int port, int backlog, int *fd_out, int *port_out)
+    __attribute__((warn_unused_result));
+/* Open the store the configuration names (DIR/sottod.db or postgres_url). */
+int server_store_open(const sottod_config *cfg, const char *dir, store **out)
     __attribute__((warn_unused_result));
 
 /* mailbox.c: Send and Ack take ownership of f (the frame holding the request). */

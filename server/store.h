@@ -128,6 +128,10 @@ typedef struct store_ops {
 	    size_t n, size_t *deleted);
 	/* Delete every copy with expires_at <= now. */
 	int (*copy_sweep)(store *s, uint64_t now, size_t *deleted);
+	/* Copy seq of device if still queued and unexpired at now (a wake-up names
+	 * it). *out: caller frees with store_copies_free(*out, 1). SOTTO_ERR_NOT_FOUND. */
+	int (*copy_get)(store *s, const uint8_t device_id[SC_DEVICE_ID], uint64_t seq, uint64_t now,
+	    store_copy **out);
 	/* Every stored copy, expired or not (for metrics: one count query). */
 	int (*copy_total)(store *s, uint64_t *count);
 

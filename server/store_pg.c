@@ -26,7 +26,7 @@ enum stmt_id {
 	Q_ACCOUNT_EXISTS, Q_ACCOUNT_ADD,
 	Q_LIST_ADD, Q_DEVICES_CLEAR, Q_DEVICE_ADD, Q_LIST_CURRENT, Q_LIST_HISTORY,
 	Q_INVITE_ADD, Q_INVITE_CANDIDATES, Q_INVITE_USE,
-	Q_COPY_ADD, Q_COPY_COUNT, Q_COPY_FETCH, Q_COPY_ACK, Q_COPY_SWEEP, Q_COPY_TOTAL,
+	Q_COPY_ADD, Q_COPY_COUNT, Q_COPY_FETCH, Q_COPY_ACK, Q_COPY_SWEEP, Q_COPY_TOTAL, Q_COPY_GET,
 	Q_NOTIFY,
 	Q__COUNT
 };
@@ -61,6 +61,8 @@ static const struct {
 	[Q_COPY_ACK] = { "ba", "DELETE FROM copies WHERE device_id = $1 AND seq = ANY($2::int8[])" },
 	[Q_COPY_SWEEP] = { "i", "DELETE FROM copies WHERE expires_at <= $1" },
 	[Q_COPY_TOTAL] = { "", "SELECT count(*) FROM copies" },
+	[Q_COPY_GET] = { "bii", "SELECT seq, msg_id, envelope, wrap, stored_at, expires_at FROM copies "
+	    "WHERE device_id = $1 AND seq = $2 AND expires_at > $3" },
 	[Q_NOTIFY] = { "a", "SELECT pg_notify('" PG_WAKE_CHANNEL "', w) FROM unnest($1::text[]) AS w" },
 };
 
@@ -704,6 +706,67 @@ out:
 	return rc;
 }
 
+/* Row row of a copies result into e (device_id set by the caller). */
+static int
+copy_row(const PGresult *r, int row, store_copy *e)
+{
+	uint8_t *mid = NULL;
+	size_t mlen = 0;
+	int rc;
+
+	if ((rc = col_u64(r, row, 0, &e->seq)) != SOTTO_OK ||
+	    (rc = col_blob(r, row, 1, STORE_MSG_ID_LEN, &mid, &mlen)) != SOTTO_OK ||
+	    (rc = col_blob(r, row, 2, SOTTO_MAX_ENVELOPE, &e->envelope, &e->envelope_len)) != SOTTO_OK ||
+	    (rc = col_blob(r, row, 3, COPY_WRAP_MAX, &e->wrap, &e->wrap_len)) != SOTTO_OK ||
+	    (rc = col_u64(r, row, 4, &e->stored_at)) != SOTTO_OK ||
+	    (rc = col_u64(r, row, 5, &e->expires_at)) != SOTTO_OK)
+		goto out;
+	rc = SOTTO_ERR_DB;
+	if (mlen != STORE_MSG_ID_LEN || e->seq == 0)
+		goto out;
+	memcpy(e->msg_id, mid, STORE_MSG_ID_LEN);
+	rc = SOTTO_OK;
+out:
+	free(mid);
+	return rc;
+}
+
+static int
+pg_copy_get(store *s, const uint8_t device_id[SC_DEVICE_ID], uint64_t seq, uint64_t now,
+    store_copy **out)
+{
+	pgparams p = { .n = 0 };
+	PGresult *r = NULL;
+	store_copy *e = NULL;
+	int rc;
+
+	*out = NULL;
+	p_blob(&p, device_id, SC_DEVICE_ID);
+	p_u64(&p, seq);
+	p_u64(&p, now);
+	if ((rc = run(PQ(s), Q_COPY_GET, &p, PGRES_TUPLES_OK, &r)) != SOTTO_OK)
+		goto out;
+	rc = SOTTO_ERR_NOT_FOUND;
+	if (PQntuples(r) != 1)
+		goto out;
+	rc = SOTTO_ERR_NOMEM;
+	if ((e = calloc(1, sizeof(*e))) == NULL)
+		goto out;
+	memcpy(e->device_id, device_id, SC_DEVICE_ID);
+	if ((rc = copy_row(r, 0, e)) != SOTTO_OK)
+		goto out;
+	rc = SOTTO_ERR_DB;
+	if (e->seq != seq)
+		goto out;
+	*out = e;
+	e = NULL;
+	rc = SOTTO_OK;
+out:
+	PQclear(r);
+	store_copies_free(e, e != NULL ? 1 : 0);
+	return rc;
+}
+
 /* The seqs as an int8[] literal, one round trip for the whole ack. */
 static int
 pg_copy_ack(store *s, const uint8_t device_id[SC_DEVICE_ID], const uint64_t *seqs, size_t n,
@@ -868,6 +931,7 @@ static const store_ops pg_ops = {
 	.copy_fetch = pg_copy_fetch,
 	.copy_ack = pg_copy_ack,
 	.copy_sweep = pg_copy_sweep,
+	.copy_get = pg_copy_get,
 	.copy_total = pg_copy_total,
 	.announce = pg_announce,
 	.wake_fd = pg_wake_fd,

@@ -18,7 +18,7 @@ enum stmt_id {
 	ST_ACCOUNT_EXISTS, ST_ACCOUNT_ADD,
 	ST_LIST_ADD, ST_DEVICES_CLEAR, ST_DEVICE_ADD, ST_LIST_CURRENT, ST_LIST_HISTORY,
 	ST_INVITE_ADD, ST_INVITE_CANDIDATES, ST_INVITE_USE,
-	ST_COPY_ADD, ST_COPY_COUNT, ST_COPY_FETCH, ST_COPY_ACK, ST_COPY_SWEEP, ST_COPY_TOTAL,
+	ST_COPY_ADD, ST_COPY_COUNT, ST_COPY_FETCH, ST_COPY_ACK, ST_COPY_SWEEP, ST_COPY_TOTAL, ST_COPY_GET,
 	ST__COUNT
 };
 
@@ -50,6 +50,8 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_COPY_ACK] = "DELETE FROM copies WHERE seq = ?1 AND device_id = ?2",
 	[ST_COPY_SWEEP] = "DELETE FROM copies WHERE expires_at <= ?1",
 	[ST_COPY_TOTAL] = "SELECT count(*) FROM copies",
+	[ST_COPY_GET] = "SELECT seq, msg_id, envelope, wrap, stored_at, expires_at FROM copies "
+	    "WHERE device_id = ?1 AND seq = ?2 AND expires_at > ?3",
 };
 
 static const char schema_sql[] =
@@ -624,6 +626,49 @@ sq_copy_total(store *s, uint64_t *count)
 }
 
 static int
+sq_copy_get(store *s, const uint8_t device_id[SC_DEVICE_ID], uint64_t seq, uint64_t now,
+    store_copy **out)
+{
+	sqlite3_stmt *st = stmt(SQ(s), ST_COPY_GET);
+	store_copy *e = NULL;
+	uint8_t *mid = NULL;
+	size_t mlen = 0;
+	int rc, r;
+
+	*out = NULL;
+	if ((rc = bind_blob(st, 1, device_id, SC_DEVICE_ID)) != SOTTO_OK ||
+	    (rc = bind_u64(st, 2, seq)) != SOTTO_OK || (rc = bind_u64(st, 3, now)) != SOTTO_OK)
+		goto out;
+	if ((r = sqlite3_step(st)) != SQLITE_ROW) {
+		rc = r == SQLITE_DONE ? SOTTO_ERR_NOT_FOUND : SOTTO_ERR_DB;
+		goto out;
+	}
+	rc = SOTTO_ERR_NOMEM;
+	if ((e = calloc(1, sizeof(*e))) == NULL)
+		goto out;
+	memcpy(e->device_id, device_id, SC_DEVICE_ID);
+	if ((rc = col_u64(st, 0, &e->seq)) != SOTTO_OK ||
+	    (rc = col_blob(st, 1, STORE_MSG_ID_LEN, &mid, &mlen)) != SOTTO_OK ||
+	    (rc = col_blob(st, 2, SOTTO_MAX_ENVELOPE, &e->envelope, &e->envelope_len)) != SOTTO_OK ||
+	    (rc = col_blob(st, 3, COPY_WRAP_MAX, &e->wrap, &e->wrap_len)) != SOTTO_OK ||
+	    (rc = col_u64(st, 4, &e->stored_at)) != SOTTO_OK ||
+	    (rc = col_u64(st, 5, &e->expires_at)) != SOTTO_OK)
+		goto out;
+	rc = SOTTO_ERR_DB;
+	if (mlen != STORE_MSG_ID_LEN || e->seq != seq)
+		goto out;
+	memcpy(e->msg_id, mid, STORE_MSG_ID_LEN);
+	*out = e;
+	e = NULL;
+	rc = SOTTO_OK;
+out:
+	sqlite3_reset(st);
+	free(mid);
+	store_copies_free(e, e != NULL ? 1 : 0);
+	return rc;
+}
+
+static int
 sq_announce(store *s, const store_wake *w)
 {
 	store_sqlite *q = SQ(s);
@@ -685,6 +730,7 @@ static const store_ops sqlite_ops = {
 	.copy_fetch = sq_copy_fetch,
 	.copy_ack = sq_copy_ack,
 	.copy_sweep = sq_copy_sweep,
+	.copy_get = sq_copy_get,
 	.copy_total = sq_copy_total,
 	.announce = sq_announce,
 	.wake_fd = sq_wake_fd,

@@ -679,6 +679,39 @@ test_copy_total(void **state)
 	assert_int_equal(total, 3);
 }
 
+/* One copy by seq, as a wake-up names it: only its own device's, unexpired. */
+static void
+test_copy_get(void **state)
+{
+	fixture *fx = *state;
+	store *st = fx->st;
+	uint8_t d1[SC_DEVICE_ID], d2[SC_DEVICE_ID];
+	store_copy *c = NULL;
+	uint64_t s1, s2;
+
+	memset(d1, 0x11, sizeof(d1));
+	memset(d2, 0x22, sizeof(d2));
+	assert_int_equal(st->ops->begin(st), SOTTO_OK);
+	s1 = add(st, d1, 1, "hello", 10, 5000);
+	s2 = add(st, d1, 2, "old", 10, 100);
+	assert_int_equal(st->ops->commit(st), SOTTO_OK);
+	assert_int_equal(st->ops->copy_get(st, d1, s1, 50, &c), SOTTO_OK);
+	assert_int_equal(c->seq, s1);
+	assert_memory_equal(c->device_id, d1, SC_DEVICE_ID);
+	assert_int_equal(c->envelope_len, 5);
+	assert_memory_equal(c->envelope, "hello", 5);
+	assert_int_equal(c->wrap_len, 80);
+	assert_int_equal(c->msg_id[0], 1);
+	assert_int_equal(c->stored_at, 10);
+	assert_int_equal(c->expires_at, 5000);
+	store_copies_free(c, 1);
+	c = NULL;
+	assert_int_equal(st->ops->copy_get(st, d2, s1, 50, &c), SOTTO_ERR_NOT_FOUND);
+	assert_null(c);
+	assert_int_equal(st->ops->copy_get(st, d1, s2, 100, &c), SOTTO_ERR_NOT_FOUND);
+	assert_int_equal(st->ops->copy_get(st, d1, s2 + 100, 50, &c), SOTTO_ERR_NOT_FOUND);
+}
+
 int
 main(void)
 {
@@ -692,6 +725,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_bad_args, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wakeups, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_total, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_copy_get, setup, teardown),
 	};
 	int failed;
 

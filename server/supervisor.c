@@ -1,0 +1,317 @@
+/* SPDX-License-Identifier: ISC */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "metrics.h"
+#include "server.h"
+#include "sotto/error.h"
+
+/* A worker that dies sooner than this after it started is restarted only
+ * after a pause, so a worker that cannot run does not spin the supervisor. */
+#define RESTART_QUICK_MS	1000
+#define RESTART_PAUSE_MS	500
+
+typedef struct worker {
+	pid_t pid;		/* 0: not running */
+	uint64_t started_ms;
+	uint64_t restart_at_ms;	/* 0: none pending */
+} worker;
+
+int
+server_store_open(const sottod_config *cfg, const char *dir, store **out)
+{
+	char path[4200];
+
+	*out = NULL;
+	if (cfg->storage == CONFIG_STORAGE_POSTGRES)
+		return store_pg_open(out, cfg->postgres_url);
+	if ((size_t)snprintf(path, sizeof(path), "%s/sottod.db", dir) >= sizeof(path))
+		return SOTTO_ERR_INVALID_ARG;
+	return store_sqlite_open(out, path);
+}
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int
+server_bind(const char *host, int port, int backlog, int *fd_out, int *port_out)
+{
+	struct addrinfo hints, *ai = NULL;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char portstr[8];
+	int fd = -1, one = 1, rc = SOTTO_ERR_NETWORK;
+
+	*fd_out = -1;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	if (getaddrinfo(host, portstr, &hints, &ai) != 0 || ai == NULL)
+		goto out;
+	if ((fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
+	    (backlog > 0 && listen(fd, backlog) != 0) ||
+	    getsockname(fd, (struct sockaddr *)&ss, &sl) != 0)
+		goto out;
+	*port_out = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port :
+	    ((struct sockaddr_in *)&ss)->sin_port);
+	*fd_out = fd;
+	fd = -1;
+	rc = SOTTO_OK;
+out:
+	if (fd != -1)
+		close(fd);
+	if (ai != NULL)
+		freeaddrinfo(ai);
+	return rc;
+}
+
+/* In the child: serve as worker i until SIGTERM; returns the exit status. */
+static int
+worker_main(server *s, size_t i, const store_wakegroup *g, int ready_w)
+{
+	int rc;
+
+	s->worker = i;
+	s->ready_fd = ready_w;
+	metrics_select(i);
+	if ((rc = server_store_open(&s->cfg, s->dir, &s->st)) != SOTTO_OK) {
+		log_error("worker_failed", "worker=%zu what=store err=\"%s\"", i, sotto_strerror(rc));
+		return 1;
+	}
+	if (g->n > 1 && (rc = store_sqlite_join(s->st, g, i)) != SOTTO_OK) {
+		log_error("worker_failed", "worker=%zu what=wake err=\"%s\"", i, sotto_strerror(rc));
+		s->st->ops->close(s->st);
+		return 1;
+	}
+	rc = net_run(s);
+	s->st->ops->close(s->st);
+	s->st = NULL;
+	wake_free(s);
+	free(s->batch);
+	s->batch = NULL;
+	if (rc != SOTTO_OK) {
+		log_error("worker_failed", "worker=%zu err=\"%s\"", i, sotto_strerror(rc));
+		return 1;
+	}
+	log_info("worker_stopped", "worker=%zu", i);
+	return 0;
+}
+
+/* Returns -1 in the parent (w->pid set), else the child's exit status. */
+static int
+spawn(server *s, size_t i, worker *w, const store_wakegroup *g, int sfd, int ready[2],
+    int probe, const sigset_t *oldmask)
+{
+	pid_t parent = getpid(), pid;
+
+	if ((pid = fork()) == -1) {
+		log_error("fork_failed", "worker=%zu err=\"%s\"", i, strerror(errno));
+		w->restart_at_ms = mono_ms() + RESTART_PAUSE_MS;
+		return -1;
+	}
+	if (pid > 0) {
+		w->pid = pid;
+		w->started_ms = mono_ms();
+		w->restart_at_ms = 0;
+		return -1;
+	}
+	/* A worker never outlives its supervisor (SIGKILL of the supervisor included). */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+		_exit(1);
+	close(sfd);
+	close(ready[0]);
+	close(probe);
+	sigprocmask(SIG_SETMASK, oldmask, NULL);
+	return worker_main(s, i, g, ready[1]);
+}
+
+static size_t
+default_workers(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < 1)
+		return 1;
+	return n > CONFIG_MAX_WORKERS ? CONFIG_MAX_WORKERS : (size_t)n;
+}
+
+int
+supervisor_run(server *s)
+{
+	worker w[CONFIG_MAX_WORKERS];
+	store_wakegroup g;
+	sigset_t set, old;
+	struct signalfd_siginfo si;
+	struct sigaction sa;
+	char host[SOTTO_MAX_ADDRESS + 1], buf[64];
+	size_t n = s->cfg.workers > 0 ? s->cfg.workers : default_workers(), alive = 0, ready_count = 0;
+	int sfd = -1, ready[2] = { -1, -1 }, probe = -1, port, rc = 1, printed = 0, stopping = 0;
+	int failed = 0, masked = 0, st, r;
+	pid_t pid;
+
+	memset(w, 0, sizeof(w));
+	memset(&g, 0, sizeof(g));
+	if (config_split_address(s->cfg.listen, host, sizeof(host), &port, 1) != SOTTO_OK) {
+		fprintf(stderr, "sottod: bad listen address %s\n", s->cfg.listen);
+		return 1;
+	}
+	/* Bound, never listening (so it takes no connections): it turns port 0
+	 * into the one port every worker binds, and holds it for restarts. */
+	if (server_bind(host, port, 0, &probe, &port) != SOTTO_OK) {
+		fprintf(stderr, "sottod: cannot bind %s: %s\n", s->cfg.listen, strerror(errno));
+		return 1;
+	}
+	/* Every worker binds the port the probe got (port 0 became a real one). */
+	snprintf(s->cfg.listen, sizeof(s->cfg.listen), strchr(host, ':') != NULL ? "[%s]:%d" : "%s:%d",
+	    host, port);
+	if (metrics_init(n) != SOTTO_OK ||
+	    (s->cfg.storage == CONFIG_STORAGE_SQLITE && n > 1 && store_wakegroup_make(&g, n) != SOTTO_OK) ||
+	    pipe2(ready, O_CLOEXEC | O_NONBLOCK) != 0) {
+		fprintf(stderr, "sottod: cannot set up the workers: %s\n", strerror(errno));
+		goto out;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGPIPE, &sa, NULL);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &set, &old);
+	masked = 1;
+	if ((sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) == -1) {
+		fprintf(stderr, "sottod: signalfd: %s\n", strerror(errno));
+		goto out;
+	}
+	log_info("workers", "n=%zu listen=%s storage=%s", n, s->cfg.listen,
+	    s->cfg.storage == CONFIG_STORAGE_POSTGRES ? "postgres" : "sqlite");
+	for (size_t i = 0; i < n; i++) {
+		if ((r = spawn(s, i, &w[i], &g, sfd, ready, probe, &old)) >= 0) {
+			rc = r;	/* the child: done serving */
+			goto child;
+		}
+		alive += w[i].pid > 0;
+	}
+	while (alive > 0 || (!stopping && printed)) {
+		struct pollfd pfd[2] = { { .fd = sfd, .events = POLLIN }, { .fd = ready[0], .events = POLLIN } };
+		uint64_t now = mono_ms(), next = 0;
+		int timeout = -1;
+
+		for (size_t i = 0; i < n; i++)
+			if (w[i].restart_at_ms != 0 && (next == 0 || w[i].restart_at_ms < next))
+				next = w[i].restart_at_ms;
+		if (next != 0)
+			timeout = next > now ? (int)(next - now) : 0;
+		if (poll(pfd, 2, timeout) < 0 && errno != EINTR)
+			break;
+		if (pfd[1].revents & POLLIN) {
+			ssize_t got;
+
+			while ((got = read(ready[0], buf, sizeof(buf))) > 0)
+				ready_count += (size_t)got;
+			if (!printed && ready_count >= n && !stopping) {
+				printf("listening on %s\n", s->cfg.listen);
+				fflush(stdout);
+				printed = 1;
+			}
+		}
+		while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+			if ((si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) && !stopping) {
+				stopping = 1;
+				log_info("shutdown", "signal=%u workers=%zu", si.ssi_signo, alive);
+				for (size_t i = 0; i < n; i++) {
+					w[i].restart_at_ms = 0;
+					if (w[i].pid > 0)
+						kill(w[i].pid, SIGTERM);
+				}
+			}
+		}
+		while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+			for (size_t i = 0; i < n; i++) {
+				if (w[i].pid != pid)
+					continue;
+				w[i].pid = 0;
+				alive--;
+				metrics_worker_reset(i);
+				if (stopping) {
+					if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+						failed = 1;
+					break;
+				}
+				log_error("worker_died", "worker=%zu pid=%ld status=%d signal=%d", i, (long)pid,
+				    WIFEXITED(st) ? WEXITSTATUS(st) : -1, WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+				if (!printed) {
+					/* It could not even start: the others will not either. */
+					fprintf(stderr, "sottod: a worker could not start (see the log)\n");
+					stopping = failed = 1;
+					for (size_t j = 0; j < n; j++)
+						if (w[j].pid > 0)
+							kill(w[j].pid, SIGTERM);
+					break;
+				}
+				metrics_error(ME_WORKER_RESTART);
+				w[i].restart_at_ms = mono_ms() - w[i].started_ms < RESTART_QUICK_MS ?
+				    mono_ms() + RESTART_PAUSE_MS : mono_ms();
+				break;
+			}
+		}
+		now = mono_ms();
+		for (size_t i = 0; i < n && !stopping; i++) {
+			if (w[i].restart_at_ms == 0 || w[i].restart_at_ms > now)
+				continue;
+			if ((r = spawn(s, i, &w[i], &g, sfd, ready, probe, &old)) >= 0) {
+				rc = r;
+				goto child;
+			}
+			if (w[i].pid > 0) {
+				alive++;
+				log_info("worker_restarted", "worker=%zu pid=%ld", i, (long)w[i].pid);
+			}
+		}
+		if (stopping && alive == 0)
+			break;
+	}
+	rc = failed ? 1 : 0;
+	if (rc == 0)
+		log_info("stopped", "%s", "");
+out:
+	if (sfd != -1)
+		close(sfd);
+	if (masked)
+		sigprocmask(SIG_SETMASK, &old, NULL);
+	if (ready[0] != -1)
+		close(ready[0]);
+	if (probe != -1)
+		close(probe);
+child:
+	/* spawn() closed the rest in the child. */
+	if (ready[1] != -1)
+		close(ready[1]);
+	store_wakegroup_close(&g);
+	return rc;
+}

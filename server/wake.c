@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: ISC */
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "metrics.h"
+#include "server.h"
+#include "sotto/error.h"
+
+/* Wake-ups held between a drain and acting on them; more are dropped (the
+ * devices still get their copies on their next fetch). */
+#define WAKE_BATCH_MAX	65536
+
+static void
+collect(void *arg, const store_wake *w)
+{
+	server *s = arg;
+	store_wake *nb;
+
+	if (s->wakes_n == s->wakes_cap) {
+		size_t ncap = s->wakes_cap == 0 ? 256 : s->wakes_cap * 2;
+
+		if (ncap > WAKE_BATCH_MAX || (nb = realloc(s->wakes, ncap * sizeof(*nb))) == NULL) {
+			metrics_error(ME_WAKE);
+			return;
+		}
+		s->wakes = nb;
+		s->wakes_cap = ncap;
+	}
+	s->wakes[s->wakes_n++] = *w;
+}
+
+static int
+has_fetching(server *s, const uint8_t id[SC_DEVICE_ID])
+{
+	for (conn *c = conn_first_device(s, id); c != NULL; c = conn_next_device(c->dnext, id))
+		if (c->fetching)
+			return 1;
+	return 0;
+}
+
+/* Another worker or node published a list: the same hint and cut-off as for a
+ * list published here, from the list now stored. */
+static void
+list_changed(server *s, const char *handle)
+{
+	dl_list *l;
+
+	if ((l = malloc(sizeof(*l))) == NULL)
+		return;
+	if (dir_current(s->st, handle, l, NULL, NULL) == SOTTO_OK)
+		dir_published(s, l);
+	else
+		metrics_error(ME_STORAGE);
+	free(l);
+}
+
+/*
+ * The copy is read back from the store: the worker that committed it holds
+ * the bytes, this one only its seq. A copy already acknowledged (or expired)
+ * is simply gone.
+ */
+static void
+push_copy(server *s, const store_wake *w, uint64_t now)
+{
+	Sotto__Wire__Delivery d = SOTTO__WIRE__DELIVERY__INIT;
+	wire_frame f = SOTTO__WIRE__FRAME__INIT;
+	store_copy *cp = NULL;
+	int rc;
+
+	if (!has_fetching(s, w->device_id))
+		return;
+	if ((rc = s->st->ops->copy_get(s->st, w->device_id, w->seq, now, &cp)) != SOTTO_OK) {
+		if (rc != SOTTO_ERR_NOT_FOUND) {
+			metrics_error(ME_STORAGE);
+			log_warn("wake_fetch_failed", "seq=%llu err=\"%s\"", (unsigned long long)w->seq,
+			    sotto_strerror(rc));
+		}
+		return;
+	}
+	d.seq = cp->seq;
+	d.envelope.data = cp->envelope;
+	d.envelope.len = cp->envelope_len;
+	d.wrap.data = cp->wrap;
+	d.wrap.len = cp->wrap_len;
+	d.stored_at = cp->stored_at;
+	f.id = 0;
+	f.msg_case = SOTTO__WIRE__FRAME__MSG_DELIVERY;
+	f.delivery = &d;
+	for (conn *c = conn_first_device(s, w->device_id); c != NULL;
+	    c = conn_next_device(c->dnext, w->device_id))
+		if (c->fetching && conn_send(c, &f) == SOTTO_OK)
+			metrics_deliveries(1);
+	store_copies_free(cp, 1);
+}
+
+int
+wake_run(server *s, int io)
+{
+	uint64_t now;
+	size_t n;
+	int rc;
+
+	rc = s->st->ops->wake_drain(s->st, io, collect, s);
+	if ((n = s->wakes_n) == 0)
+		return rc;
+	now = now_ms();
+	s->wakes_n = 0;
+	for (size_t i = 0; i < n; i++) {
+		const store_wake *w = &s->wakes[i];
+
+		if (w->kind == STORE_WAKE_COPY)
+			push_copy(s, w, now);
+		else if (w->kind == STORE_WAKE_LIST)
+			list_changed(s, w->handle);
+	}
+	log_debug("wake", "n=%zu", n);
+	return rc;
+}
+
+void
+wake_free(server *s)
+{
+	free(s->wakes);
+	s->wakes = NULL;
+	s->wakes_n = s->wakes_cap = 0;
+}
+
+void
+wake_announce_list(store *st, const char *handle, uint64_t version)
+{
+	store_wake w;
+
+	memset(&w, 0, sizeof(w));
+	w.kind = STORE_WAKE_LIST;
+	w.version = version;
+	snprintf(w.handle, sizeof(w.handle), "%s", handle);
+	/* A hint only: if it cannot be queued, devices still see the list on lookup. */
+	if (st->ops->announce(st, &w) != SOTTO_OK)
+		metrics_error(ME_WAKE);
+}

@@ -15,6 +15,12 @@ static const cli_cmd commands[] = {
 	{ "safety-number", "H", cmd_safety_number },
 	{ "verify", "H NUMBER", cmd_verify },
 	{ "trust", "H", cmd_trust },
+	{ "link", "--server HOST:PORT --pin PIN --handle H [--device-name N] [--timeout SECONDS]\n"
+	    "       [--no-passphrase]", cmd_link },
+	{ "approve", "CODE [--yes]", cmd_approve },
+	{ "remove-device", "ID", cmd_remove_device },
+	{ "recover", "--handle H --code CODE --server HOST:PORT --pin PIN [--device-name N]\n"
+	    "       [--no-passphrase]", cmd_recover },
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

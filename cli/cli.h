@@ -40,6 +40,12 @@ int cli_fail_err(const sotto_client *c, int err);
  * needs one. Returns CLI_EXIT_OK and *c, or the exit code after printing. */
 int cli_open(const char *home, sotto_client **c);
 
+/* Each line of sotto_warnings(c) as `sotto: warning: <line>` on stderr. */
+void cli_warnings(const sotto_client *c);
+
+/* Ask "QUESTION [y/N] " on /dev/tty: 1 yes, 0 no, -1 no terminal. */
+int cli_confirm(const char *question);
+
 /* Passphrase: SOTTO_PASSPHRASE, else a no-echo prompt on /dev/tty (confirm:
  * asked twice). *out: caller frees with cli_free_secret. */
 int cli_passphrase(char **out, int confirm);
@@ -65,5 +71,9 @@ int cmd_alerts(const char *home, int argc, char **argv);
 int cmd_safety_number(const char *home, int argc, char **argv);
 int cmd_verify(const char *home, int argc, char **argv);
 int cmd_trust(const char *home, int argc, char **argv);
+int cmd_link(const char *home, int argc, char **argv);
+int cmd_approve(const char *home, int argc, char **argv);
+int cmd_remove_device(const char *home, int argc, char **argv);
+int cmd_recover(const char *home, int argc, char **argv);
 
 #endif

@@ -87,6 +87,8 @@ cmd_receive(const char *home, int argc, char **argv)
 		rc = cli_fail("cannot write to standard output; the messages stay unshown");
 	else
 		rc = r == SOTTO_OK ? CLI_EXIT_OK : cli_fail_err(c, r);
+	if (rc == CLI_EXIT_OK)
+		cli_warnings(c);
 	sotto_close(c);
 	return rc;
 }

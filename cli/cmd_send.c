@@ -74,6 +74,7 @@ cmd_send(const char *home, int argc, char **argv)
 		goto out;
 	}
 	printf("sent %s\n", id);
+	cli_warnings(c);
 	rc = CLI_EXIT_OK;
 out:
 	sotto_close(c);

@@ -159,6 +159,8 @@ out:
 int
 cli_open(const char *home, sotto_client **c)
 {
+	const char *e;
+	long secs;
 	char *pass = NULL;
 	int r, rc;
 
@@ -171,6 +173,10 @@ cli_open(const char *home, sotto_client **c)
 	cli_free_secret(pass);
 	if (r != SOTTO_OK)
 		return cli_fail_err(NULL, r);
+	/* Tests shorten the directory alert; anything not a number is ignored. */
+	if ((e = getenv("SOTTO_DIRECTORY_ALERT_SECONDS")) != NULL &&
+	    cli_parse_int(e, 1, 365L * 24 * 3600, &secs) == 0)
+		sotto_set_directory_alert(*c, (uint64_t)secs);
 	return CLI_EXIT_OK;
 }
 
@@ -285,4 +291,48 @@ cli_parse_int(const char *s, long min, long max, long *out)
 		return -1;
 	*out = v;
 	return 0;
+}
+
+void
+cli_warnings(const sotto_client *c)
+{
+	const char *p = sotto_warnings(c), *nl;
+
+	while (*p != '\0') {
+		if ((nl = strchr(p, '\n')) == NULL)
+			nl = p + strlen(p);
+		fputs("sotto: warning: ", stderr);
+		cli_text(stderr, p, (size_t)(nl - p));
+		fputc('\n', stderr);
+		p = *nl != '\0' ? nl + 1 : nl;
+	}
+}
+
+int
+cli_confirm(const char *question)
+{
+	char buf[16];
+	size_t n = 0;
+	ssize_t k;
+	char ch;
+	int fd, r;
+
+	if ((fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY)) == -1)
+		return -1;
+	r = 0;
+	if (write(fd, question, strlen(question)) < 0 || write(fd, " [y/N] ", 7) < 0)
+		goto out;
+	while ((k = read(fd, &ch, 1)) == 1 || (k < 0 && errno == EINTR)) {
+		if (k < 0)
+			continue;
+		if (ch == '\n')
+			break;
+		if (n < sizeof(buf) - 1)
+			buf[n++] = ch;
+	}
+	buf[n] = '\0';
+	r = strcmp(buf, "y") == 0 || strcmp(buf, "Y") == 0 || strcmp(buf, "yes") == 0;
+out:
+	close(fd);
+	return r;
 }

@@ -264,6 +264,27 @@ broadcast_change(server *s, const char *handle, uint64_t version)
 			(void)conn_send(c, &f);
 }
 
+/* A removed device's queue would otherwise sit until expiry, readable by
+ * nobody but still the server's to hand out: it goes with the device. */
+int
+dir_purge_removed(store *st, const dl_list *prev, const dl_list *l)
+{
+	size_t deleted;
+	int rc;
+
+	if (st->ops->copy_purge == NULL)
+		return SOTTO_ERR_INTERNAL;
+	for (size_t i = 0; i < prev->n_devices; i++) {
+		if (dl_find(l, prev->devices[i].id) != NULL)
+			continue;
+		if ((rc = st->ops->copy_purge(st, prev->devices[i].id, &deleted)) != SOTTO_OK)
+			return rc;
+		if (deleted > 0)
+			log_info("copies_purged", "handle=%s n=%zu", l->handle, deleted);
+	}
+	return SOTTO_OK;
+}
+
 void
 dir_published(server *s, const dl_list *l)
 {
@@ -309,6 +330,10 @@ dir_publish(conn *c, uint64_t id, const Sotto__Wire__PublishDeviceListRequest *r
 	if ((rc = st->ops->list_add(st, next, rq->device_list.data, rq->device_list.len)) != SOTTO_OK) {
 		session_respond_status(c, id, rc == SOTTO_ERR_EXISTS ? ST(CHAIN_INVALID) : ST(INTERNAL),
 		    "could not store the device list");
+		goto out;
+	}
+	if (dir_purge_removed(st, prev, next) != SOTTO_OK) {
+		session_respond_status(c, id, ST(INTERNAL), "storage error");
 		goto out;
 	}
 	wake_announce_list(st, next->handle, next->version);

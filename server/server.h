@@ -34,6 +34,13 @@
 /* GetDeviceList requests per connection: burst and refill per second. */
 #define SOTTOD_LOOKUP_BURST		200
 #define SOTTOD_LOOKUP_PER_SEC		50
+/* Linking rendezvous: how long an offer or answer lives, how many may be alive
+ * at once in the whole store, and LinkPost/LinkGet requests per connection
+ * (burst and refill per second; the new device polls about once a second). */
+#define SOTTOD_LINK_TTL_MS		(10ULL * 60 * 1000)
+#define SOTTOD_LINK_MAX_LIVE		10000
+#define SOTTOD_LINK_BURST		20
+#define SOTTOD_LINK_PER_SEC		3
 
 enum conn_state {
 	CONN_PREAUTH = 0,	/* challenge sent, nonce unused */
@@ -64,6 +71,8 @@ typedef struct conn {
 	char peer[64];
 	double lookup_tokens;
 	uint64_t lookup_at_ms;
+	double link_tokens;		/* LinkPost/LinkGet budget (link.c) */
+	uint64_t link_at_ms;		/* 0: budget not started */
 
 	uint8_t *rx;			/* message being reassembled */
 	size_t rx_len, rx_cap;
@@ -138,8 +147,17 @@ int dir_invite_create(store *st, const char *handle, uint8_t secret[static INVIT
 int dir_current(store *st, const char *handle, dl_list *l, uint8_t **raw, size_t *rawlen)
     __attribute__((warn_unused_result));
 
-/* After a new list is committed: tell connected devices, close the removed devices' connections. */
+/* After a new list of l->handle is committed: delete the queued copies of
+ * every device of prev that l no longer lists (inside the transaction). */
+int dir_purge_removed(store *st, const dl_list *prev, const dl_list *l)
+    __attribute__((warn_unused_result));
+/* After that commit: tell connected devices, close the removed devices' connections. */
 void dir_published(server *s, const dl_list *l);
+
+/* link.c: linking rendezvous and recovery (docs/PROTOCOL.md). */
+void link_post(conn *c, uint64_t id, const Sotto__Wire__LinkPostRequest *rq);
+void link_get(conn *c, uint64_t id, const Sotto__Wire__LinkGetRequest *rq);
+void link_recover(conn *c, uint64_t id, const Sotto__Wire__RecoverRequest *rq);
 
 /* wake.c: take the wake-ups other workers and nodes announced (store.h) and
  * act on them: push a copy to this worker's fetching connections of its

@@ -175,6 +175,15 @@ session_frame(conn *c, const uint8_t *p, size_t n)
 	case SOTTO__WIRE__FRAME__MSG_REGISTER:
 		dir_register(c, id, f->register_);
 		break;
+	case SOTTO__WIRE__FRAME__MSG_LINK_POST:
+		link_post(c, id, f->link_post);
+		break;
+	case SOTTO__WIRE__FRAME__MSG_LINK_GET:
+		link_get(c, id, f->link_get);
+		break;
+	case SOTTO__WIRE__FRAME__MSG_RECOVER:
+		link_recover(c, id, f->recover);
+		break;
 	case SOTTO__WIRE__FRAME__MSG_GET_DEVICE_LIST:
 	case SOTTO__WIRE__FRAME__MSG_PUBLISH_DEVICE_LIST:
 	case SOTTO__WIRE__FRAME__MSG_SEND:

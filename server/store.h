@@ -25,6 +25,7 @@
 #include "invite.h"
 
 #define STORE_MSG_ID_LEN 16
+#define STORE_RDV_ID_LEN 16	/* linking rendezvous id */
 /* Workers of one node sharing a SQLite store (see store_wakegroup). */
 #define STORE_MAX_WORKERS 64
 
@@ -134,6 +135,24 @@ typedef struct store_ops {
 	    store_copy **out);
 	/* Every stored copy, expired or not (for metrics: one count query). */
 	int (*copy_total)(store *s, uint64_t *count);
+	/* Delete every copy queued for device (no longer in its account's list). */
+	int (*copy_purge)(store *s, const uint8_t device_id[SC_DEVICE_ID], size_t *deleted);
+
+	/* Linking rendezvous (docs/PROTOCOL.md "Linking a device"): at most one blob
+	 * per (id, slot), each single use and alive until expires_at. The backend
+	 * stores them, never this process's memory: any worker or node may serve
+	 * the next request of the same rendezvous.
+	 * rdv_put: first deletes every entry with expires_at <= now; then
+	 * SOTTO_ERR_RATE_LIMITED if max_live entries remain, SOTTO_ERR_EXISTS if
+	 * (id, slot) is still stored (used or not), else stores the blob
+	 * (len 1..SOTTO_MAX_LINK_BLOB, else SOTTO_ERR_TOO_LARGE).
+	 * rdv_take: the blob of (id, slot) if stored, unused and expires_at > now
+	 * (*blob: caller frees), else SOTTO_ERR_NOT_FOUND; consume = 1 also marks
+	 * it used (then only inside a transaction), so no later take sees it. */
+	int (*rdv_put)(store *s, const uint8_t id[STORE_RDV_ID_LEN], uint32_t slot,
+	    const uint8_t *blob, size_t len, uint64_t now, uint64_t expires_at, uint64_t max_live);
+	int (*rdv_take)(store *s, const uint8_t id[STORE_RDV_ID_LEN], uint32_t slot, uint64_t now,
+	    int consume, uint8_t **blob, size_t *len);
 
 	/* Wake-ups (see store_wake). announce: only inside a transaction; dropped
 	 * by rollback(). wake_fd: a descriptor that turns readable when wake-ups

@@ -19,6 +19,7 @@ enum stmt_id {
 	ST_LIST_ADD, ST_DEVICES_CLEAR, ST_DEVICE_ADD, ST_LIST_CURRENT, ST_LIST_HISTORY,
 	ST_INVITE_ADD, ST_INVITE_CANDIDATES, ST_INVITE_USE,
 	ST_COPY_ADD, ST_COPY_COUNT, ST_COPY_FETCH, ST_COPY_ACK, ST_COPY_SWEEP, ST_COPY_TOTAL, ST_COPY_GET,
+	ST_COPY_PURGE, ST_RDV_SWEEP, ST_RDV_COUNT, ST_RDV_EXISTS, ST_RDV_ADD, ST_RDV_GET, ST_RDV_USE,
 	ST__COUNT
 };
 
@@ -52,6 +53,14 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_COPY_TOTAL] = "SELECT count(*) FROM copies",
 	[ST_COPY_GET] = "SELECT seq, msg_id, envelope, wrap, stored_at, expires_at FROM copies "
 	    "WHERE device_id = ?1 AND seq = ?2 AND expires_at > ?3",
+	[ST_COPY_PURGE] = "DELETE FROM copies WHERE device_id = ?1",
+	[ST_RDV_SWEEP] = "DELETE FROM rendezvous WHERE expires_at <= ?1",
+	[ST_RDV_COUNT] = "SELECT count(*) FROM rendezvous",
+	[ST_RDV_EXISTS] = "SELECT 1 FROM rendezvous WHERE id = ?1 AND slot = ?2",
+	[ST_RDV_ADD] = "INSERT INTO rendezvous(id, slot, blob, expires_at, used) VALUES (?1, ?2, ?3, ?4, 0)",
+	[ST_RDV_GET] = "SELECT blob FROM rendezvous WHERE id = ?1 AND slot = ?2 AND used = 0 "
+	    "AND expires_at > ?3",
+	[ST_RDV_USE] = "UPDATE rendezvous SET used = 1 WHERE id = ?1 AND slot = ?2 AND used = 0",
 };
 
 static const char schema_sql[] =
@@ -72,7 +81,11 @@ static const char schema_sql[] =
     " envelope BLOB NOT NULL, wrap BLOB NOT NULL, stored_at INTEGER NOT NULL,"
     " expires_at INTEGER NOT NULL, UNIQUE(device_id, msg_id));"
     "CREATE INDEX IF NOT EXISTS copies_device_seq ON copies(device_id, seq);"
-    "CREATE INDEX IF NOT EXISTS copies_expires ON copies(expires_at);";
+    "CREATE INDEX IF NOT EXISTS copies_expires ON copies(expires_at);"
+    "CREATE TABLE IF NOT EXISTS rendezvous("
+    " id BLOB NOT NULL, slot INTEGER NOT NULL, blob BLOB NOT NULL, expires_at INTEGER NOT NULL,"
+    " used INTEGER NOT NULL, PRIMARY KEY(id, slot));"
+    "CREATE INDEX IF NOT EXISTS rendezvous_expires ON rendezvous(expires_at);";
 
 typedef struct store_sqlite {
 	store base;	/* first: a store * is a store_sqlite * */
@@ -626,6 +639,105 @@ sq_copy_total(store *s, uint64_t *count)
 }
 
 static int
+sq_copy_purge(store *s, const uint8_t device_id[SC_DEVICE_ID], size_t *deleted)
+{
+	store_sqlite *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, ST_COPY_PURGE);
+	int rc;
+
+	*deleted = 0;
+	if ((rc = bind_blob(st, 1, device_id, SC_DEVICE_ID)) != SOTTO_OK || (rc = step_done(st)) != SOTTO_OK)
+		return rc;
+	*deleted = (size_t)sqlite3_changes(q->db);
+	return SOTTO_OK;
+}
+
+static int
+sq_rdv_put(store *s, const uint8_t id[STORE_RDV_ID_LEN], uint32_t slot, const uint8_t *blob,
+    size_t len, uint64_t now, uint64_t expires_at, uint64_t max_live)
+{
+	store_sqlite *q = SQ(s);
+	sqlite3_stmt *st;
+	uint64_t live = 0;
+	int rc, r;
+
+	if (len == 0 || len > SOTTO_MAX_LINK_BLOB)
+		return SOTTO_ERR_TOO_LARGE;
+	st = stmt(q, ST_RDV_SWEEP);
+	if ((rc = bind_u64(st, 1, now)) != SOTTO_OK || (rc = step_done(st)) != SOTTO_OK)
+		return rc;
+	st = stmt(q, ST_RDV_COUNT);
+	rc = SOTTO_ERR_DB;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		rc = col_u64(st, 0, &live);
+	sqlite3_reset(st);
+	if (rc != SOTTO_OK)
+		return rc;
+	if (live >= max_live)
+		return SOTTO_ERR_RATE_LIMITED;
+	st = stmt(q, ST_RDV_EXISTS);
+	if ((rc = bind_blob(st, 1, id, STORE_RDV_ID_LEN)) != SOTTO_OK ||
+	    (rc = bind_u64(st, 2, slot)) != SOTTO_OK)
+		return rc;
+	r = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (r == SQLITE_ROW)
+		return SOTTO_ERR_EXISTS;
+	if (r != SQLITE_DONE)
+		return SOTTO_ERR_DB;
+	st = stmt(q, ST_RDV_ADD);
+	if ((rc = bind_blob(st, 1, id, STORE_RDV_ID_LEN)) != SOTTO_OK ||
+	    (rc = bind_u64(st, 2, slot)) != SOTTO_OK ||
+	    (rc = bind_blob(st, 3, blob, len)) != SOTTO_OK ||
+	    (rc = bind_u64(st, 4, expires_at)) != SOTTO_OK)
+		return rc;
+	return step_done(st);
+}
+
+static int
+sq_rdv_take(store *s, const uint8_t id[STORE_RDV_ID_LEN], uint32_t slot, uint64_t now, int consume,
+    uint8_t **blob, size_t *len)
+{
+	store_sqlite *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, ST_RDV_GET);
+	uint8_t *b = NULL;
+	size_t n = 0;
+	int rc, r;
+
+	*blob = NULL;
+	*len = 0;
+	if (consume && !q->in_tx)
+		return SOTTO_ERR_INTERNAL;
+	if ((rc = bind_blob(st, 1, id, STORE_RDV_ID_LEN)) != SOTTO_OK ||
+	    (rc = bind_u64(st, 2, slot)) != SOTTO_OK || (rc = bind_u64(st, 3, now)) != SOTTO_OK)
+		return rc;
+	r = sqlite3_step(st);
+	if (r == SQLITE_ROW)
+		rc = col_blob(st, 0, SOTTO_MAX_LINK_BLOB, &b, &n);
+	else
+		rc = r == SQLITE_DONE ? SOTTO_ERR_NOT_FOUND : SOTTO_ERR_DB;
+	sqlite3_reset(st);
+	if (rc != SOTTO_OK)
+		goto out;
+	if (consume) {
+		st = stmt(q, ST_RDV_USE);
+		if ((rc = bind_blob(st, 1, id, STORE_RDV_ID_LEN)) != SOTTO_OK ||
+		    (rc = bind_u64(st, 2, slot)) != SOTTO_OK || (rc = step_done(st)) != SOTTO_OK)
+			goto out;
+		rc = SOTTO_ERR_NOT_FOUND;
+		if (sqlite3_changes(q->db) != 1)
+			goto out;
+	}
+	*blob = b;
+	*len = n;
+	b = NULL;
+	rc = SOTTO_OK;
+out:
+	free(b);
+	return rc;
+}
+
+static int
 sq_copy_get(store *s, const uint8_t device_id[SC_DEVICE_ID], uint64_t seq, uint64_t now,
     store_copy **out)
 {
@@ -732,6 +844,9 @@ static const store_ops sqlite_ops = {
 	.copy_sweep = sq_copy_sweep,
 	.copy_get = sq_copy_get,
 	.copy_total = sq_copy_total,
+	.copy_purge = sq_copy_purge,
+	.rdv_put = sq_rdv_put,
+	.rdv_take = sq_rdv_take,
 	.announce = sq_announce,
 	.wake_fd = sq_wake_fd,
 	.wake_drain = sq_wake_drain,

@@ -140,7 +140,9 @@ int sotto_devices(sotto_client *c, const char *handle, sotto_device **out, size_
 /* One alert raised on this device. */
 typedef struct sotto_alert {
 	char kind[SOTTO_ALERT_KIND_MAX + 1];	/* identity_reset, contact_devices_changed,
-						   device_added, device_removed, rejected_message */
+						   device_added, device_removed, rejected_message,
+						   account_changed_unsigned,
+						   directory_unreachable */
 	char handle[SOTTO_HANDLE_MAX + 1];
 	char device[SOTTO_ID_HEX_LEN + 1];	/* "" if none */
 	uint64_t at;				/* ms */
@@ -168,6 +170,95 @@ int sotto_verify(sotto_client *c, const char *handle, const char *number)
  * it and verify its device list afresh (trust on first use again). The contact
  * is no longer marked verified. */
 int sotto_trust(sotto_client *c, const char *handle) __attribute__((warn_unused_result));
+
+/* ---- several devices per account (docs/PROTOCOL.md "Linking a device") ---- */
+
+#define SOTTO_LINK_CODE_LEN	43	/* unpadded base64url of 32 bytes */
+
+/* Lines (each ending in '\n') that the last sotto_send or sotto_receive on c
+ * raised as alerts and that a person should see now, e.g. "bob's devices
+ * changed: added ...". "" if none. Borrowed; valid until the next call on c.
+ * They are warnings, not errors: the call may still have succeeded. */
+const char *sotto_warnings(const sotto_client *c);
+
+/* Record a directory_unreachable alert when a command cannot reach the
+ * directory and my own device list was last checked more than seconds ago
+ * (0: the default, 24 hours). Once per outage. */
+void sotto_set_directory_alert(sotto_client *c, uint64_t seconds);
+
+/* What sotto_link needs. All pointers are borrowed for the call. */
+typedef struct sotto_link_options {
+	const char *server;		/* "HOST:PORT" */
+	const char *pin;		/* the server's key pin (43 characters) */
+	const char *handle;		/* the account to join */
+	const char *device_name;	/* NULL: "device" */
+	const char *passphrase;		/* NULL: the key file is left unprotected */
+	int timeout_seconds;		/* how long to wait for approval; 0: 600 */
+} sotto_link_options;
+
+/* Called once with the link code to show (NUL-terminated, borrowed for the call). */
+typedef void (*sotto_link_code_cb)(const char *code, void *arg);
+
+/* Make a new device in home (which must not hold one: SOTTO_ERR_EXISTS) and
+ * join handle's account: makes the device's keys, posts an offer to the
+ * server, calls show with the link code, and waits for a device of the account
+ * to approve it (sotto_approve). Then verifies the account's whole device-list
+ * chain itself, from version 1 to the list the approver named, checks this
+ * device is in it, and writes the home. Nothing is left behind on failure.
+ * SOTTO_ERR_TIMEOUT (not approved in time), SOTTO_ERR_BAD_SIGNATURE (the
+ * approval failed its check: tampered with), SOTTO_ERR_CHAIN (the lists the
+ * server showed do not match the approval), network errors. */
+int sotto_link(const char *home, const sotto_link_options *o, sotto_link_code_cb show, void *arg,
+    char device_id[SOTTO_ID_HEX_LEN + 1]) __attribute__((warn_unused_result));
+
+/* A device asking to join, as sotto_approve shows it. */
+typedef struct sotto_link_offer {
+	char handle[SOTTO_HANDLE_MAX + 1];
+	char name[SOTTO_DEVICE_NAME_MAX + 1];
+	char id[SOTTO_ID_HEX_LEN + 1];
+	char fingerprint[SOTTO_FINGERPRINT_LEN + 1];
+} sotto_link_offer;
+
+/* Return 1 to approve, 0 to decline. o is borrowed for the call. */
+typedef int (*sotto_approve_cb)(const sotto_link_offer *o, void *arg);
+
+/* Approve the device that shows code: fetch its offer, check it with the
+ * code's secret, let confirm decide, then publish my account's next device
+ * list with the device added (signed by this device) and answer the new
+ * device. SOTTO_ERR_NOT_FOUND (no such offer: wrong code, expired, used),
+ * SOTTO_ERR_BAD_SIGNATURE (the offer failed its check), SOTTO_ERR_UNTRUSTED
+ * (declined), SOTTO_ERR_EXISTS (already a device of the account),
+ * SOTTO_ERR_TOO_LARGE (the list is full), SOTTO_ERR_INVALID_ARG (for another
+ * handle, or a name a list cannot hold), network errors. device_id: the new
+ * device's id. */
+int sotto_approve(sotto_client *c, const char *code, sotto_approve_cb confirm, void *arg,
+    char device_id[SOTTO_ID_HEX_LEN + 1]) __attribute__((warn_unused_result));
+
+/* Publish my account's next device list without device_id (hex), signed by
+ * this device. The server then refuses that device and deletes its queue.
+ * SOTTO_ERR_NOT_FOUND (not a device of my account), SOTTO_ERR_INVALID_ARG
+ * (this device itself: remove it from another one). */
+int sotto_remove_device(sotto_client *c, const char *device_id) __attribute__((warn_unused_result));
+
+/* What sotto_recover needs. All pointers are borrowed for the call. */
+typedef struct sotto_recover_options {
+	const char *server;		/* "HOST:PORT" */
+	const char *pin;
+	const char *handle;
+	const char *code;		/* the recovery code sotto_init showed */
+	const char *device_name;	/* NULL: "device" */
+	const char *passphrase;		/* NULL: unprotected key file */
+} sotto_recover_options;
+
+/* On a new device when every device of the account is lost: rebuild the
+ * account key from the recovery code, verify the account's device-list chain,
+ * publish the next version holding only this new device, signed by the account
+ * key, and write the home (SOTTO_ERR_EXISTS if it holds a device). The account
+ * key, and so every safety number, stays the same; every old device is
+ * removed. SOTTO_ERR_BAD_SIGNATURE (the code is not this account's),
+ * SOTTO_ERR_CHAIN, network errors. */
+int sotto_recover(const char *home, const sotto_recover_options *o,
+    char device_id[SOTTO_ID_HEX_LEN + 1]) __attribute__((warn_unused_result));
 
 #ifdef __cplusplus
 }

@@ -73,6 +73,11 @@ void cstore_rollback(cstore *s);
 int cstore_config_set(cstore *s, const cstore_config *cfg) __attribute__((warn_unused_result));
 int cstore_config_get(cstore *s, cstore_config *cfg) __attribute__((warn_unused_result));
 
+/* A number kept with the config under key (not one of cstore_config's keys).
+ * cstore_u64_get: SOTTO_ERR_NOT_FOUND if never set. */
+int cstore_u64_set(cstore *s, const char *key, uint64_t v) __attribute__((warn_unused_result));
+int cstore_u64_get(cstore *s, const char *key, uint64_t *v) __attribute__((warn_unused_result));
+
 /* SOTTO_ERR_NOT_FOUND if handle is unknown. */
 int cstore_contact_get(cstore *s, const char *handle, cstore_contact *c) __attribute__((warn_unused_result));
 /* Insert or replace. */
@@ -141,7 +146,12 @@ struct sotto_client {
 	uint8_t *keys;		/* CLIENT_KEYS_LEN bytes, sc_secure_alloc */
 	conn *cn;		/* NULL until the first network call */
 	char detail[256];
+	char warnings[2048];	/* sotto_warnings: lines raised by the current call */
+	uint64_t dir_alert_ms;	/* directory_unreachable after this long without a check */
 };
+
+/* Default of sotto_client.dir_alert_ms: a day. */
+#define CLIENT_DIR_ALERT_MS (24ULL * 3600 * 1000)
 
 #define CLIENT_SIGN_SEC(c) ((c)->keys)
 #define CLIENT_ENC_SEC(c) ((c)->keys + SC_SIGN_SEC)
@@ -153,6 +163,20 @@ void client_set_detail(sotto_client *c, const char *fmt, ...)
 int client_connect(sotto_client *c) __attribute__((warn_unused_result));
 /* Drop the connection after an error so the next call reconnects. */
 void client_disconnect(sotto_client *c);
+
+/* ---- alerts and the directory watch (client_watch.c) ---- */
+
+/* Record an alert (device may be NULL) and, if warn is not NULL, add it as a
+ * line to c->warnings for the program to show now. */
+int client_alert(sotto_client *c, const char *kind, const char *handle, const uint8_t *device,
+    const char *text, const char *warn) __attribute__((warn_unused_result));
+void client_warnings_clear(sotto_client *c);
+/* My own device list was checked with the server just now. */
+void client_directory_ok(sotto_client *c);
+/* The directory could not be reached or did not answer (err): records
+ * directory_unreachable once per outage if the last good check is older than
+ * c->dir_alert_ms. Only network-like errors count; others are ignored. */
+void client_directory_failed(sotto_client *c, int err);
 
 /* ---- device lists (client_lists.c) ---- */
 

@@ -155,8 +155,10 @@ client_connect(sotto_client *c)
 
 	if (c->cn != NULL)
 		return SOTTO_OK;
-	if ((r = conn_open(&cn, c->cfg.address, c->cfg.pin)) != SOTTO_OK)
+	if ((r = conn_open(&cn, c->cfg.address, c->cfg.pin)) != SOTTO_OK) {
+		client_directory_failed(c, r);
 		goto out;
+	}
 	mlen = wire_auth_message(msg, c->cfg.pin, conn_nonce(cn), c->cfg.handle);
 	sc_sign(sig, msg, mlen, CLIENT_SIGN_SEC(c));
 	a.handle = c->cfg.handle;

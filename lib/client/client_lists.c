@@ -11,25 +11,35 @@ typedef struct walk {
 	uint8_t *prev_bytes;
 	size_t prev_len;
 	int have;
+	uint64_t latest_v;	/* the latest version verified before this walk, 0 if none */
+	int saw_latest;		/* the server showed it again, byte for byte */
+	int account_signed;	/* a new version was signed by the account key */
 } walk;
 
+static int
+is_mine(const sotto_client *c, const char *handle)
+{
+	return strcmp(handle, c->cfg.handle) == 0;
+}
+
+/* `"name" (fingerprint xxxx ...)`, the way a person compares devices. */
 static void
 describe(char *out, size_t max, const char *what, const dl_device *d)
 {
-	char id[SC_DEVICE_ID * 2 + 1];
+	char fp[DL_FINGERPRINT_LEN + 1];
 
-	sc_hex(id, d->id, SC_DEVICE_ID);
-	snprintf(out, max, "%s \"%s\" (%s)", what, d->name, id);
+	dl_fingerprint(fp, d);
+	snprintf(out, max, "%s \"%s\" (fingerprint %s)", what, d->name, fp);
 }
 
 /* Alerts for what changed between the list verified before and the latest. */
 static int
-alert_changes(sotto_client *c, const char *handle, const dl_list *old, const dl_list *now)
+alert_changes(sotto_client *c, const char *handle, const dl_list *old, const dl_list *now,
+    int account_signed)
 {
-	char text[1024], one[160];
+	char text[1024], one[1280], full[1400], by[80], id[SC_DEVICE_ID * 2 + 1];
 	const uint8_t *first = NULL;
-	uint64_t at = client_now_ms();
-	int mine = strcmp(handle, c->cfg.handle) == 0, r;
+	int mine = is_mine(c, handle), r;
 	size_t i, used = 0;
 
 	text[0] = '\0';
@@ -42,10 +52,19 @@ alert_changes(sotto_client *c, const char *handle, const dl_list *old, const dl_
 			if (dl_find(b, d->id) != NULL)
 				continue;
 			if (mine) {
-				describe(one, sizeof(one), pass == 0 ? "device added to your account:" :
-				    "device removed from your account:", d);
-				if ((r = cstore_alert_add(c->st, pass == 0 ? "device_added" : "device_removed",
-				    handle, d->id, at, one)) != SOTTO_OK)
+				sc_hex(id, d->id, SC_DEVICE_ID);
+				if (pass == 0 && !sc_is_zero(d->approved_by, SC_DEVICE_ID)) {
+					char ab[SC_DEVICE_ID * 2 + 1];
+
+					sc_hex(ab, d->approved_by, SC_DEVICE_ID);
+					snprintf(by, sizeof(by), ", approved by device %s", ab);
+				} else
+					snprintf(by, sizeof(by), "%s", pass == 0 ? ", signed by the account key" : "");
+				describe(one, sizeof(one), pass == 0 ? "a device was added to your account:" :
+				    "a device was removed from your account:", d);
+				snprintf(full, sizeof(full), "%s, id %s%s", one, id, by);
+				if ((r = client_alert(c, pass == 0 ? "device_added" : "device_removed",
+				    handle, d->id, full, full)) != SOTTO_OK)
 					return r;
 				continue;
 			}
@@ -61,32 +80,39 @@ alert_changes(sotto_client *c, const char *handle, const dl_list *old, const dl_
 	}
 	if (mine || first == NULL)
 		return SOTTO_OK;
-	snprintf(one, sizeof(one), "devices of %s changed (list version %llu): ", handle,
-	    (unsigned long long)now->version);
-	{
-		char full[1200];
-
-		snprintf(full, sizeof(full), "%s%s", one, text);
-		return cstore_alert_add(c->st, "contact_devices_changed", handle, first, at, full);
-	}
+	snprintf(one, sizeof(one), "%s's devices changed: %s%s", handle, text,
+	    account_signed ? " (signed by the account key: the account was recovered)" : "");
+	snprintf(full, sizeof(full), "%.1300s (list version %llu)", one, (unsigned long long)now->version);
+	return client_alert(c, "contact_devices_changed", handle, first, full, one);
 }
 
+/*
+ * A chain break. For a contact: an identity reset, sends refused until
+ * `trust`. For my own account it means someone other than my devices changed
+ * the list: the same refusal, said louder.
+ */
 static int
 identity_reset(sotto_client *c, const char *handle, const char *why)
 {
 	cstore_contact k;
-	char text[512];
-	int r;
+	char text[640];
+	int r, mine = is_mine(c, handle);
 
 	if ((r = cstore_contact_get(c->st, handle, &k)) != SOTTO_OK)
 		return r;
-	snprintf(text, sizeof(text), "the device list of %s no longer chains to the one verified "
-	    "(%s): messages to %s are refused until `sotto trust %s`", handle, why, handle, handle);
+	if (mine)
+		snprintf(text, sizeof(text), "YOUR ACCOUNT's device list changed in a way no device of "
+		    "yours signed (%s): someone may be adding a device to your account; sending is "
+		    "refused until `sotto trust %s`", why, handle);
+	else
+		snprintf(text, sizeof(text), "the device list of %s no longer chains to the one verified "
+		    "(%s): messages to %s are refused until `sotto trust %s`", handle, why, handle, handle);
 	if ((r = cstore_begin(c->st)) != SOTTO_OK)
 		return r;
 	k.state = CONTACT_RESET_PENDING;
 	if ((r = cstore_contact_put(c->st, &k)) != SOTTO_OK ||
-	    (r = cstore_alert_add(c->st, "identity_reset", handle, NULL, client_now_ms(), text)) != SOTTO_OK ||
+	    (r = client_alert(c, mine ? "account_changed_unsigned" : "identity_reset", handle, NULL,
+	    text, text)) != SOTTO_OK ||
 	    (r = cstore_commit(c->st)) != SOTTO_OK) {
 		cstore_rollback(c->st);
 		return r;
@@ -105,6 +131,9 @@ accept_first(sotto_client *c, const char *handle, const dl_list *l, const uint8_
 
 	if ((r = dl_verify_first(l, p, n)) != SOTTO_OK)
 		return r;
+	/* My own account is known from the start: never trusted from the server. */
+	if (is_mine(c, handle) && !sc_memeq(l->account_pub, c->cfg.account_pub, SC_SIGN_PUB))
+		return SOTTO_ERR_CHAIN;
 	memset(&k, 0, sizeof(k));
 	snprintf(k.handle, sizeof(k.handle), "%s", handle);
 	memcpy(k.account_pub, l->account_pub, SC_SIGN_PUB);
@@ -157,8 +186,11 @@ step(sotto_client *c, const char *handle, walk *w, dl_list *l, const uint8_t *p,
 		/* A version already verified must be byte for byte the one verified:
 		 * anything else is a fork (or a rollback) of the chain. */
 		r = list_matches_stored(c, handle, l->version, p, n);
-		if (r == 1)
+		if (r == 1) {
+			if (l->version == w->latest_v)
+				w->saw_latest = 1;
 			return SOTTO_OK;
+		}
 		if (r < 0)
 			return r;
 		if (trusting && dl_verify_first(l, p, n) == SOTTO_OK) {
@@ -183,8 +215,17 @@ step(sotto_client *c, const char *handle, walk *w, dl_list *l, const uint8_t *p,
 			} else
 				return identity_reset(c, handle, r == SOTTO_ERR_BAD_SIGNATURE ?
 				    "bad signature" : "different account key or broken chain");
-		} else if ((r = cstore_list_add(c->st, handle, l->version, p, n)) != SOTTO_OK)
-			return r;
+		} else if (sc_is_zero(l->signer, SC_DEVICE_ID) && is_mine(c, handle)) {
+			/* This device did not recover the account (the one that does
+			 * stores the list itself): the account key is in other hands. */
+			return identity_reset(c, handle, "a new version was signed by the account "
+			    "key, as in a recovery");
+		} else {
+			if (sc_is_zero(l->signer, SC_DEVICE_ID))
+				w->account_signed = 1;
+			if ((r = cstore_list_add(c->st, handle, l->version, p, n)) != SOTTO_OK)
+				return r;
+		}
 	}
 	if ((copy = malloc(n)) == NULL)
 		return SOTTO_ERR_NOMEM;
@@ -245,8 +286,11 @@ refresh(sotto_client *c, const char *handle, int trusting, uint64_t since, dl_li
 
 	if ((r = client_connect(c)) != SOTTO_OK)
 		goto out;
-	if (since == REFRESH_FROM_LATEST || !w.have || since > w.prev->version)
-		since = w.have ? w.prev->version : 0;
+	/* Ask from one before the latest verified: the server must show that
+	 * version again, byte for byte, or it rolled the list back (or forked it). */
+	if (since == REFRESH_FROM_LATEST || !w.have || since >= w.prev->version)
+		since = w.have ? w.prev->version - 1 : 0;
+	w.latest_v = w.have ? w.prev->version : 0;
 	do {
 		g.handle = (char *)handle;
 		g.since_version = since;
@@ -282,9 +326,17 @@ refresh(sotto_client *c, const char *handle, int trusting, uint64_t since, dl_li
 	r = SOTTO_ERR_PROTOCOL;
 	if (!w.have)
 		goto out;
+	if (had_orig && !w.saw_latest) {
+		char why[128];
+
+		snprintf(why, sizeof(why), "the server no longer shows version %llu, verified before: "
+		    "rolled back", (unsigned long long)orig->version);
+		r = identity_reset(c, handle, why);
+		goto out;
+	}
 	if (had_orig && orig->version != w.prev->version &&
 	    sc_memeq(orig->account_pub, w.prev->account_pub, SC_SIGN_PUB) &&
-	    (r = alert_changes(c, handle, orig, w.prev)) != SOTTO_OK)
+	    (r = alert_changes(c, handle, orig, w.prev, w.account_signed)) != SOTTO_OK)
 		goto out;
 	if (out != NULL)
 		*out = *w.prev;
@@ -296,6 +348,13 @@ refresh(sotto_client *c, const char *handle, int trusting, uint64_t since, dl_li
 		*nout = w.prev_len;
 	r = SOTTO_OK;
 out:
+	/* My own list is the one whose silence must not go unnoticed. */
+	if (is_mine(c, handle)) {
+		if (r == SOTTO_OK)
+			client_directory_ok(c);
+		else
+			client_directory_failed(c, r);
+	}
 	wire_free(resp);
 	free(w.prev_bytes);
 	free(w.prev);

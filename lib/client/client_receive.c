@@ -384,6 +384,7 @@ sotto_receive(sotto_client *c, int wait_seconds, sotto_message_cb cb, void *arg,
 	int r;
 
 	c->detail[0] = '\0';
+	client_warnings_clear(c);
 	memset(&st, 0, sizeof(st));
 	st.cb = cb;
 	st.arg = arg;
@@ -399,6 +400,12 @@ sotto_receive(sotto_client *c, int wait_seconds, sotto_message_cb cb, void *arg,
 		goto out;
 	}
 	if ((r = client_connect(c)) != SOTTO_OK)
+		goto out;
+	/* Every contact with the server checks my own list: a device added to my
+	 * account shows on my other devices now, not when one happens to write. A
+	 * reset is an alert; it must not stop the receive. */
+	if ((r = client_list_refresh(c, c->cfg.handle, NULL, NULL, NULL)) != SOTTO_OK &&
+	    r != SOTTO_ERR_IDENTITY_RESET)
 		goto out;
 	if ((r = fetch_all(c, &st)) != SOTTO_OK || (r = drain_pushes(c, &st)) != SOTTO_OK)
 		goto out;

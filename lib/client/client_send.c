@@ -158,6 +158,7 @@ sotto_send(sotto_client *c, const char *const *to, size_t n_to, const uint8_t *b
 	size_t i, j;
 
 	c->detail[0] = '\0';
+	client_warnings_clear(c);
 	if (to == NULL || n_to == 0 || n_to > SOTTO_MAX_RECIPIENTS || (body == NULL && body_len > 0))
 		return SOTTO_ERR_INVALID_ARG;
 	if (body_len > SOTTO_MAX_BODY)

@@ -225,6 +225,30 @@ out:
 }
 
 int
+cstore_u64_set(cstore *s, const char *key, uint64_t v)
+{
+	uint8_t b[8];
+
+	for (int i = 0; i < 8; i++)
+		b[i] = (uint8_t)(v >> (56 - 8 * i));
+	return config_put(s, key, b, sizeof(b));
+}
+
+int
+cstore_u64_get(cstore *s, const char *key, uint64_t *v)
+{
+	uint8_t b[8];
+	int r;
+
+	*v = 0;
+	if ((r = config_get(s, key, b, sizeof(b), 1, NULL)) != SOTTO_OK)
+		return r;
+	for (int i = 0; i < 8; i++)
+		*v = (*v << 8) | b[i];
+	return SOTTO_OK;
+}
+
+int
 cstore_contact_get(cstore *s, const char *handle, cstore_contact *c)
 {
 	sqlite3_stmt *st = NULL;

@@ -59,6 +59,7 @@ validate(const wire_frame *f)
 		return 1;
 	case SOTTO__WIRE__FRAME__MSG_RESPONSE:
 		if (!str_ok(f->response->error, 1024) || !str_ok(f->response->handle, SOTTO_MAX_HANDLE) ||
+		    f->response->link_blob.len > SOTTO_MAX_LINK_BLOB ||
 		    f->response->n_device_lists > SOTTO_MAX_LIST_HISTORY ||
 		    f->response->n_deliveries > SOTTO_MAX_FETCH_BATCH ||
 		    f->response->n_stale > SOTTO_MAX_RECIPIENTS + 1)
@@ -74,6 +75,16 @@ validate(const wire_frame *f)
 		return f->delivery->envelope.len <= SOTTO_MAX_ENVELOPE && f->delivery->wrap.len <= 256;
 	case SOTTO__WIRE__FRAME__MSG_DEVICE_LIST_CHANGED:
 		return handle_valid(f->device_list_changed->handle);
+	case SOTTO__WIRE__FRAME__MSG_LINK_POST:
+		return len_is(&f->link_post->rendezvous_id, WIRE_RENDEZVOUS_LEN) &&
+		    f->link_post->slot <= 1 && f->link_post->blob.len > 0 &&
+		    f->link_post->blob.len <= SOTTO_MAX_LINK_BLOB;
+	case SOTTO__WIRE__FRAME__MSG_LINK_GET:
+		return len_is(&f->link_get->rendezvous_id, WIRE_RENDEZVOUS_LEN) && f->link_get->slot <= 1;
+	case SOTTO__WIRE__FRAME__MSG_RECOVER:
+		return handle_valid(f->recover->handle) &&
+		    f->recover->device_list.len <= SOTTO_MAX_DEVICE_LIST &&
+		    len_is(&f->recover->signature, 64);
 	case SOTTO__WIRE__FRAME__MSG__NOT_SET:
 	default:
 		return 0;
@@ -150,6 +161,7 @@ static const struct {
 	{ SOTTO__WIRE__STATUS__INTERNAL, SOTTO_ERR_SERVER },
 	{ SOTTO__WIRE__STATUS__FORBIDDEN, SOTTO_ERR_FORBIDDEN },
 	{ SOTTO__WIRE__STATUS__CHAIN_INVALID, SOTTO_ERR_CHAIN },
+	{ SOTTO__WIRE__STATUS__NOT_FOUND, SOTTO_ERR_NOT_FOUND },
 };
 
 int

@@ -19,6 +19,9 @@ typedef Sotto__Wire__Frame wire_frame;
 #define WIRE_PROTOCOL_VERSION 1
 #define WIRE_NONCE_LEN 32
 #define WIRE_AUTH_LABEL "sotto-auth-v1"
+#define WIRE_RENDEZVOUS_LEN 16	/* LinkPost/LinkGet rendezvous id */
+#define WIRE_LINK_OFFER 0	/* LinkPost/LinkGet slots */
+#define WIRE_LINK_ANSWER 1
 
 /* Unpack and validate a frame of at most max bytes. *out: caller frees with
  * wire_free. SOTTO_ERR_TOO_LARGE, SOTTO_ERR_FORMAT. */

@@ -25,6 +25,7 @@
 #define SOTTO_MAX_CONFIG_LINE		1024	/* bytes of one sottod.conf line */
 #define SOTTO_DEFAULT_MAILBOX_CAP	10000	/* stored copies per device */
 #define SOTTO_DEFAULT_EXPIRY_SECONDS	(7 * 24 * 3600)
+#define SOTTO_MAX_LINK_BLOB		512	/* bytes of one linking offer or answer */
 #define SOTTO_PREAUTH_SECONDS		10	/* to authenticate before being dropped */
 
 #endif

@@ -131,3 +131,41 @@ expect_fail() {
 	grep -q '^sotto: ' "$out" || fail "no 'sotto: ' error line from: $* ($(cat "$out"))"
 	[ "$(wc -l <"$out")" -eq 1 ] || fail "more than one stderr line from: $* ($(cat "$out"))"
 }
+
+# ---- several devices per account (h8) ----
+
+# link_device USER NEW NAME [APPROVER]: a new device of USER's account in
+# home-NEW (device name NAME), approved with --yes on APPROVER's home (default
+# USER). Sets LINK_CODE; fails the test unless both sides succeed.
+link_device() {
+	local u=$1 new=$2 name=$3 approver=${4:-$1} lp i
+	"$SOTTO" --home "$T/home-$new" link --server "$ADDR" --pin "$PIN" --handle "$u" \
+	    --device-name "$name" --no-passphrase --timeout 60 >"$T/link-$new.out" 2>"$T/link-$new.err" &
+	lp=$!
+	for i in $(seq 1 100); do
+		[ -s "$T/link-$new.out" ] && break
+		kill -0 "$lp" 2>/dev/null || break
+		sleep 0.1
+	done
+	LINK_CODE=$(head -n 1 "$T/link-$new.out")
+	[ ${#LINK_CODE} -eq 43 ] || { kill "$lp" 2>/dev/null; fail "link printed no code: $(cat "$T/link-$new.out" "$T/link-$new.err")"; }
+	as "$approver" approve "$LINK_CODE" --yes >"$T/approve-$new.out" 2>"$T/approve-$new.err" ||
+	    { kill "$lp" 2>/dev/null; fail "approve $new: $(cat "$T/approve-$new.out" "$T/approve-$new.err")"; }
+	wait "$lp" || fail "link $new: $(cat "$T/link-$new.out" "$T/link-$new.err")"
+}
+
+# own_device_id USER: the id of the device in home-USER itself.
+own_device_id() { as "$1" devices --json | jq -r 'select(.this_device) | .id'; }
+
+# alerts_of USER KIND: how many alerts of that kind USER's device holds.
+alerts_of() { as "$1" alerts --json | jq -s --arg k "$2" '[.[] | select(.kind == $k)] | length'; }
+
+# sotto_forge ARGS...: the test tool that forges device lists (tests/tools).
+forge() { "${SOTTO_FORGE:?SOTTO_FORGE must name the sotto_forge tool}" "$@"; }
+
+# db_save NAME / db_restore NAME: copy sottod's database while it is stopped.
+db_save() { cp "$DIR/sottod.db" "$T/db-$1"; }
+db_restore() { rm -f "$DIR/sottod.db-wal" "$DIR/sottod.db-shm"; cp "$T/db-$1" "$DIR/sottod.db"; }
+
+# latest_list_hex HANDLE: the newest signed list of HANDLE in sottod's database.
+latest_list_hex() { sql "SELECT hex(list) FROM device_lists WHERE handle = '$1' ORDER BY version DESC LIMIT 1;"; }

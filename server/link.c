@@ -1,0 +1,303 @@
+/* SPDX-License-Identifier: ISC */
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "server.h"
+#include "sotto/error.h"
+
+#define ST(x) SOTTO__WIRE__STATUS__##x
+
+/* Pre-auth peers may use these too: a budget per connection, plus the
+ * store-wide cap on live entries, bounds what anyone can make us keep. */
+static int
+link_allowed(conn *c)
+{
+	uint64_t now = now_ms();
+
+	if (c->link_at_ms == 0) {
+		c->link_tokens = SOTTOD_LINK_BURST;
+		c->link_at_ms = now;
+	}
+	if (now > c->link_at_ms) {
+		c->link_tokens += (double)(now - c->link_at_ms) * SOTTOD_LINK_PER_SEC / 1000.0;
+		if (c->link_tokens > SOTTOD_LINK_BURST)
+			c->link_tokens = SOTTOD_LINK_BURST;
+	}
+	c->link_at_ms = now;
+	if (c->link_tokens < 1.0)
+		return 0;
+	c->link_tokens -= 1.0;
+	return 1;
+}
+
+static int
+backend_ready(conn *c, uint64_t id)
+{
+	const store_ops *o = c->srv->st->ops;
+
+	if (o->rdv_put != NULL && o->rdv_take != NULL && o->copy_purge != NULL)
+		return 1;
+	session_respond_status(c, id, ST(INTERNAL), "not supported by this storage backend");
+	return 0;
+}
+
+void
+link_post(conn *c, uint64_t id, const Sotto__Wire__LinkPostRequest *rq)
+{
+	store *st = c->srv->st;
+	uint8_t *offer = NULL;
+	size_t offer_len = 0;
+	uint64_t now = now_ms();
+	int rc, in_tx = 0;
+
+	if (!backend_ready(c, id))
+		return;
+	if (!link_allowed(c)) {
+		session_respond_status(c, id, ST(RATE_LIMITED), "too many link requests");
+		return;
+	}
+	/* Only a device of an account can answer; anyone may offer. */
+	if (rq->slot == WIRE_LINK_ANSWER && c->state != CONN_AUTHED) {
+		session_respond_status(c, id, ST(UNAUTHENTICATED), "authenticate first");
+		return;
+	}
+	if ((rc = st->ops->begin(st)) != SOTTO_OK)
+		goto out;
+	in_tx = 1;
+	/* An answer spends its offer: one offer is approved at most once. */
+	if (rq->slot == WIRE_LINK_ANSWER &&
+	    (rc = st->ops->rdv_take(st, rq->rendezvous_id.data, WIRE_LINK_OFFER, now, 1, &offer,
+	    &offer_len)) != SOTTO_OK)
+		goto out;
+	if ((rc = st->ops->rdv_put(st, rq->rendezvous_id.data, rq->slot, rq->blob.data, rq->blob.len,
+	    now, now + SOTTOD_LINK_TTL_MS, SOTTOD_LINK_MAX_LIVE)) != SOTTO_OK)
+		goto out;
+	in_tx = 0;
+	if ((rc = st->ops->commit(st)) != SOTTO_OK)
+		goto out;
+	log_info("link_post", "conn=%llu slot=%s", (unsigned long long)c->serial,
+	    rq->slot == WIRE_LINK_ANSWER ? "answer" : "offer");
+out:
+	if (in_tx)
+		st->ops->rollback(st);
+	free(offer);
+	switch (rc) {
+	case SOTTO_OK:
+		session_respond_status(c, id, ST(OK), NULL);
+		break;
+	case SOTTO_ERR_NOT_FOUND:
+		session_respond_status(c, id, ST(NOT_FOUND), "no such link offer (expired or used)");
+		break;
+	case SOTTO_ERR_EXISTS:
+		session_respond_status(c, id, ST(FORBIDDEN), "rendezvous id already used");
+		break;
+	case SOTTO_ERR_RATE_LIMITED:
+		session_respond_status(c, id, ST(RATE_LIMITED), "too many pending links");
+		break;
+	default:
+		session_respond_status(c, id, ST(INTERNAL), "storage error");
+		break;
+	}
+}
+
+void
+link_get(conn *c, uint64_t id, const Sotto__Wire__LinkGetRequest *rq)
+{
+	Sotto__Wire__Response r = SOTTO__WIRE__RESPONSE__INIT;
+	store *st = c->srv->st;
+	uint8_t *blob = NULL;
+	size_t len = 0;
+	int rc, in_tx = 0, consume = rq->slot == WIRE_LINK_ANSWER;
+
+	if (!backend_ready(c, id))
+		return;
+	if (!link_allowed(c)) {
+		session_respond_status(c, id, ST(RATE_LIMITED), "too many link requests");
+		return;
+	}
+	/* The answer is handed out once; the offer may be looked at until answered. */
+	if (consume) {
+		if ((rc = st->ops->begin(st)) != SOTTO_OK)
+			goto fail;
+		in_tx = 1;
+	}
+	rc = st->ops->rdv_take(st, rq->rendezvous_id.data, rq->slot, now_ms(), consume, &blob, &len);
+	if (rc != SOTTO_OK && rc != SOTTO_ERR_NOT_FOUND)
+		goto fail;
+	if (in_tx) {
+		in_tx = 0;
+		if (st->ops->commit(st) != SOTTO_OK)
+			goto fail;
+	}
+	/* Nothing (yet), expired and used all look alike: an empty blob. */
+	r.status = ST(OK);
+	r.link_blob.data = blob;
+	r.link_blob.len = rc == SOTTO_OK ? len : 0;
+	session_respond(c, id, &r);
+	goto out;
+fail:
+	if (in_tx)
+		st->ops->rollback(st);
+	session_respond_status(c, id, ST(INTERNAL), "storage error");
+out:
+	free(blob);
+}
+
+static int
+auth_sig_ok(conn *c, const char *handle, const uint8_t sig[SC_SIG], const uint8_t pub[SC_SIGN_PUB])
+{
+	uint8_t msg[WIRE_AUTH_MSG_MAX];
+	size_t n;
+
+	n = wire_auth_message(msg, c->srv->pin, c->nonce, handle);
+	return sc_verify(sig, msg, n, pub) == SOTTO_OK;
+}
+
+/* Like a failed AuthRequest: the nonce is spent, the connection ends. */
+static void
+recover_failed(conn *c, uint64_t id, Sotto__Wire__Status st, const char *why, const char *handle)
+{
+	log_info("recover_fail", "conn=%llu handle=%s peer=%s reason=\"%s\"",
+	    (unsigned long long)c->serial, handle, c->peer, why);
+	session_respond_status(c, id, st, why);
+	conn_close_after_flush(c);
+}
+
+/* Step 1: who holds the account key may read the list history it will chain to. */
+static void
+recover_history(conn *c, uint64_t id, const Sotto__Wire__RecoverRequest *rq, const dl_list *cur)
+{
+	Sotto__Wire__Response r = SOTTO__WIRE__RESPONSE__INIT;
+	store *st = c->srv->st;
+	store_blob *b = NULL;
+	ProtobufCBinaryData *lists = NULL;
+	size_t n = 0;
+	int more = 0;
+
+	if (!auth_sig_ok(c, rq->handle, rq->signature.data, cur->account_pub)) {
+		recover_failed(c, id, ST(UNAUTHENTICATED), "bad signature", rq->handle);
+		return;
+	}
+	if (st->ops->list_history(st, rq->handle, rq->since_version, SOTTO_MAX_LIST_HISTORY,
+	    SOTTO_MAX_FRAME - SOTTOD_FRAME_SLACK, &b, &n, &more) != SOTTO_OK ||
+	    (n > 0 && (lists = calloc(n, sizeof(*lists))) == NULL)) {
+		recover_failed(c, id, ST(INTERNAL), "storage error", rq->handle);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		lists[i].data = b[i].p;
+		lists[i].len = b[i].len;
+	}
+	r.status = ST(OK);
+	r.n_device_lists = n;
+	r.device_lists = lists;
+	r.more = more;
+	session_respond(c, id, &r);
+	log_info("recover_history", "conn=%llu handle=%s n=%zu", (unsigned long long)c->serial,
+	    rq->handle, n);
+out:
+	free(lists);
+	store_blobs_free(b, n);
+}
+
+/* Step 2: the account key's list with the one new device, which proves its key. */
+static void
+recover_publish(conn *c, uint64_t id, const Sotto__Wire__RecoverRequest *rq, dl_list *cur,
+    const uint8_t *cur_raw, size_t cur_len)
+{
+	Sotto__Wire__Response r = SOTTO__WIRE__RESPONSE__INIT;
+	store *st = c->srv->st;
+	dl_list *next = NULL;
+	uint8_t h[SC_SHA256];
+	int rc, in_tx = 0;
+
+	if ((next = malloc(sizeof(*next))) == NULL) {
+		recover_failed(c, id, ST(INTERNAL), "out of memory", rq->handle);
+		goto out;
+	}
+	if (dl_parse(next, rq->device_list.data, rq->device_list.len) != SOTTO_OK) {
+		recover_failed(c, id, ST(BAD_REQUEST), "device list does not parse", rq->handle);
+		goto out;
+	}
+	if (strcmp(next->handle, rq->handle) != 0 || next->n_devices != 1 ||
+	    !sc_is_zero(next->signer, SC_DEVICE_ID)) {
+		recover_failed(c, id, ST(BAD_REQUEST), "a recovery list names the handle and one device "
+		    "and is signed by the account key", rq->handle);
+		goto out;
+	}
+	if (!auth_sig_ok(c, rq->handle, rq->signature.data, next->devices[0].sig_pub)) {
+		recover_failed(c, id, ST(UNAUTHENTICATED), "bad signature", rq->handle);
+		goto out;
+	}
+	if (st->ops->begin(st) != SOTTO_OK) {
+		recover_failed(c, id, ST(INTERNAL), "storage error", rq->handle);
+		goto out;
+	}
+	in_tx = 1;
+	dl_hash(h, cur_raw, cur_len);
+	if (dl_verify_next(cur, h, next, rq->device_list.data, rq->device_list.len) != SOTTO_OK) {
+		recover_failed(c, id, ST(CHAIN_INVALID), "device list does not chain to the current one",
+		    rq->handle);
+		goto out;
+	}
+	if ((rc = st->ops->list_add(st, next, rq->device_list.data, rq->device_list.len)) != SOTTO_OK ||
+	    (rc = dir_purge_removed(st, cur, next)) != SOTTO_OK) {
+		recover_failed(c, id, rc == SOTTO_ERR_EXISTS ? ST(CHAIN_INVALID) : ST(INTERNAL),
+		    "could not store the device list", rq->handle);
+		goto out;
+	}
+	in_tx = 0;
+	if (st->ops->commit(st) != SOTTO_OK) {
+		recover_failed(c, id, ST(INTERNAL), "storage error", rq->handle);
+		goto out;
+	}
+	log_info("recovered", "conn=%llu handle=%s version=%llu", (unsigned long long)c->serial,
+	    next->handle, (unsigned long long)next->version);
+	dir_published(c->srv, next);
+	session_authenticated(c, rq->handle, next->devices[0].id);
+	r.status = ST(OK);
+	r.device_id.data = c->device_id;
+	r.device_id.len = SC_DEVICE_ID;
+	session_respond(c, id, &r);
+out:
+	if (in_tx)
+		st->ops->rollback(st);
+	free(next);
+}
+
+void
+link_recover(conn *c, uint64_t id, const Sotto__Wire__RecoverRequest *rq)
+{
+	dl_list *cur = NULL;
+	uint8_t *raw = NULL;
+	size_t rawlen = 0;
+	int rc;
+
+	if (c->state != CONN_PREAUTH || c->nonce_used) {
+		session_respond_status(c, id, ST(BAD_REQUEST), "recovery needs a fresh connection");
+		return;
+	}
+	c->nonce_used = 1;
+	if (!backend_ready(c, id))
+		return;
+	if ((cur = malloc(sizeof(*cur))) == NULL) {
+		recover_failed(c, id, ST(INTERNAL), "out of memory", rq->handle);
+		goto out;
+	}
+	if ((rc = dir_current(c->srv->st, rq->handle, cur, &raw, &rawlen)) != SOTTO_OK) {
+		if (rc == SOTTO_ERR_NOT_FOUND)
+			recover_failed(c, id, ST(UNAUTHENTICATED), "unknown handle or bad signature",
+			    rq->handle);
+		else
+			recover_failed(c, id, ST(INTERNAL), "storage error", rq->handle);
+		goto out;
+	}
+	if (rq->device_list.len == 0)
+		recover_history(c, id, rq, cur);
+	else
+		recover_publish(c, id, rq, cur, raw, rawlen);
+out:
+	free(raw);
+	free(cur);
+}

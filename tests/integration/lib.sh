@@ -169,3 +169,21 @@ db_restore() { rm -f "$DIR/sottod.db-wal" "$DIR/sottod.db-shm"; cp "$T/db-$1" "$
 
 # latest_list_hex HANDLE: the newest signed list of HANDLE in sottod's database.
 latest_list_hex() { sql "SELECT hex(list) FROM device_lists WHERE handle = '$1' ORDER BY version DESC LIMIT 1;"; }
+
+# snap NAME: stop sottod and keep its database and every home; restore NAME
+# puts them back (sottod stays stopped). The server is the adversary: tests
+# edit its real database between client operations.
+snap() {
+	server_stop
+	rm -rf "$T/snap-$1"
+	mkdir "$T/snap-$1"
+	cp "$DIR/sottod.db" "$T/snap-$1/"
+	local h
+	for h in "$T"/home-*; do cp -a "$h" "$T/snap-$1/"; done
+}
+restore() {
+	rm -f "$DIR/sottod.db" "$DIR/sottod.db-wal" "$DIR/sottod.db-shm"
+	cp "$T/snap-$1/sottod.db" "$DIR/"
+	rm -rf "$T"/home-*
+	cp -a "$T/snap-$1"/home-* "$T/"
+}

@@ -8,7 +8,9 @@
  *   sotto_forge next HEX [--add NAME] [--drop ID] [--signer ID]
  *       the version after HEX (chained by prev_hash), with a phantom device
  *       added and/or a device dropped, signed by a fresh key; --signer puts
- *       ID in the signer field (the signature then does not verify)
+ *       ID in the signer field (the signature then does not verify);
+ *       --account-code CODE signs with the account key of that recovery code
+ *       instead (a stolen recovery code)
  *   sotto_forge same HEX [--add NAME] [--drop ID] [--signer ID]
  *       the same version as HEX, edited the same way (a fork)
  *   sotto_forge account HANDLE
@@ -76,7 +78,7 @@ cmd_edit(int next, int argc, char **argv)
 	uint8_t *in = NULL, *out = NULL, sec[SC_SIGN_SEC], pub[SC_SIGN_PUB], id[SC_DEVICE_ID];
 	uint8_t signer[SC_DEVICE_ID];
 	size_t n = 0, outlen = 0, k;
-	const char *add = NULL, *drop = NULL, *signer_hex = NULL;
+	const char *add = NULL, *drop = NULL, *signer_hex = NULL, *code = NULL;
 
 	if (argc < 3 || unhex_list(argv[2], &in, &n) != 0 || dl_parse(&l, in, n) != SOTTO_OK)
 		return die("not a device list");
@@ -87,6 +89,8 @@ cmd_edit(int next, int argc, char **argv)
 			drop = argv[i + 1];
 		else if (strcmp(argv[i], "--signer") == 0)
 			signer_hex = argv[i + 1];
+		else if (strcmp(argv[i], "--account-code") == 0)
+			code = argv[i + 1];
 		else
 			return die("unknown option");
 	}
@@ -114,10 +118,19 @@ cmd_edit(int next, int argc, char **argv)
 			return die("list full");
 		phantom(&l.devices[l.n_devices++], add, l.created_at);
 	}
-	sc_sign_keypair(pub, sec);
-	sc_device_id(id, pub);
-	if (dl_sign_device(&l, id, sec, &out, &outlen) != SOTTO_OK)
-		return die("cannot sign");
+	if (code != NULL) {
+		uint8_t seed[SC_SIGN_SEED + 8];
+
+		if (sc_unb64(seed, sizeof(seed), &k, code, strlen(code)) != SOTTO_OK || k != SC_SIGN_SEED ||
+		    sc_sign_seed_keypair(pub, sec, seed) != SOTTO_OK || dl_sign_account(&l, sec, &out,
+		    &outlen) != SOTTO_OK)
+			return die("cannot sign with that recovery code");
+	} else {
+		sc_sign_keypair(pub, sec);
+		sc_device_id(id, pub);
+		if (dl_sign_device(&l, id, sec, &out, &outlen) != SOTTO_OK)
+			return die("cannot sign");
+	}
 	if (signer_hex != NULL) {
 		if (sc_unhex(signer, sizeof(signer), &k, signer_hex, strlen(signer_hex)) != SOTTO_OK ||
 		    k != SC_DEVICE_ID)

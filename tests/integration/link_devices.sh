@@ -1,0 +1,113 @@
+# SPDX-License-Identifier: ISC
+# Linking and removing devices through the real sottod: `sotto link` prints a
+# code and waits, `sotto approve CODE --yes` publishes the next device list
+# signed by the approving device; the new device verifies the whole chain
+# itself and can send and receive; every other device of the account and every
+# contact sees the change; a removed device can no longer authenticate and its
+# queue is deleted; a directory that stays unreachable becomes an alert.
+. "$(dirname "$0")/lib.sh"
+
+server_init
+server_start
+user_init alice
+user_init bob
+as bob send alice "before the link" >/dev/null
+as alice receive --json >/dev/null
+a1=$(own_device_id alice)
+
+# ---- link a second device, approved by the first ----
+link_device alice alice2 "alice-phone"
+a2=$(sed -n 's/^device id: //p' "$T/link-alice2.out")
+[ ${#a2} -eq 32 ] || fail "link printed no device id: $(cat "$T/link-alice2.out")"
+grep -q "alice-phone" "$T/approve-alice2.out" || fail "approve did not show the name: $(cat "$T/approve-alice2.out")"
+grep -Eq 'fingerprint: ([0-9a-f]{4} ){7}[0-9a-f]{4}$' "$T/approve-alice2.out" || fail "approve showed no fingerprint"
+as alice2 devices --json >"$T/d2"
+[ "$(jq -s length "$T/d2")" -eq 2 ] || fail "alice2 sees $(jq -s length "$T/d2") devices"
+[ "$(jq -r --arg i "$a2" 'select(.id == $i) | .approved_by' "$T/d2")" = "$a1" ] || fail "approved_by is not the approver"
+[ "$(jq -r --arg i "$a2" 'select(.id == $i) | .this_device' "$T/d2")" = true ] || fail "this_device"
+# The new device holds the account's whole history of lists, verified by itself.
+[ "$(sqlite3 "$T/home-alice2/sotto.db" "SELECT group_concat(version) FROM (SELECT version FROM device_lists WHERE handle = 'alice' ORDER BY version);")" = "1,2" ] ||
+    fail "alice2 lacks the list history"
+[ "$(alerts_of alice device_added)" -ge 1 ] || fail "the approver recorded no device_added"
+ok "link + approve: alice2 verified the chain v1..v2, approved_by = $a1"
+
+# ---- a third device approved by the second: the first sees device_added ----
+link_device alice alice3 "alice-tablet" alice2
+a3=$(sed -n 's/^device id: //p' "$T/link-alice3.out")
+as alice receive >/dev/null 2>"$T/recv-warn"
+as alice alerts --json >"$T/a-alerts"
+jq -e --arg i "$a3" 'select(.kind == "device_added" and .device == $i and (.text | contains("alice-tablet")))' "$T/a-alerts" >/dev/null ||
+    fail "alice (first device) did not see device_added for alice3: $(cat "$T/a-alerts")"
+grep -q "warning: a device was added to your account" "$T/recv-warn" || fail "receive printed no warning: $(cat "$T/recv-warn")"
+ok "the first device sees device_added for a device approved by the second"
+
+# ---- a contact sees the change, as an alert and as a warning on send ----
+as bob send alice "after the links" >"$T/bsend" 2>"$T/bwarn" || fail "bob's send failed: $(cat "$T/bwarn")"
+grep -Eq "^sotto: warning: alice's devices changed: added \"alice-phone\" \(fingerprint [0-9a-f ]{39}\)" "$T/bwarn" ||
+    fail "no warning on send: $(cat "$T/bwarn")"
+[ "$(alerts_of bob contact_devices_changed)" -eq 1 ] || fail "bob has no contact_devices_changed alert"
+for u in alice alice2 alice3; do
+	as "$u" receive --json >"$T/r-$u"
+	jq -e -s 'map(select(.body == "after the links" and .from == "bob" and .outgoing == false)) | length == 1' "$T/r-$u" >/dev/null ||
+	    fail "$u did not get bob's message once: $(cat "$T/r-$u")"
+done
+ok "bob is warned on send; his message reaches all three of alice's devices"
+
+# ---- the new device sends and receives; the others show it as outgoing ----
+as alice3 send bob "from the tablet" >/dev/null
+as bob receive --json >"$T/bob-r"
+[ "$(jq -r 'select(.body == "from the tablet") | .device' "$T/bob-r")" = "$a3" ] || fail "bob: $(cat "$T/bob-r")"
+for u in alice alice2; do
+	as "$u" receive --json >"$T/o-$u"
+	jq -e -s 'map(select(.body == "from the tablet" and .outgoing == true and .from == "alice")) | length == 1' "$T/o-$u" >/dev/null ||
+	    fail "$u did not show its account's message as outgoing: $(cat "$T/o-$u")"
+done
+ok "alice3 sends; alice and alice2 show it as outgoing"
+
+# ---- wrong codes ----
+expect_fail "$T/e1" as alice approve "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" --yes
+grep -qi "no device is waiting" "$T/e1" || fail "unknown code: $(cat "$T/e1")"
+"$SOTTO" --home "$T/home-alice4" link --server "$ADDR" --pin "$PIN" --handle alice --no-passphrase \
+    --timeout 3 >"$T/l4.out" 2>"$T/l4.err" &
+lp=$!
+for i in $(seq 1 50); do [ -s "$T/l4.out" ] && break; sleep 0.1; done
+code=$(head -n 1 "$T/l4.out")
+# Same rendezvous id, another secret: the offer fails its MAC.
+bad="${code:0:22}$(printf 'B%.0s' $(seq 1 20))A"
+expect_fail "$T/e2" as alice approve "$bad" --yes
+grep -qi "failed its check" "$T/e2" || fail "tampered code: $(cat "$T/e2")"
+if wait "$lp"; then fail "an unapproved link succeeded"; fi
+grep -q "not approved within 3 s" "$T/l4.err" || fail "link timeout: $(cat "$T/l4.err")"
+[ ! -e "$T/home-alice4/sotto.db" ] && [ ! -e "$T/home-alice4/device.key" ] || fail "a failed link left a device behind"
+[ "$(as alice devices --json | jq -s length)" -eq 3 ] || fail "a refused approval changed the list"
+ok "unknown code, code with the wrong secret and an unapproved link are refused; nothing is added"
+
+# ---- remove-device: the removed device cannot authenticate; its queue goes ----
+as bob send alice "queued for the tablet" >/dev/null 2>&1
+[ "$(copies_for "$a3")" -eq 1 ] || fail "no copy queued for alice3"
+as alice2 remove-device "$a3" >"$T/rm" || fail "remove-device: $(cat "$T/rm")"
+grep -q "^removed $a3" "$T/rm" || fail "remove output: $(cat "$T/rm")"
+[ "$(copies_for "$a3")" -eq 0 ] || fail "the removed device's copies are still queued"
+expect_fail "$T/e3" as alice3 receive
+expect_fail "$T/e4" as alice3 send bob "still here?"
+as alice receive >/dev/null 2>&1
+as alice alerts --json | jq -e --arg i "$a3" 'select(.kind == "device_removed" and .device == $i)' >/dev/null ||
+    fail "alice did not see device_removed"
+expect_fail "$T/e5" as alice2 remove-device "$a2"
+as bob send alice "after removal" >/dev/null 2>"$T/bwarn2"
+grep -q "removed \"alice-tablet\"" "$T/bwarn2" || fail "bob was not warned of the removal: $(cat "$T/bwarn2")"
+ok "removed device refused ($(cat "$T/e3")), its queue deleted, alice and bob told"
+
+# ---- directory_unreachable: once per outage, after the configured time ----
+server_stop
+export SOTTO_DIRECTORY_ALERT_SECONDS=1
+sleep 2
+expect_fail "$T/e6" as alice2 receive
+expect_fail "$T/e7" as alice2 receive
+[ "$(alerts_of alice2 directory_unreachable)" -eq 1 ] || fail "directory_unreachable alerts: $(alerts_of alice2 directory_unreachable)"
+server_start
+as alice2 receive >/dev/null
+unset SOTTO_DIRECTORY_ALERT_SECONDS
+ok "directory_unreachable recorded once per outage"
+
+server_stop

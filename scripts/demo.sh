@@ -24,7 +24,8 @@ done
 [ -n "$port" ] || { echo "demo: no free port" >&2; exit 1; }
 
 say "A server: key pair, self-signed certificate, SQLite database"
-run "$SOTTOD" init "$D/server" --address "127.0.0.1:$port"
+run "$SOTTOD" init "$D/server" --address "127.0.0.1:$port" | tee "$D/init.out"
+pin=$(sed -n 's/^pin: *//p' "$D/init.out" | tail -n 1)
 "$SOTTOD" run "$D/server" >"$D/server.out" 2>"$D/server.log" &
 SPID=$!
 for i in $(seq 1 100); do grep -q '^listening on' "$D/server.out" && break; sleep 0.1; done
@@ -63,6 +64,38 @@ run "$SOTTO" --home "$D/bob" safety-number alice
 
 say "bob's devices as alice verified them"
 run "$SOTTO" --home "$D/alice" devices bob
+
+say "alice links a second device: it makes its own keys and shows a one-time code"
+"$SOTTO" --home "$D/alice-phone" link --server "127.0.0.1:$port" \
+    --pin "$pin" \
+    --handle alice --device-name "alice-phone" --no-passphrase --timeout 60 >"$D/link.out" 2>/dev/null &
+linker=$!
+for i in $(seq 1 100); do [ -s "$D/link.out" ] && break; sleep 0.1; done
+code=$(head -n 1 "$D/link.out")
+echo "alice-phone shows: $code"
+
+say "On her laptop alice approves it (the demo skips the question with --yes)"
+run "$SOTTO" --home "$D/alice" approve "$code" --yes
+wait "$linker"
+sed -n '2,$p' "$D/link.out"
+
+say "The laptop's alerts: the device added to alice's account"
+run "$SOTTO" --home "$D/alice" alerts
+
+say "alice's devices, as her phone verified them itself (chain from version 1)"
+run "$SOTTO" --home "$D/alice-phone" devices
+
+say "bob writes again: his client warns him that alice's devices changed"
+run "$SOTTO" --home "$D/bob" send alice "Saw your new phone - this reaches both of your devices."
+
+say "The message arrives on the laptop and on the phone"
+run "$SOTTO" --home "$D/alice" receive
+run "$SOTTO" --home "$D/alice-phone" receive
+
+say "alice replies from the phone; the laptop shows it as sent by her account"
+run "$SOTTO" --home "$D/alice-phone" send bob "Yes! Both of them get everything."
+run "$SOTTO" --home "$D/bob" receive
+run "$SOTTO" --home "$D/alice" receive --json
 
 say "Stopping the server"
 kill -TERM "$SPID"

@@ -27,6 +27,7 @@ enum stmt_id {
 	Q_LIST_ADD, Q_DEVICES_CLEAR, Q_DEVICE_ADD, Q_LIST_CURRENT, Q_LIST_HISTORY,
 	Q_INVITE_ADD, Q_INVITE_CANDIDATES, Q_INVITE_USE,
 	Q_COPY_ADD, Q_COPY_COUNT, Q_COPY_FETCH, Q_COPY_ACK, Q_COPY_SWEEP, Q_COPY_TOTAL, Q_COPY_GET,
+	Q_COPY_PURGE, Q_RDV_SWEEP, Q_RDV_COUNT, Q_RDV_ADD, Q_RDV_GET, Q_RDV_USE,
 	Q_NOTIFY,
 	Q__COUNT
 };
@@ -63,6 +64,16 @@ static const struct {
 	[Q_COPY_TOTAL] = { "", "SELECT count(*) FROM copies" },
 	[Q_COPY_GET] = { "bii", "SELECT seq, msg_id, envelope, wrap, stored_at, expires_at FROM copies "
 	    "WHERE device_id = $1 AND seq = $2 AND expires_at > $3" },
+	[Q_COPY_PURGE] = { "b", "DELETE FROM copies WHERE device_id = $1" },
+	[Q_RDV_SWEEP] = { "i", "DELETE FROM rendezvous WHERE expires_at <= $1" },
+	[Q_RDV_COUNT] = { "", "SELECT count(*) FROM rendezvous" },
+	[Q_RDV_ADD] = { "bibi", "INSERT INTO rendezvous(id, slot, blob, expires_at, used) "
+	    "VALUES ($1, $2, $3, $4, 0) ON CONFLICT DO NOTHING" },
+	[Q_RDV_GET] = { "bii", "SELECT blob FROM rendezvous WHERE id = $1 AND slot = $2 AND used = 0 "
+	    "AND expires_at > $3" },
+	/* One statement: two nodes taking the same blob at once, one gets it. */
+	[Q_RDV_USE] = { "bii", "UPDATE rendezvous SET used = 1 WHERE id = $1 AND slot = $2 AND used = 0 "
+	    "AND expires_at > $3 RETURNING blob" },
 	[Q_NOTIFY] = { "a", "SELECT pg_notify('" PG_WAKE_CHANNEL "', w) FROM unnest($1::text[]) AS w" },
 };
 
@@ -87,6 +98,10 @@ static const char schema_sql[] =
     " expires_at bigint NOT NULL, UNIQUE(device_id, msg_id));"
     "CREATE INDEX IF NOT EXISTS copies_device_seq ON copies(device_id, seq);"
     "CREATE INDEX IF NOT EXISTS copies_expires ON copies(expires_at);"
+    "CREATE TABLE IF NOT EXISTS rendezvous("
+    " id bytea NOT NULL, slot bigint NOT NULL, blob bytea NOT NULL, expires_at bigint NOT NULL,"
+    " used integer NOT NULL, PRIMARY KEY(id, slot));"
+    "CREATE INDEX IF NOT EXISTS rendezvous_expires ON rendezvous(expires_at);"
     "COMMIT;";
 
 typedef struct store_pg {
@@ -818,6 +833,79 @@ pg_copy_sweep(store *s, uint64_t now, size_t *deleted)
 }
 
 static int
+pg_copy_purge(store *s, const uint8_t device_id[SC_DEVICE_ID], size_t *deleted)
+{
+	pgparams p = { .n = 0 };
+	uint64_t del = 0;
+	int rc;
+
+	*deleted = 0;
+	p_blob(&p, device_id, SC_DEVICE_ID);
+	if ((rc = run_cmd(PQ(s), Q_COPY_PURGE, &p, &del)) != SOTTO_OK)
+		return rc;
+	*deleted = (size_t)del;
+	return SOTTO_OK;
+}
+
+static int
+pg_rdv_put(store *s, const uint8_t id[STORE_RDV_ID_LEN], uint32_t slot, const uint8_t *blob,
+    size_t len, uint64_t now, uint64_t expires_at, uint64_t max_live)
+{
+	store_pg *q = PQ(s);
+	pgparams p = { .n = 0 };
+	uint64_t live = 0, added = 0;
+	int rc;
+
+	if (len == 0 || len > SOTTO_MAX_LINK_BLOB)
+		return SOTTO_ERR_TOO_LARGE;
+	p_u64(&p, now);
+	if ((rc = run_cmd(q, Q_RDV_SWEEP, &p, NULL)) != SOTTO_OK)
+		return rc;
+	p.n = 0;
+	if ((rc = one_count(q, Q_RDV_COUNT, &p, &live)) != SOTTO_OK)
+		return rc;
+	if (live >= max_live)
+		return SOTTO_ERR_RATE_LIMITED;
+	p.n = 0;
+	p_blob(&p, id, STORE_RDV_ID_LEN);
+	p_u64(&p, slot);
+	p_blob(&p, blob, len);
+	p_u64(&p, expires_at);
+	if ((rc = run_cmd(q, Q_RDV_ADD, &p, &added)) != SOTTO_OK)
+		return rc;
+	/* ON CONFLICT: (id, slot) still stored, used or not. */
+	return added == 1 ? SOTTO_OK : SOTTO_ERR_EXISTS;
+}
+
+static int
+pg_rdv_take(store *s, const uint8_t id[STORE_RDV_ID_LEN], uint32_t slot, uint64_t now, int consume,
+    uint8_t **blob, size_t *len)
+{
+	store_pg *q = PQ(s);
+	pgparams p = { .n = 0 };
+	PGresult *r = NULL;
+	int rc;
+
+	*blob = NULL;
+	*len = 0;
+	if (consume && !q->in_tx)
+		return SOTTO_ERR_INTERNAL;
+	p_blob(&p, id, STORE_RDV_ID_LEN);
+	p_u64(&p, slot);
+	p_u64(&p, now);
+	if ((rc = run(q, consume ? Q_RDV_USE : Q_RDV_GET, &p, PGRES_TUPLES_OK, &r)) != SOTTO_OK)
+		return rc;
+	rc = PQntuples(r) == 1 ? col_blob(r, 0, 0, SOTTO_MAX_LINK_BLOB, blob, len) : SOTTO_ERR_NOT_FOUND;
+	if (rc == SOTTO_OK && *len == 0) {
+		free(*blob);
+		*blob = NULL;
+		rc = SOTTO_ERR_DB;
+	}
+	PQclear(r);
+	return rc;
+}
+
+static int
 pg_announce(store *s, const store_wake *w)
 {
 	store_pg *q = PQ(s);
@@ -933,6 +1021,9 @@ static const store_ops pg_ops = {
 	.copy_sweep = pg_copy_sweep,
 	.copy_get = pg_copy_get,
 	.copy_total = pg_copy_total,
+	.copy_purge = pg_copy_purge,
+	.rdv_put = pg_rdv_put,
+	.rdv_take = pg_rdv_take,
 	.announce = pg_announce,
 	.wake_fd = pg_wake_fd,
 	.wake_drain = pg_wake_drain,

@@ -712,6 +712,73 @@ test_copy_get(void **state)
 	assert_int_equal(st->ops->copy_get(st, d1, s2 + 100, 50, &c), SOTTO_ERR_NOT_FOUND);
 }
 
+/* Purge: every copy of one device goes, the others stay. */
+static void
+test_copy_purge(void **state)
+{
+	fixture *fx = *state;
+	store *st = fx->st;
+	uint8_t d1[SC_DEVICE_ID], d2[SC_DEVICE_ID];
+	uint64_t count;
+	size_t deleted = 9;
+
+	memset(d1, 0x31, sizeof(d1));
+	memset(d2, 0x32, sizeof(d2));
+	assert_int_equal(st->ops->begin(st), SOTTO_OK);
+	add(st, d1, 1, "a", 10, 5000);
+	add(st, d1, 2, "b", 10, 5000);
+	add(st, d2, 1, "c", 10, 5000);
+	assert_int_equal(st->ops->copy_purge(st, d1, &deleted), SOTTO_OK);
+	assert_int_equal(st->ops->commit(st), SOTTO_OK);
+	assert_int_equal(deleted, 2);
+	assert_int_equal(st->ops->copy_count(st, d1, 10, &count), SOTTO_OK);
+	assert_int_equal(count, 0);
+	assert_int_equal(st->ops->copy_count(st, d2, 10, &count), SOTTO_OK);
+	assert_int_equal(count, 1);
+}
+
+/* Linking rendezvous: single use, per (id, slot), expiring, capped. */
+static void
+test_rendezvous(void **state)
+{
+	fixture *fx = *state;
+	store *st = fx->st;
+	uint8_t id[STORE_RDV_ID_LEN], id2[STORE_RDV_ID_LEN], blob[SOTTO_MAX_LINK_BLOB + 1], *got = NULL;
+	size_t len = 0;
+
+	memset(id, 0x41, sizeof(id));
+	memset(id2, 0x42, sizeof(id2));
+	memset(blob, 0x5a, sizeof(blob));
+	assert_int_equal(st->ops->rdv_put(st, id, 0, blob, 0, 100, 200, 10), SOTTO_ERR_TOO_LARGE);
+	assert_int_equal(st->ops->rdv_put(st, id, 0, blob, sizeof(blob), 100, 200, 10), SOTTO_ERR_TOO_LARGE);
+	assert_int_equal(st->ops->rdv_put(st, id, 0, blob, 40, 100, 200, 10), SOTTO_OK);
+	assert_int_equal(st->ops->rdv_put(st, id, 0, blob, 40, 100, 200, 10), SOTTO_ERR_EXISTS);
+	assert_int_equal(st->ops->rdv_put(st, id, 1, blob, 41, 100, 200, 10), SOTTO_OK);
+	/* the cap counts live entries */
+	assert_int_equal(st->ops->rdv_put(st, id2, 0, blob, 5, 100, 200, 2), SOTTO_ERR_RATE_LIMITED);
+	/* peek, then take once */
+	assert_int_equal(st->ops->rdv_take(st, id, 0, 150, 0, &got, &len), SOTTO_OK);
+	assert_int_equal(len, 40);
+	assert_memory_equal(got, blob, 40);
+	free(got);
+	assert_int_not_equal(st->ops->rdv_take(st, id, 0, 150, 1, &got, &len), SOTTO_OK);	/* no tx */
+	assert_int_equal(st->ops->begin(st), SOTTO_OK);
+	assert_int_equal(st->ops->rdv_take(st, id, 0, 150, 1, &got, &len), SOTTO_OK);
+	free(got);
+	assert_int_equal(st->ops->rdv_take(st, id, 0, 150, 1, &got, &len), SOTTO_ERR_NOT_FOUND);
+	assert_int_equal(st->ops->commit(st), SOTTO_OK);
+	assert_int_equal(st->ops->rdv_take(st, id, 0, 150, 0, &got, &len), SOTTO_ERR_NOT_FOUND);
+	assert_null(got);
+	/* used, it still blocks its slot until it expires */
+	assert_int_equal(st->ops->rdv_put(st, id, 0, blob, 40, 150, 200, 10), SOTTO_ERR_EXISTS);
+	/* expired: not taken, and swept by the next put */
+	assert_int_equal(st->ops->rdv_take(st, id, 1, 200, 0, &got, &len), SOTTO_ERR_NOT_FOUND);
+	assert_int_equal(st->ops->rdv_put(st, id, 0, blob, 7, 200, 300, 1), SOTTO_OK);
+	assert_int_equal(st->ops->rdv_take(st, id, 0, 250, 0, &got, &len), SOTTO_OK);
+	assert_int_equal(len, 7);
+	free(got);
+}
+
 int
 main(void)
 {
@@ -726,6 +793,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_wakeups, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_total, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_get, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_copy_purge, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rendezvous, setup, teardown),
 	};
 	int failed;
 

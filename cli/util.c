@@ -40,6 +40,11 @@ cli_fail_err(const sotto_client *c, int err)
 		if (*d != '\0')
 			return cli_fail("%s", d);
 		break;
+	case SOTTO_ERR_UNAUTHENTICATED:
+		if (c != NULL)
+			return cli_fail("the server refused this device: it is not in its account's "
+			    "device list (removed, or the account was recovered elsewhere)");
+		break;
 	case SOTTO_ERR_NOT_FOUND:
 		if (c == NULL)
 			return cli_fail("no device here: run `sotto init` first");

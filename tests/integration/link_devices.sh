@@ -70,7 +70,7 @@ grep -qi "no device is waiting" "$T/e1" || fail "unknown code: $(cat "$T/e1")"
 "$SOTTO" --home "$T/home-alice4" link --server "$ADDR" --pin "$PIN" --handle alice --no-passphrase \
     --timeout 3 >"$T/l4.out" 2>"$T/l4.err" &
 lp=$!
-for i in $(seq 1 50); do [ -s "$T/l4.out" ] && break; sleep 0.1; done
+for i in $(seq 1 300); do [ -s "$T/l4.out" ] && break; sleep 0.1; done
 code=$(head -n 1 "$T/l4.out")
 # Same rendezvous id, another secret: the offer fails its MAC.
 bad="${code:0:22}$(printf 'B%.0s' $(seq 1 20))A"

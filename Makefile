@@ -21,17 +21,18 @@ build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
 	@cmake --build $(BUILD) -j$(JOBS)
 
-# Every test: the plain build, then the same tests under ASan + UBSan.
+# Every test: the plain build, then the same tests under ASan + UBSan. The
+# PostgreSQL tests use $SOTTO_TEST_PG, or a throwaway cluster (with-test-pg.sh).
 check: check-plain check-sanitize
 
 check-plain: build
-	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+	./scripts/with-test-pg.sh sh -c 'cd $(BUILD) && ctest --output-on-failure -j$(JOBS)'
 
 check-sanitize: deps
 	@cmake -S . -B $(BUILD_SAN) -DCMAKE_BUILD_TYPE=Debug -DSOTTO_SANITIZE=ON >/dev/null
 	@cmake --build $(BUILD_SAN) -j$(JOBS)
-	cd $(BUILD_SAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j$(JOBS)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		./scripts/with-test-pg.sh sh -c 'cd $(BUILD_SAN) && ctest --output-on-failure -j$(JOBS)'
 
 # The unit tests under valgrind memcheck: any error or leak (definite, indirect
 # or possible) fails. Not part of `check` (the sanitizer build covers leaks).

@@ -11,35 +11,13 @@
 #include "client.h"
 #include "hkdf.h"
 #include "keyfile.h"
+#include "linkcode.h"
 
-/* The link code: rendezvous id || secret, base64url. */
-#define LINK_SECRET_LEN 16
-#define LINK_CODE_RAW (WIRE_RENDEZVOUS_LEN + LINK_SECRET_LEN)
-#define LINK_MAC_LEN SC_SHA256
-#define LINK_OFFER_MAGIC "SLO1"
-#define LINK_ANSWER_MAGIC "SLA1"
-#define LINK_OFFER_LABEL "sotto-link-offer-v1"
-#define LINK_ANSWER_LABEL "sotto-link-answer-v1"
-#define LINK_HKDF_SALT "sotto-link-v1"
+_Static_assert(SOTTO_LINK_CODE_LEN == LINK_CODE_TEXT_LEN, "public and protocol code lengths agree");
+
 #define LINK_DEFAULT_TIMEOUT 600
 #define LINK_POLL_MS 1000
 
-_Static_assert(SOTTO_LINK_CODE_LEN == 43, "43 base64url characters hold 32 bytes");
-
-/* The new device's offer, as posted under the rendezvous id. */
-typedef struct link_offer {
-	char handle[SOTTO_MAX_HANDLE + 1];
-	char name[SOTTO_MAX_DEVICE_NAME + 1];
-	uint8_t sig_pub[SC_SIGN_PUB];
-	uint8_t enc_pub[SC_KX_PUB];
-} link_offer;
-
-/* The approver's answer: which account, and which signed list holds the device. */
-typedef struct link_answer {
-	uint8_t account_pub[SC_SIGN_PUB];
-	uint64_t version;
-	uint8_t list_hash[SC_SHA256];
-} link_answer;
 
 /* The account's device lists, each verified against the one before. */
 typedef struct chain {
@@ -94,191 +72,6 @@ chain_add(chain *ch, const uint8_t *p, size_t n)
 	r = SOTTO_OK;
 out:
 	free(l);
-	return r;
-}
-
-/* ---- the link code and its MACs ---- */
-
-static int
-code_decode(const char *code, uint8_t rid[static WIRE_RENDEZVOUS_LEN],
-    uint8_t secret[static LINK_SECRET_LEN])
-{
-	uint8_t raw[LINK_CODE_RAW + 8];
-	size_t n = 0;
-	int r = SOTTO_ERR_FORMAT;
-
-	if (code == NULL || strlen(code) != SOTTO_LINK_CODE_LEN ||
-	    sc_unb64(raw, sizeof(raw), &n, code, SOTTO_LINK_CODE_LEN) != SOTTO_OK || n != LINK_CODE_RAW)
-		goto out;
-	memcpy(rid, raw, WIRE_RENDEZVOUS_LEN);
-	memcpy(secret, raw + WIRE_RENDEZVOUS_LEN, LINK_SECRET_LEN);
-	r = SOTTO_OK;
-out:
-	sc_wipe(raw, sizeof(raw));
-	return r;
-}
-
-/* mac_key = HKDF-SHA256(salt "sotto-link-v1", ikm secret, info "mac" || rid). */
-static int
-mac_key(uint8_t key[static SC_SHA256], const uint8_t rid[static WIRE_RENDEZVOUS_LEN],
-    const uint8_t secret[static LINK_SECRET_LEN])
-{
-	uint8_t prk[SC_SHA256], info[3 + WIRE_RENDEZVOUS_LEN];
-	int r;
-
-	hkdf_sha256_extract(prk, (const uint8_t *)LINK_HKDF_SALT, strlen(LINK_HKDF_SALT), secret,
-	    LINK_SECRET_LEN);
-	memcpy(info, "mac", 3);
-	memcpy(info + 3, rid, WIRE_RENDEZVOUS_LEN);
-	r = hkdf_sha256_expand(key, SC_SHA256, prk, info, sizeof(info));
-	sc_wipe(prk, sizeof(prk));
-	return r;
-}
-
-/* HMAC-SHA256(key, label || 0x00 || rid || body). */
-static void
-link_mac(uint8_t out[static LINK_MAC_LEN], const uint8_t key[static SC_SHA256], const char *label,
-    const uint8_t rid[static WIRE_RENDEZVOUS_LEN], const uint8_t *body, size_t n)
-{
-	sc_hmac_ctx h;
-
-	sc_hmac_sha256_init(&h, key, SC_SHA256);
-	sc_hmac_sha256_update(&h, label, strlen(label) + 1);
-	sc_hmac_sha256_update(&h, rid, WIRE_RENDEZVOUS_LEN);
-	sc_hmac_sha256_update(&h, body, n);
-	sc_hmac_sha256_final(&h, out);
-	sc_wipe(&h, sizeof(h));
-}
-
-/* Append the MAC of what b holds; *out caller frees. */
-static int
-seal_blob(sbuf *b, const uint8_t key[static SC_SHA256], const char *label,
-    const uint8_t rid[static WIRE_RENDEZVOUS_LEN], uint8_t **out, size_t *n)
-{
-	uint8_t mac[LINK_MAC_LEN];
-	int r;
-
-	if ((r = sbw_error(b)) != SOTTO_OK)
-		return r;
-	link_mac(mac, key, label, rid, b->p, b->len);
-	if ((r = sbw_put(b, mac, sizeof(mac))) != SOTTO_OK)
-		return r;
-	if ((*out = sbw_steal(b, n)) == NULL)
-		return SOTTO_ERR_NOMEM;
-	return SOTTO_OK;
-}
-
-/* Split blob into body and MAC and check the MAC in constant time. */
-static int
-open_blob(const uint8_t *p, size_t n, const uint8_t key[static SC_SHA256], const char *label,
-    const uint8_t rid[static WIRE_RENDEZVOUS_LEN], size_t *body_len)
-{
-	uint8_t mac[LINK_MAC_LEN];
-
-	if (n <= LINK_MAC_LEN || n > SOTTO_MAX_LINK_BLOB)
-		return SOTTO_ERR_FORMAT;
-	link_mac(mac, key, label, rid, p, n - LINK_MAC_LEN);
-	if (!sc_memeq(mac, p + n - LINK_MAC_LEN, LINK_MAC_LEN))
-		return SOTTO_ERR_BAD_SIGNATURE;
-	*body_len = n - LINK_MAC_LEN;
-	return SOTTO_OK;
-}
-
-/* offer = "SLO1" || str8 handle || str8 name || sig_pub || enc_pub || MAC */
-static int
-offer_encode(const link_offer *o, const uint8_t key[static SC_SHA256],
-    const uint8_t rid[static WIRE_RENDEZVOUS_LEN], uint8_t **out, size_t *n)
-{
-	sbuf b;
-	int r;
-
-	sbw_init(&b, SOTTO_MAX_LINK_BLOB);
-	sbw_put(&b, LINK_OFFER_MAGIC, 4);
-	sbw_str8(&b, o->handle, strlen(o->handle));
-	sbw_str8(&b, o->name, strlen(o->name));
-	sbw_put(&b, o->sig_pub, SC_SIGN_PUB);
-	sbw_put(&b, o->enc_pub, SC_KX_PUB);
-	r = seal_blob(&b, key, LINK_OFFER_LABEL, rid, out, n);
-	sbw_free(&b);
-	return r;
-}
-
-static int
-offer_parse(link_offer *o, const uint8_t *p, size_t n, const uint8_t key[static SC_SHA256],
-    const uint8_t rid[static WIRE_RENDEZVOUS_LEN])
-{
-	sbuf_reader rd;
-	const uint8_t *magic, *h, *nm;
-	size_t body, hn, nn;
-	int r;
-
-	memset(o, 0, sizeof(*o));
-	if ((r = open_blob(p, n, key, LINK_OFFER_LABEL, rid, &body)) != SOTTO_OK)
-		return r;
-	sbr_init(&rd, p, body);
-	if ((r = sbr_ptr(&rd, 4, &magic)) != SOTTO_OK ||
-	    (r = sbr_str8(&rd, SOTTO_MAX_HANDLE, &h, &hn)) != SOTTO_OK ||
-	    (r = sbr_str8(&rd, SOTTO_MAX_DEVICE_NAME, &nm, &nn)) != SOTTO_OK ||
-	    (r = sbr_copy(&rd, o->sig_pub, SC_SIGN_PUB)) != SOTTO_OK ||
-	    (r = sbr_copy(&rd, o->enc_pub, SC_KX_PUB)) != SOTTO_OK || (r = sbr_done(&rd)) != SOTTO_OK)
-		goto fail;
-	r = SOTTO_ERR_FORMAT;
-	if (memcmp(magic, LINK_OFFER_MAGIC, 4) != 0 || memchr(h, 0, hn) != NULL ||	/* not secret: a format tag */
-	    memchr(nm, 0, nn) != NULL || nn == 0)
-		goto fail;
-	memcpy(o->handle, h, hn);
-	memcpy(o->name, nm, nn);
-	if (!handle_valid(o->handle))
-		goto fail;
-	return SOTTO_OK;
-fail:
-	memset(o, 0, sizeof(*o));
-	return r;
-}
-
-/* answer = "SLA1" || account_pub || u64 version || SHA-256(signed list) || MAC */
-static int
-answer_encode(const link_answer *a, const uint8_t key[static SC_SHA256],
-    const uint8_t rid[static WIRE_RENDEZVOUS_LEN], uint8_t **out, size_t *n)
-{
-	sbuf b;
-	int r;
-
-	sbw_init(&b, SOTTO_MAX_LINK_BLOB);
-	sbw_put(&b, LINK_ANSWER_MAGIC, 4);
-	sbw_put(&b, a->account_pub, SC_SIGN_PUB);
-	sbw_u64(&b, a->version);
-	sbw_put(&b, a->list_hash, SC_SHA256);
-	r = seal_blob(&b, key, LINK_ANSWER_LABEL, rid, out, n);
-	sbw_free(&b);
-	return r;
-}
-
-static int
-answer_parse(link_answer *a, const uint8_t *p, size_t n, const uint8_t key[static SC_SHA256],
-    const uint8_t rid[static WIRE_RENDEZVOUS_LEN])
-{
-	sbuf_reader rd;
-	const uint8_t *magic;
-	size_t body;
-	int r;
-
-	memset(a, 0, sizeof(*a));
-	if ((r = open_blob(p, n, key, LINK_ANSWER_LABEL, rid, &body)) != SOTTO_OK)
-		return r;
-	sbr_init(&rd, p, body);
-	if ((r = sbr_ptr(&rd, 4, &magic)) != SOTTO_OK ||
-	    (r = sbr_copy(&rd, a->account_pub, SC_SIGN_PUB)) != SOTTO_OK ||
-	    (r = sbr_u64(&rd, &a->version)) != SOTTO_OK ||
-	    (r = sbr_copy(&rd, a->list_hash, SC_SHA256)) != SOTTO_OK || (r = sbr_done(&rd)) != SOTTO_OK)
-		goto fail;
-	if (memcmp(magic, LINK_ANSWER_MAGIC, 4) != 0 || a->version < 2) {	/* not secret: a format tag */
-		r = SOTTO_ERR_FORMAT;
-		goto fail;
-	}
-	return SOTTO_OK;
-fail:
-	memset(a, 0, sizeof(*a));
 	return r;
 }
 
@@ -466,7 +259,6 @@ typedef struct link_secrets {
 	uint8_t keys[CLIENT_KEYS_LEN];
 	uint8_t secret[LINK_SECRET_LEN];
 	uint8_t key[SC_SHA256];
-	uint8_t raw[LINK_CODE_RAW];
 	char code[SOTTO_LINK_CODE_LEN + 1];
 } link_secrets;
 
@@ -577,12 +369,10 @@ sotto_link(const char *home, const sotto_link_options *o, sotto_link_code_cb sho
 	sc_device_id(cfg.device_id, offer.sig_pub);
 	sc_random(rid, sizeof(rid));
 	sc_random(s->secret, sizeof(s->secret));
-	if ((r = mac_key(s->key, rid, s->secret)) != SOTTO_OK ||
-	    (r = offer_encode(&offer, s->key, rid, &blob, &blen)) != SOTTO_OK)
+	if ((r = link_mac_key(s->key, rid, s->secret)) != SOTTO_OK ||
+	    (r = link_offer_encode(&offer, s->key, rid, &blob, &blen)) != SOTTO_OK)
 		goto out;
-	memcpy(s->raw, rid, WIRE_RENDEZVOUS_LEN);
-	memcpy(s->raw + WIRE_RENDEZVOUS_LEN, s->secret, LINK_SECRET_LEN);
-	sc_b64(s->code, sizeof(s->code), s->raw, sizeof(s->raw));
+	link_code_encode(s->code, rid, s->secret);
 
 	if ((r = conn_open(&cn, cfg.address, cfg.pin)) != SOTTO_OK ||
 	    (r = link_request(cn, 1, WIRE_LINK_OFFER, rid, blob, blen, &resp)) != SOTTO_OK)
@@ -597,7 +387,7 @@ sotto_link(const char *home, const sotto_link_options *o, sotto_link_code_cb sho
 		goto out;
 	/* A blob that fails the MAC came from someone without the code: the
 	 * server, or whoever it let post. Nothing in it is used. */
-	if ((r = answer_parse(&ans, resp->response->link_blob.data, resp->response->link_blob.len,
+	if ((r = link_answer_parse(&ans, resp->response->link_blob.data, resp->response->link_blob.len,
 	    s->key, rid)) != SOTTO_OK) {
 		r = SOTTO_ERR_BAD_SIGNATURE;
 		goto out;
@@ -748,12 +538,12 @@ sotto_approve(sotto_client *c, const char *code, sotto_approve_cb confirm, void 
 	client_warnings_clear(c);
 	if (confirm == NULL || device_id == NULL)
 		return SOTTO_ERR_INVALID_ARG;
-	if ((r = code_decode(code, rid, secret)) != SOTTO_OK) {
+	if ((r = link_code_decode(code, rid, secret)) != SOTTO_OK) {
 		client_set_detail(c, "that is not a link code");
 		r = SOTTO_ERR_INVALID_ARG;
 		goto out;
 	}
-	if ((r = mac_key(key, rid, secret)) != SOTTO_OK)
+	if ((r = link_mac_key(key, rid, secret)) != SOTTO_OK)
 		goto out;
 	r = SOTTO_ERR_NOMEM;
 	if ((cur = malloc(sizeof(*cur))) == NULL || (next = malloc(sizeof(*next))) == NULL)
@@ -770,7 +560,7 @@ sotto_approve(sotto_client *c, const char *code, sotto_approve_cb confirm, void 
 		r = SOTTO_ERR_NOT_FOUND;
 		goto out;
 	}
-	if ((r = offer_parse(&offer, resp->response->link_blob.data, resp->response->link_blob.len,
+	if ((r = link_offer_parse(&offer, resp->response->link_blob.data, resp->response->link_blob.len,
 	    key, rid)) != SOTTO_OK) {
 		client_set_detail(c, "the waiting device's offer failed its check against the link "
 		    "code: not approved");
@@ -819,7 +609,7 @@ sotto_approve(sotto_client *c, const char *code, sotto_approve_cb confirm, void 
 	memcpy(ans.account_pub, c->cfg.account_pub, SC_SIGN_PUB);
 	ans.version = next->version;
 	dl_hash(ans.list_hash, signed_list, signed_len);
-	if ((r = answer_encode(&ans, key, rid, &blob, &blen)) != SOTTO_OK)
+	if ((r = link_answer_encode(&ans, key, rid, &blob, &blen)) != SOTTO_OK)
 		goto out;
 	wire_free(resp);
 	resp = NULL;

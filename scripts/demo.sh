@@ -26,6 +26,13 @@ done
 say "A server: key pair, self-signed certificate, SQLite database"
 run "$SOTTOD" init "$D/server" --address "127.0.0.1:$port" | tee "$D/init.out"
 pin=$(sed -n 's/^pin: *//p' "$D/init.out" | tail -n 1)
+if [ "$(id -u)" -eq 0 ]; then
+	# sottod refuses to run as root: it binds the port and reads its key, then
+	# becomes this user, who must own the folder.
+	chmod 711 "$D"
+	run sh -c "echo 'user = nobody' >>\"$D/server/sottod.conf\""
+	run chown -R nobody "$D/server"
+fi
 "$SOTTOD" run "$D/server" >"$D/server.out" 2>"$D/server.log" &
 SPID=$!
 for i in $(seq 1 100); do grep -q '^listening on' "$D/server.out" && break; sleep 0.1; done

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,18 @@ config_defaults(sottod_config *c)
 	c->expiry_seconds = SOTTO_DEFAULT_EXPIRY_SECONDS;
 	c->mailbox_cap = SOTTO_DEFAULT_MAILBOX_CAP;
 	c->log_debug = 0;
+	c->max_frame = SOTTO_MAX_FRAME;
+	c->max_recipients = SOTTO_MAX_RECIPIENTS;
+	c->max_conns_per_addr = SOTTO_DEFAULT_MAX_CONNS_PER_ADDR;
+	c->preauth_seconds = SOTTO_PREAUTH_SECONDS;
+	c->lookup_rate = SOTTO_DEFAULT_LOOKUP_RATE;
+	c->lookup_burst = SOTTO_DEFAULT_LOOKUP_BURST;
+	c->addr_lookup_rate = SOTTO_DEFAULT_ADDR_LOOKUP_RATE;
+	c->addr_lookup_burst = SOTTO_DEFAULT_ADDR_LOOKUP_BURST;
+	c->send_rate = SOTTO_DEFAULT_SEND_RATE;
+	c->send_burst = SOTTO_DEFAULT_SEND_BURST;
+	c->addr_send_rate = SOTTO_DEFAULT_ADDR_SEND_RATE;
+	c->addr_send_burst = SOTTO_DEFAULT_ADDR_SEND_BURST;
 }
 
 static int
@@ -87,6 +100,47 @@ trim(char *s)
 	return s;
 }
 
+/* The numeric caps and rates: key, field, bounds, and the message naming them. */
+typedef struct num_key {
+	const char *key;
+	size_t off;
+	uint64_t min, max;
+	const char *why;
+} num_key;
+
+#define NUM_KEY(k, lo, hi, w) { #k, offsetof(sottod_config, k), lo, hi, w }
+static const num_key num_keys[] = {
+	NUM_KEY(max_frame, SOTTO_MAX_FRAME_PREAUTH, SOTTO_MAX_FRAME,
+	    "max_frame must be a number from 16384 to the compiled SOTTO_MAX_FRAME"),
+	NUM_KEY(max_recipients, 1, SOTTO_MAX_RECIPIENTS, "max_recipients must be a number from 1 to 64"),
+	NUM_KEY(max_conns_per_addr, 1, SOTTO_MAX_CONNS_PER_ADDR,
+	    "max_conns_per_addr must be a number from 1 to 65536"),
+	NUM_KEY(preauth_seconds, 1, SOTTO_PREAUTH_SECONDS, "preauth_seconds must be a number from 1 to 10"),
+	NUM_KEY(lookup_rate, 1, SOTTO_MAX_RATE, "rates and bursts must be numbers from 1 to 1000000"),
+	NUM_KEY(lookup_burst, 1, SOTTO_MAX_RATE, "rates and bursts must be numbers from 1 to 1000000"),
+	NUM_KEY(addr_lookup_rate, 1, SOTTO_MAX_RATE, "rates and bursts must be numbers from 1 to 1000000"),
+	NUM_KEY(addr_lookup_burst, 1, SOTTO_MAX_RATE, "rates and bursts must be numbers from 1 to 1000000"),
+	NUM_KEY(send_rate, 1, SOTTO_MAX_RATE, "rates and bursts must be numbers from 1 to 1000000"),
+	NUM_KEY(send_burst, 1, SOTTO_MAX_RATE, "rates and bursts must be numbers from 1 to 1000000"),
+	NUM_KEY(addr_send_rate, 1, SOTTO_MAX_RATE, "rates and bursts must be numbers from 1 to 1000000"),
+	NUM_KEY(addr_send_burst, 1, SOTTO_MAX_RATE, "rates and bursts must be numbers from 1 to 1000000"),
+};
+
+/* A user name as useradd takes it: no path or shell tricks reach getpwnam. */
+static int
+user_valid(const char *u)
+{
+	size_t n = strlen(u);
+
+	if (n == 0 || n > CONFIG_MAX_USER || u[0] == '-')
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((u[i] >= 'a' && u[i] <= 'z') || (u[i] >= 'A' && u[i] <= 'Z') ||
+		    (u[i] >= '0' && u[i] <= '9') || u[i] == '_' || u[i] == '-' || u[i] == '.'))
+			return 0;
+	return 1;
+}
+
 static int
 set_key(sottod_config *c, const char *key, const char *val, const char **why)
 {
@@ -94,7 +148,23 @@ set_key(sottod_config *c, const char *key, const char *val, const char **why)
 	int port;
 
 	*why = "bad value";
-	if (strcmp(key, "address") == 0 || strcmp(key, "listen") == 0) {
+	for (size_t i = 0; i < sizeof(num_keys) / sizeof(num_keys[0]); i++) {
+		if (strcmp(key, num_keys[i].key) != 0)
+			continue;
+		if (parse_u64(val, num_keys[i].min, num_keys[i].max,
+		    (uint64_t *)(void *)((char *)c + num_keys[i].off)) != SOTTO_OK) {
+			*why = num_keys[i].why;
+			return SOTTO_ERR_FORMAT;
+		}
+		return SOTTO_OK;
+	}
+	if (strcmp(key, "user") == 0) {
+		if (!user_valid(val)) {
+			*why = "user must be a user name";
+			return SOTTO_ERR_FORMAT;
+		}
+		snprintf(c->user, sizeof(c->user), "%s", val);
+	} else if (strcmp(key, "address") == 0 || strcmp(key, "listen") == 0) {
 		int is_listen = key[0] == 'l';
 
 		if (config_split_address(val, host, sizeof(host), &port, is_listen) != SOTTO_OK) {
@@ -267,7 +337,12 @@ config_write_new(const char *path, const sottod_config *c)
 	    "log_level = %s\n"
 	    "# workers: processes serving the port (default: one per core).\n"
 	    "# storage: sqlite (this directory) or postgres (then postgres_url =\n"
-	    "# postgresql://USER@HOST/DB, shared by several nodes; docs/OPERATIONS.md).\n",
+	    "# postgresql://USER@HOST/DB, shared by several nodes; docs/OPERATIONS.md).\n"
+	    "# user: when started as root, run as this user (root without it is refused).\n"
+	    "# Caps (may only be lowered): max_frame, max_recipients, mailbox_cap,\n"
+	    "# max_conns_per_addr, preauth_seconds. Rate limits (per worker, token buckets):\n"
+	    "# lookup_rate, lookup_burst, send_rate, send_burst (per device), addr_lookup_rate,\n"
+	    "# addr_lookup_burst, addr_send_rate, addr_send_burst (per source address).\n",
 	    c->address, c->registration_open ? "open" : "invite",
 	    (unsigned long long)c->expiry_seconds, (unsigned long long)c->mailbox_cap,
 	    c->log_debug ? "debug" : "info");

@@ -13,6 +13,23 @@
  *   storage         sqlite | postgres; default sqlite (DIR/sottod.db)
  *   postgres_url    libpq conninfo (postgresql://... or key=value ...), required
  *                   with storage = postgres
+ *   user            when started as root: the user to run as (groups, gid, uid
+ *                   dropped after binding the port and reading the key); root
+ *                   with no user configured is refused
+ * Caps (caps.h; each may only be lowered):
+ *   max_frame       SOTTO_MAX_FRAME_PREAUTH..SOTTO_MAX_FRAME bytes of one frame
+ *                   from an authenticated device
+ *   max_recipients  1..SOTTO_MAX_RECIPIENTS handles in one send (plus the own)
+ *   max_conns_per_addr 1..SOTTO_MAX_CONNS_PER_ADDR connections from one source
+ *                   address (default SOTTO_DEFAULT_MAX_CONNS_PER_ADDR); each of
+ *                   N workers allows its share, rounded up
+ *   preauth_seconds 1..SOTTO_PREAUTH_SECONDS to finish TLS, WebSocket and
+ *                   authentication
+ * Rate limits (token buckets, per worker; 1..SOTTO_MAX_RATE; caps.h defaults):
+ *   lookup_rate, lookup_burst            GetDeviceList per device
+ *   addr_lookup_rate, addr_lookup_burst  GetDeviceList per source address
+ *   send_rate, send_burst                SendRequest per device
+ *   addr_send_rate, addr_send_burst      SendRequest per source address
  * Lines longer than SOTTO_MAX_CONFIG_LINE bytes, unknown keys, missing '=',
  * bad numbers and bad addresses are errors naming the line number.
  */
@@ -28,6 +45,7 @@
 #define CONFIG_DEFAULT_ADDRESS "127.0.0.1:7443"
 #define CONFIG_FILE_NAME "sottod.conf"
 #define CONFIG_MAX_WORKERS 64
+#define CONFIG_MAX_USER 32
 
 enum config_storage { CONFIG_STORAGE_SQLITE = 0, CONFIG_STORAGE_POSTGRES };
 
@@ -41,6 +59,13 @@ typedef struct sottod_config {
 	unsigned workers;			/* 0: one per core */
 	enum config_storage storage;
 	char postgres_url[SOTTO_MAX_CONFIG_LINE + 1];
+	char user[CONFIG_MAX_USER + 1];		/* "": none */
+	uint64_t max_frame;
+	uint64_t max_recipients;
+	uint64_t max_conns_per_addr;
+	uint64_t preauth_seconds;
+	uint64_t lookup_rate, lookup_burst, addr_lookup_rate, addr_lookup_burst;
+	uint64_t send_rate, send_burst, addr_send_rate, addr_send_burst;
 } sottod_config;
 
 /* Defaults, as above. */

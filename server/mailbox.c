@@ -112,9 +112,14 @@ mbox_send(conn *c, wire_frame *f)
 	}
 	for (i = 0; i < rq->n_recipients; i++)
 		own_seen |= strcmp(rq->recipients[i]->handle, c->handle) == 0;
-	/* Only the sender's own handle may come on top of SOTTO_MAX_RECIPIENTS. */
-	if (!own_seen && rq->n_recipients > SOTTO_MAX_RECIPIENTS) {
-		session_respond_status(c, f->id, ST(BAD_REQUEST), "too many recipients");
+	/* Only the sender's own handle may come on top of max_recipients. */
+	if (rq->n_recipients - (own_seen ? 1 : 0) > c->srv->cfg.max_recipients) {
+		char text[96];
+
+		snprintf(text, sizeof(text), "too many recipients (at most %llu)",
+		    (unsigned long long)c->srv->cfg.max_recipients);
+		cap_exceeded(c, "max_recipients", "n=%zu", rq->n_recipients);
+		session_respond_status(c, f->id, ST(TOO_LARGE), text);
 		goto fail;
 	}
 	for (i = 0; i < rq->n_recipients; i++) {
@@ -273,6 +278,8 @@ apply_send(store *st, staged_op *op, uint64_t now, uint64_t cap, uint64_t expiry
 			if ((rc = st->ops->copy_count(st, c->device_id.data, now, &count)) != SOTTO_OK)
 				goto fail;
 			if (count >= cap) {
+				cap_exceeded(op->c, "mailbox_cap", "handle=%s cap=%llu", r->handle,
+				    (unsigned long long)cap);
 				op->full_handle = r->handle;
 				rc = SOTTO_ERR_MAILBOX_FULL;
 				goto fail;

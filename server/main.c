@@ -101,6 +101,37 @@ mkdir_parents(const char *dir)
 	return 0;
 }
 
+/*
+ * The TLS key and certificate, read now (sottod may still be root) so the
+ * workers need no access to the key file once privileges are dropped. The
+ * key lives in guarded memory, freed with the server.
+ */
+static void
+read_tls_files(server *s, const char *dir)
+{
+	char path[PATH_MAX];
+	FILE *f;
+	long n;
+	uint8_t **dst[2] = { &s->tls_key, &s->tls_cert };
+	size_t *len[2] = { &s->tls_key_len, &s->tls_cert_len };
+	const char *names[2] = { KEY_FILE, CERT_FILE };
+
+	for (int i = 0; i < 2; i++) {
+		path_in(path, sizeof(path), dir, names[i]);
+		if ((f = fopen(path, "re")) == NULL)
+			die("cannot read %s: %s", path, strerror(errno));
+		if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) <= 0 || n > 65536 || fseek(f, 0, SEEK_SET) != 0)
+			die("%s: not a key or certificate file (empty, or over 64 KiB)", path);
+		if ((*dst[i] = i == 0 ? sc_secure_alloc((size_t)n + 1) : malloc((size_t)n + 1)) == NULL)
+			die("out of memory");
+		if (fread(*dst[i], 1, (size_t)n, f) != (size_t)n)
+			die("cannot read %s", path);
+		(*dst[i])[n] = '\0';
+		*len[i] = (size_t)n + 1;	/* lws wants the NUL of a PEM counted */
+		fclose(f);
+	}
+}
+
 /* Like sshd: a private key others may read is refused, not used. */
 static void
 check_key_file(const char *dir)
@@ -192,7 +223,6 @@ static int
 cmd_run(int argc, char **argv)
 {
 	server *s;
-	store *st;
 	const char *dir = NULL, *listen = NULL;
 	char host[SOTTO_MAX_ADDRESS + 1];
 	int port, rc, i;
@@ -218,17 +248,24 @@ cmd_run(int argc, char **argv)
 	log_set_level(s->cfg.log_debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
 	if ((size_t)snprintf(s->dir, sizeof(s->dir), "%s", dir) >= sizeof(s->dir))
 		die("path too long: %s", dir);
+	/* Root may only start sottod, never keep it: supervisor_run drops to
+	 * cfg.user once the port is bound. */
+	if (priv_is_root() && s->cfg.user[0] == '\0')
+		die("refusing to run as root: set \"user = NAME\" in %s/%s (sottod binds the port and "
+		    "reads its key as root, then runs as NAME; the folder must belong to NAME)", dir,
+		    CONFIG_FILE_NAME);
+	s->listen_fd = -1;
+	s->ready_fd = -1;
 	check_key_file(dir);
 	load_pin(dir, s->pin);
-	/* Opened once here so a bad database or postgres_url fails before any fork;
-	 * every worker then opens its own connection. */
-	st = open_store(&s->cfg, dir);
-	st->ops->close(st);
+	read_tls_files(s, dir);
 	log_info("start", "dir=%s address=%s listen=%s registration=%s expiry_seconds=%llu mailbox_cap=%llu "
 	    "storage=%s", dir, s->cfg.address, s->cfg.listen, s->cfg.registration_open ? "open" : "invite",
 	    (unsigned long long)s->cfg.expiry_seconds, (unsigned long long)s->cfg.mailbox_cap,
 	    s->cfg.storage == CONFIG_STORAGE_POSTGRES ? "postgres" : "sqlite");
 	rc = supervisor_run(s);
+	sc_secure_free(s->tls_key);
+	free(s->tls_cert);
 	free(s);
 	return rc;
 }
@@ -250,6 +287,13 @@ cmd_invite(int argc, char **argv)
 	load_config(&cfg, argv[1]);
 	memset(&inv, 0, sizeof(inv));
 	load_pin(argv[1], inv.pin);
+	/* As the user the server runs as: files SQLite makes stay that user's. */
+	if (priv_is_root() && cfg.user[0] != '\0') {
+		char err[256];
+
+		if (priv_drop(cfg.user, err, sizeof(err)) != SOTTO_OK)
+			die("cannot drop privileges to user \"%s\": %s", cfg.user, err);
+	}
 	snprintf(inv.address, sizeof(inv.address), "%s", cfg.address);
 	snprintf(inv.handle, sizeof(inv.handle), "%s", argv[2]);
 	st = open_store(&cfg, argv[1]);

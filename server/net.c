@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 #include <errno.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -32,7 +33,6 @@
 /* Connections accepted per readiness of the listening socket, so a flood of
  * new connections cannot starve the established ones. */
 #define NET_ACCEPT_BURST	64
-#define NET_LISTEN_BACKLOG	4096
 
 typedef struct net {
 	server *srv;
@@ -164,6 +164,8 @@ sweep_cb(lws_sorted_usec_list_t *sul)
 	net *n = lws_container_of(sul, net, sweep_sul);
 
 	mailbox_sweep(n->srv);
+	if (n->srv->lim != NULL)
+		limits_sweep(n->srv->lim, now_ms());
 	lws_sul_schedule(n->ctx, 0, &n->sweep_sul, sweep_cb, sweep_interval(n->srv));
 }
 
@@ -229,7 +231,12 @@ protocol_offered(struct lws *wsi)
 static void
 reject_input(conn *c, Sotto__Wire__Status st, const char *why)
 {
-	log_info("bad_frame", "conn=%llu reason=\"%s\"", (unsigned long long)c->serial, why);
+	if (st == SOTTO__WIRE__STATUS__TOO_LARGE)
+		cap_exceeded(c, c->state == CONN_AUTHED ? "max_frame" : "max_frame_preauth", "limit=%llu",
+		    c->state == CONN_AUTHED ? (unsigned long long)c->srv->cfg.max_frame :
+		    (unsigned long long)SOTTO_MAX_FRAME_PREAUTH);
+	else
+		log_info("bad_frame", "conn=%llu reason=\"%s\"", (unsigned long long)c->serial, why);
 	metrics_error(ME_BAD_FRAME);
 	c->rx_len = 0;
 	session_respond_status(c, 0, st, why);
@@ -239,7 +246,7 @@ reject_input(conn *c, Sotto__Wire__Status st, const char *why)
 static int
 on_receive(conn *c, struct lws *wsi, const uint8_t *in, size_t len)
 {
-	size_t cap = c->state == CONN_AUTHED ? SOTTO_MAX_FRAME : SOTTO_MAX_FRAME_PREAUTH;
+	size_t cap = c->state == CONN_AUTHED ? (size_t)c->srv->cfg.max_frame : SOTTO_MAX_FRAME_PREAUTH;
 	size_t remaining = lws_remaining_packet_payload(wsi), ncap;
 	uint8_t *nb;
 
@@ -282,6 +289,7 @@ on_receive(conn *c, struct lws *wsi, const uint8_t *in, size_t len)
 	}
 	if (c->state == CONN_AUTHED && !c->timeout_cleared && !c->closing) {
 		lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+		lws_set_timer_usecs(wsi, LWS_SET_TIMER_USEC_CANCEL);
 		c->timeout_cleared = 1;
 	}
 	return 0;
@@ -357,6 +365,23 @@ callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in
 	server *s = ctx != NULL ? lws_context_user(ctx) : NULL;
 
 	switch (reason) {
+	case LWS_CALLBACK_WSI_DESTROY:
+		/* Every accepted socket ends here, however far it got. */
+		if (s != NULL && s->lim != NULL) {
+			limits_conn_close(s->lim, lws_get_opaque_user_data(wsi));
+			lws_set_opaque_user_data(wsi, NULL);
+		}
+		return 0;
+	case LWS_CALLBACK_TIMER:
+		/* The pre-authentication time is up: say so, then close. */
+		if (pss != NULL && pss->c != NULL && pss->c->state == CONN_PREAUTH && !pss->c->closing) {
+			cap_exceeded(pss->c, "preauth_seconds", "limit=%llu",
+			    (unsigned long long)s->cfg.preauth_seconds);
+			session_respond_status(pss->c, 0, SOTTO__WIRE__STATUS__UNAUTHENTICATED,
+			    "authentication timed out");
+			conn_close_after_flush(pss->c);
+		}
+		return 0;
 	case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
 		if (tls_server_ctx_setup(user) != SOTTO_OK) {
 			log_error("tls_setup_failed", "what=min_protocol");
@@ -374,7 +399,10 @@ callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in
 			return -1;
 		log_info("conn_open", "conn=%llu peer=%s conns=%zu", (unsigned long long)pss->c->serial,
 		    pss->c->peer, s->n_conns);
-		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, SOTTO_PREAUTH_SECONDS);
+		/* The timer answers (UNAUTHENTICATED) and closes; the timeout is
+		 * the backstop for a peer that does not even take that answer. */
+		lws_set_timer_usecs(wsi, (lws_usec_t)s->cfg.preauth_seconds * LWS_US_PER_SEC);
+		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, (int)s->cfg.preauth_seconds + NET_CLOSE_GRACE);
 		session_open(pss->c);
 		return 0;
 	case LWS_CALLBACK_RECEIVE:
@@ -424,6 +452,21 @@ wake_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 	return 0;
 }
 
+/* The source address as text, IPv4-mapped IPv6 as plain IPv4. */
+static void
+peer_text(const struct sockaddr_storage *ss, char *out, size_t outlen)
+{
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+
+	snprintf(out, outlen, "?");
+	if (ss->ss_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, out, (socklen_t)outlen);
+	else if (ss->ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+		inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], out, (socklen_t)outlen);
+	else if (ss->ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &s6->sin6_addr, out, (socklen_t)outlen);
+}
+
 /*
  * Our own listening socket (lws 4.1 cannot set SO_REUSEPORT on its own): each
  * accepted connection is handed to the TLS vhost as if lws had accepted it.
@@ -434,6 +477,11 @@ accept_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 	struct lws_context *ctx = lws_get_context(wsi);
 	server *s = ctx != NULL ? lws_context_user(ctx) : NULL;
 	net *n = s != NULL ? s->net : NULL;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	char peer[LIMITS_ADDR_MAX];
+	limit_entry *e = NULL;
+	struct lws *nw;
 	int one = 1, fd;
 
 	(void)user;
@@ -442,15 +490,31 @@ accept_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 	if (reason != LWS_CALLBACK_RAW_RX_FILE || n == NULL)
 		return 0;
 	for (int i = 0; i < NET_ACCEPT_BURST; i++) {
-		if ((fd = accept4(n->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1) {
+		sl = sizeof(ss);
+		if ((fd = accept4(n->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
 			    errno != ECONNABORTED)
 				log_warn("accept_failed", "err=\"%s\"", strerror(errno));
 			break;
 		}
+		/* Counted before any TLS work: a peer over its share costs us one
+		 * accept and one close, and hears nothing (there is no channel for
+		 * words yet); the log says why. */
+		if (s->lim != NULL) {
+			peer_text(&ss, peer, sizeof(peer));
+			if ((e = limits_conn_open(s->lim, peer)) == NULL) {
+				close(fd);
+				cap_exceeded(NULL, "max_conns_per_addr", "addr=%s limit=%llu workers=%zu", peer,
+				    (unsigned long long)limits_conn_cap(s->lim), s->n_workers);
+				continue;
+			}
+		}
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		/* On failure lws closes fd itself. */
-		(void)lws_adopt_socket_vhost(n->vh, fd);
+		if ((nw = lws_adopt_socket_vhost(n->vh, fd)) == NULL)
+			limits_conn_close(s->lim, e);
+		else if (e != NULL)
+			lws_set_opaque_user_data(nw, e);
 	}
 	return 0;
 }
@@ -490,7 +554,11 @@ adopt_local(net *n, server *s, const char *host, int *port)
 	info.user = s;
 	if ((n->local_vh = lws_create_vhost(n->ctx, &info)) == NULL)
 		return SOTTO_ERR_NETWORK;
-	if ((rc = server_bind(host, *port, NET_LISTEN_BACKLOG, &lfd, port)) != SOTTO_OK) {
+	if (s->listen_fd >= 0) {
+		/* Bound by the supervisor (before it gave up root); ours to close. */
+		lfd = s->listen_fd;
+		s->listen_fd = -1;
+	} else if ((rc = server_bind(host, *port, SOTTOD_LISTEN_BACKLOG, &lfd, port)) != SOTTO_OK) {
 		log_error("start_failed", "what=listen address=%s err=\"%s\"", s->cfg.listen,
 		    strerror(errno));
 		return rc;
@@ -572,8 +640,18 @@ net_run(server *s)
 	/* TLS server, fed by adopt_local's listening socket. */
 	info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
 	info.protocols = protocols;
-	info.ssl_cert_filepath = cert;
-	info.ssl_private_key_filepath = key;
+	if (s->tls_key != NULL && s->tls_cert != NULL) {
+		/* Read while sottod was still root: the key file may stay root's. */
+		info.server_ssl_cert_mem = s->tls_cert;
+		info.server_ssl_cert_mem_len = (unsigned int)s->tls_cert_len;
+		info.server_ssl_private_key_mem = s->tls_key;
+		info.server_ssl_private_key_mem_len = (unsigned int)s->tls_key_len;
+	} else {
+		info.ssl_cert_filepath = cert;
+		info.ssl_private_key_filepath = key;
+	}
+	/* TLS handshake and WebSocket upgrade: the same pre-authentication bound. */
+	info.timeout_secs = (unsigned int)s->cfg.preauth_seconds;
 	info.ssl_options_set = tls_server_options();
 	info.retry_and_idle_policy = &idle_policy;
 	info.user = s;

@@ -16,6 +16,7 @@
 #include "caps.h"
 #include "config.h"
 #include "crypto.h"
+#include "ratelimit.h"
 #include "store.h"
 #include "tls.h"
 #include "wire.h"
@@ -25,15 +26,14 @@
 #define SOTTOD_MAX_OUTQ_BYTES		(16 * 1024 * 1024)
 /* Operations staged in one group-commit batch before it is flushed at once. */
 #define SOTTOD_MAX_BATCH_OPS		256
+/* Backlog of each worker's listening socket. */
+#define SOTTOD_LISTEN_BACKLOG		4096
 /* Buckets of the device-id -> connections table. */
 #define SOTTOD_CONN_BUCKETS		4096
 /* Room kept in a frame for everything but the deliveries or lists it carries. */
 #define SOTTOD_FRAME_SLACK		4096
 /* Invites are single use and expire after this long. */
 #define SOTTOD_INVITE_MAX_AGE_MS	(7ULL * 24 * 3600 * 1000)
-/* GetDeviceList requests per connection: burst and refill per second. */
-#define SOTTOD_LOOKUP_BURST		200
-#define SOTTOD_LOOKUP_PER_SEC		50
 /* Linking rendezvous: how long an offer or answer lives, how many may be alive
  * at once in the whole store, and LinkPost/LinkGet requests per connection
  * (burst and refill per second; the new device polls about once a second). */
@@ -69,8 +69,6 @@ typedef struct conn {
 	uint8_t device_id[SC_DEVICE_ID];
 	int fetching;			/* push deliveries (after the first Fetch) */
 	char peer[64];
-	double lookup_tokens;
-	uint64_t lookup_at_ms;
 	double link_tokens;		/* LinkPost/LinkGet budget (link.c) */
 	uint64_t link_at_ms;		/* 0: budget not started */
 
@@ -104,6 +102,13 @@ struct server {
 	int ready_fd;			/* >= 0: write one byte there when listening */
 	store_wake *wakes;		/* wake-ups drained, not yet acted on (wake.c) */
 	size_t wakes_n, wakes_cap;
+	size_t n_workers;		/* worker processes of this node */
+	limits *lim;			/* this worker's rate limits; NULL: none */
+	int listen_fd;			/* >= 0: the listening socket the supervisor bound */
+	uint8_t *tls_key;		/* PEM, read before privileges were dropped */
+	size_t tls_key_len;		/* (sc_secure_alloc; NULL: read the files) */
+	uint8_t *tls_cert;
+	size_t tls_cert_len;
 };
 
 uint64_t now_ms(void);
@@ -129,6 +134,14 @@ void session_authenticated(conn *c, const char *handle, const uint8_t id[SC_DEVI
 /* Authenticated connections of a device; iterate with conn_next_device. */
 conn *conn_first_device(server *s, const uint8_t id[SC_DEVICE_ID]);
 conn *conn_next_device(conn *c, const uint8_t id[SC_DEVICE_ID]);
+/* Log a breached cap or rate limit (event=cap_exceeded cap=NAME conn peer,
+ * then fmt's key=value pairs); at most one line a second per cap, with the
+ * number suppressed meanwhile. c may be NULL (before a connection exists). */
+void cap_exceeded(const conn *c, const char *cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Take one token of kind for c's device and address (charging cost); on
+ * refusal answer id with RATE_LIMITED and a clear text, log, and return 0. */
+int session_rate_ok(conn *c, uint64_t id, enum limit_kind kind);
 /* Send a Response with status (and optional detail) answering id. */
 void session_respond_status(conn *c, uint64_t id, Sotto__Wire__Status st, const char *detail);
 void session_respond(conn *c, uint64_t id, Sotto__Wire__Response *r);
@@ -169,8 +182,17 @@ void wake_free(server *s);
 /* Announce, inside the open transaction, that handle published version. */
 void wake_announce_list(store *st, const char *handle, uint64_t version);
 
+/* privdrop.c: started as root, become user (supplementary groups, then gid,
+ * then uid; then check that root cannot be regained). Not root: nothing to
+ * do (SOTTO_OK). On failure err holds why. SOTTO_ERR_INVALID_ARG (no such
+ * user, or user is root), SOTTO_ERR_INTERNAL (a step failed). */
+int priv_drop(const char *user, char *err, size_t errlen) __attribute__((warn_unused_result));
+/* 1 when the process runs as root (real or effective uid 0). */
+int priv_is_root(void);
+
 /* supervisor.c: serve with s->cfg.workers processes (sottod run); returns the
- * exit status for main(). */
+ * exit status for main(). Binds every worker's listening socket, then drops
+ * privileges (s->cfg.user) before the first fork. */
 int supervisor_run(server *s);
 /* A TCP socket bound to host:port with SO_REUSEPORT (every worker binds the
  * same port; the kernel spreads connections over those listening), listening

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: ISC */
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -71,8 +73,6 @@ session_authenticated(conn *c, const char *handle, const uint8_t id[SC_DEVICE_ID
 	snprintf(c->handle, sizeof(c->handle), "%s", handle);
 	memcpy(c->device_id, id, SC_DEVICE_ID);
 	c->state = CONN_AUTHED;
-	c->lookup_tokens = SOTTOD_LOOKUP_BURST;
-	c->lookup_at_ms = now_ms();
 	attach_device(c);
 	sc_hex(hex, id, SC_DEVICE_ID);
 	log_info("auth_ok", "conn=%llu handle=%s device=%s", (unsigned long long)c->serial, handle, hex);
@@ -130,28 +130,69 @@ session_closed(conn *c)
 	c->state = CONN_DEAD;
 }
 
-static int
-lookup_allowed(conn *c)
-{
-	uint64_t now = now_ms();
+/* One log line a second per cap at most: a flood of refusals must not
+ * become a flood of log lines. */
+#define CAP_LOG_SLOTS 16
 
-	if (now > c->lookup_at_ms) {
-		c->lookup_tokens += (double)(now - c->lookup_at_ms) * SOTTOD_LOOKUP_PER_SEC / 1000.0;
-		if (c->lookup_tokens > SOTTOD_LOOKUP_BURST)
-			c->lookup_tokens = SOTTOD_LOOKUP_BURST;
+void
+cap_exceeded(const conn *c, const char *cap, const char *fmt, ...)
+{
+	static struct {
+		const char *cap;
+		uint64_t last_ms, suppressed;
+	} slot[CAP_LOG_SLOTS];
+	char detail[256];
+	uint64_t now = now_ms();
+	va_list ap;
+	size_t i;
+
+	for (i = 0; i < CAP_LOG_SLOTS && slot[i].cap != NULL && strcmp(slot[i].cap, cap) != 0; i++)
+		;
+	if (i == CAP_LOG_SLOTS)
+		i = CAP_LOG_SLOTS - 1;
+	slot[i].cap = cap;
+	if (slot[i].last_ms != 0 && now - slot[i].last_ms < 1000) {
+		slot[i].suppressed++;
+		return;
 	}
-	c->lookup_at_ms = now;
-	if (c->lookup_tokens < 1.0)
-		return 0;
-	c->lookup_tokens -= 1.0;
-	return 1;
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	log_info("cap_exceeded", "cap=%s conn=%llu peer=%s %s suppressed=%llu", cap,
+	    c != NULL ? (unsigned long long)c->serial : 0ULL, c != NULL ? c->peer : "-", detail,
+	    (unsigned long long)slot[i].suppressed);
+	slot[i].last_ms = now;
+	slot[i].suppressed = 0;
+}
+
+int
+session_rate_ok(conn *c, uint64_t id, enum limit_kind kind)
+{
+	const sottod_config *cfg = &c->srv->cfg;
+	const char *which, *what = kind == LIMIT_LOOKUP ? "lookups" : "sends";
+	char text[160];
+	uint64_t rate;
+
+	if (c->srv->lim == NULL ||
+	    limits_take(c->srv->lim, kind, c->device_id, c->peer, 1.0, now_ms(), &which))
+		return 1;
+	if (kind == LIMIT_LOOKUP)
+		rate = which[0] == 'd' ? cfg->lookup_rate : cfg->addr_lookup_rate;
+	else
+		rate = which[0] == 'd' ? cfg->send_rate : cfg->addr_send_rate;
+	snprintf(text, sizeof(text), "rate limited: too many %s from this %s (%llu per second); slow down",
+	    what, which, (unsigned long long)rate);
+	cap_exceeded(c, kind == LIMIT_LOOKUP ? (which[0] == 'd' ? "lookup_rate" : "addr_lookup_rate") :
+	    (which[0] == 'd' ? "send_rate" : "addr_send_rate"), "handle=%s", c->handle);
+	session_respond_status(c, id, SOTTO__WIRE__STATUS__RATE_LIMITED, text);
+	return 0;
 }
 
 void
 session_frame(conn *c, const uint8_t *p, size_t n)
 {
 	wire_frame *f = NULL;
-	size_t max = c->state == CONN_AUTHED ? SOTTO_MAX_FRAME : SOTTO_MAX_FRAME_PREAUTH;
+	size_t max = c->state == CONN_AUTHED ? (size_t)c->srv->cfg.max_frame : SOTTO_MAX_FRAME_PREAUTH;
 	uint64_t id;
 	int rc;
 
@@ -195,19 +236,17 @@ session_frame(conn *c, const uint8_t *p, size_t n)
 			break;
 		}
 		if (f->msg_case == SOTTO__WIRE__FRAME__MSG_GET_DEVICE_LIST) {
-			if (!lookup_allowed(c)) {
-				session_respond_status(c, id, SOTTO__WIRE__STATUS__RATE_LIMITED,
-				    "too many lookups");
-				break;
-			}
-			dir_get_lists(c, id, f->get_device_list);
+			if (session_rate_ok(c, id, LIMIT_LOOKUP))
+				dir_get_lists(c, id, f->get_device_list);
 		} else if (f->msg_case == SOTTO__WIRE__FRAME__MSG_PUBLISH_DEVICE_LIST)
 			dir_publish(c, id, f->publish_device_list);
 		else if (f->msg_case == SOTTO__WIRE__FRAME__MSG_FETCH)
 			mbox_fetch(c, id, f->fetch);
 		else if (f->msg_case == SOTTO__WIRE__FRAME__MSG_SEND) {
-			mbox_send(c, f);
-			f = NULL;
+			if (session_rate_ok(c, id, LIMIT_SEND)) {
+				mbox_send(c, f);
+				f = NULL;
+			}
 		} else {
 			mbox_ack(c, f);
 			f = NULL;

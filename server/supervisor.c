@@ -98,6 +98,10 @@ worker_main(server *s, size_t i, const store_wakegroup *g, int ready_w)
 	s->worker = i;
 	s->ready_fd = ready_w;
 	metrics_select(i);
+	if (limits_new(&s->lim, &s->cfg, s->n_workers) != SOTTO_OK) {
+		log_error("worker_failed", "worker=%zu what=limits err=\"out of memory\"", i);
+		return 1;
+	}
 	if ((rc = server_store_open(&s->cfg, s->dir, &s->st)) != SOTTO_OK) {
 		log_error("worker_failed", "worker=%zu what=store err=\"%s\"", i, sotto_strerror(rc));
 		return 1;
@@ -110,6 +114,8 @@ worker_main(server *s, size_t i, const store_wakegroup *g, int ready_w)
 	rc = net_run(s);
 	s->st->ops->close(s->st);
 	s->st = NULL;
+	limits_free(s->lim);
+	s->lim = NULL;
 	wake_free(s);
 	free(s->batch);
 	s->batch = NULL;
@@ -124,7 +130,7 @@ worker_main(server *s, size_t i, const store_wakegroup *g, int ready_w)
 /* Returns -1 in the parent (w->pid set), else the child's exit status. */
 static int
 spawn(server *s, size_t i, worker *w, const store_wakegroup *g, int sfd, int ready[2],
-    int probe, const sigset_t *oldmask)
+    const int *lfd, size_t n, const sigset_t *oldmask)
 {
 	pid_t parent = getpid(), pid;
 
@@ -144,7 +150,10 @@ spawn(server *s, size_t i, worker *w, const store_wakegroup *g, int sfd, int rea
 		_exit(1);
 	close(sfd);
 	close(ready[0]);
-	close(probe);
+	for (size_t j = 0; j < n; j++)
+		if (j != i)
+			close(lfd[j]);
+	s->listen_fd = lfd[i];
 	sigprocmask(SIG_SETMASK, oldmask, NULL);
 	return worker_main(s, i, g, ready[1]);
 }
@@ -163,31 +172,61 @@ int
 supervisor_run(server *s)
 {
 	worker w[CONFIG_MAX_WORKERS];
+	int lfd[CONFIG_MAX_WORKERS];
 	store_wakegroup g;
+	store *db;
+	char err[256];
 	sigset_t set, old;
 	struct signalfd_siginfo si;
 	struct sigaction sa;
 	char host[SOTTO_MAX_ADDRESS + 1], buf[64];
 	size_t n = s->cfg.workers > 0 ? s->cfg.workers : default_workers(), alive = 0, ready_count = 0;
-	int sfd = -1, ready[2] = { -1, -1 }, probe = -1, port, rc = 1, printed = 0, stopping = 0;
+	int sfd = -1, ready[2] = { -1, -1 }, port, rc = 1, printed = 0, stopping = 0;
 	int failed = 0, masked = 0, st, r;
 	pid_t pid;
 
 	memset(w, 0, sizeof(w));
 	memset(&g, 0, sizeof(g));
+	for (size_t i = 0; i < CONFIG_MAX_WORKERS; i++)
+		lfd[i] = -1;
+	s->n_workers = n;
 	if (config_split_address(s->cfg.listen, host, sizeof(host), &port, 1) != SOTTO_OK) {
 		fprintf(stderr, "sottod: bad listen address %s\n", s->cfg.listen);
 		return 1;
 	}
-	/* Bound, never listening (so it takes no connections): it turns port 0
-	 * into the one port every worker binds, and holds it for restarts. */
-	if (server_bind(host, port, 0, &probe, &port) != SOTTO_OK) {
-		fprintf(stderr, "sottod: cannot bind %s: %s\n", s->cfg.listen, strerror(errno));
-		return 1;
+	/*
+	 * Every worker's listening socket is bound here, while sottod may still be
+	 * root (a port below 1024; SO_REUSEPORT wants one owner for the group),
+	 * and held for restarts: a restarted worker takes its socket back with
+	 * the connections that queued meanwhile. The first turns port 0 into the
+	 * one port the others bind.
+	 */
+	for (size_t i = 0; i < n; i++) {
+		if (server_bind(host, port, SOTTOD_LISTEN_BACKLOG, &lfd[i], &port) != SOTTO_OK) {
+			fprintf(stderr, "sottod: cannot bind %s: %s\n", s->cfg.listen, strerror(errno));
+			goto out;
+		}
 	}
-	/* Every worker binds the port the probe got (port 0 became a real one). */
 	snprintf(s->cfg.listen, sizeof(s->cfg.listen), strchr(host, ':') != NULL ? "[%s]:%d" : "%s:%d",
 	    host, port);
+	if (priv_is_root()) {
+		if (priv_drop(s->cfg.user, err, sizeof(err)) != SOTTO_OK) {
+			fprintf(stderr, "sottod: cannot drop privileges to user \"%s\": %s\n", s->cfg.user, err);
+			goto out;
+		}
+		log_info("privileges_dropped", "user=%s uid=%u gid=%u", s->cfg.user, (unsigned)getuid(),
+		    (unsigned)getgid());
+	}
+	/* Opened once, as the user the workers run as, so a database that user
+	 * cannot write (or a bad postgres_url) fails here, before any fork. */
+	if ((r = server_store_open(&s->cfg, s->dir, &db)) != SOTTO_OK) {
+		fprintf(stderr, "sottod: cannot open the database%s: %s%s\n",
+		    s->cfg.storage == CONFIG_STORAGE_POSTGRES ? " (postgres_url)" : "", sotto_strerror(r),
+		    s->cfg.user[0] != '\0' && s->cfg.storage == CONFIG_STORAGE_SQLITE ?
+		    " (the folder and sottod.db must belong to the configured user)" : "");
+		goto out;
+	}
+	db->ops->close(db);
 	if (metrics_init(n) != SOTTO_OK ||
 	    (s->cfg.storage == CONFIG_STORAGE_SQLITE && n > 1 && store_wakegroup_make(&g, n) != SOTTO_OK) ||
 	    pipe2(ready, O_CLOEXEC | O_NONBLOCK) != 0) {
@@ -211,7 +250,7 @@ supervisor_run(server *s)
 	log_info("workers", "n=%zu listen=%s storage=%s", n, s->cfg.listen,
 	    s->cfg.storage == CONFIG_STORAGE_POSTGRES ? "postgres" : "sqlite");
 	for (size_t i = 0; i < n; i++) {
-		if ((r = spawn(s, i, &w[i], &g, sfd, ready, probe, &old)) >= 0) {
+		if ((r = spawn(s, i, &w[i], &g, sfd, ready, lfd, n, &old)) >= 0) {
 			rc = r;	/* the child: done serving */
 			goto child;
 		}
@@ -284,7 +323,7 @@ supervisor_run(server *s)
 		for (size_t i = 0; i < n && !stopping; i++) {
 			if (w[i].restart_at_ms == 0 || w[i].restart_at_ms > now)
 				continue;
-			if ((r = spawn(s, i, &w[i], &g, sfd, ready, probe, &old)) >= 0) {
+			if ((r = spawn(s, i, &w[i], &g, sfd, ready, lfd, n, &old)) >= 0) {
 				rc = r;
 				goto child;
 			}
@@ -306,8 +345,9 @@ out:
 		sigprocmask(SIG_SETMASK, &old, NULL);
 	if (ready[0] != -1)
 		close(ready[0]);
-	if (probe != -1)
-		close(probe);
+	for (size_t i = 0; i < n && i < CONFIG_MAX_WORKERS; i++)
+		if (lfd[i] != -1)
+			close(lfd[i]);
 child:
 	/* spawn() closed the rest in the child. */
 	if (ready[1] != -1)

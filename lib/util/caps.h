@@ -2,7 +2,8 @@
 /*
  * Every size cap in Sotto, named for its purpose, in one place. Parsers check a
  * declared length against these before anything else. The server's tunable caps
- * (sottod.conf) default to these values and may only be set lower.
+ * (sottod.conf: max_frame, max_recipients, mailbox_cap, max_conns_per_addr,
+ * preauth_seconds) default to these values and may only be set lower.
  */
 #ifndef SOTTO_CAPS_H
 #define SOTTO_CAPS_H
@@ -27,5 +28,24 @@
 #define SOTTO_DEFAULT_EXPIRY_SECONDS	(7 * 24 * 3600)
 #define SOTTO_MAX_LINK_BLOB		512	/* bytes of one linking offer or answer */
 #define SOTTO_PREAUTH_SECONDS		10	/* to authenticate before being dropped */
+#define SOTTO_MAX_CONNS_PER_ADDR	65536	/* connections from one source address */
+#define SOTTO_DEFAULT_MAX_CONNS_PER_ADDR 1000	/* ... unless sottod.conf says otherwise */
+
+/*
+ * Rate limits of sottod (token buckets: a burst, refilled at a rate per
+ * second), per device and per source address. Defaults; sottod.conf may set
+ * any value from 1 to SOTTO_MAX_RATE. A failed lookup (NO_SUCH_HANDLE) costs
+ * SOTTO_LOOKUP_MISS_COST tokens: probing for handles is what enumeration does.
+ */
+#define SOTTO_MAX_RATE			1000000
+#define SOTTO_DEFAULT_LOOKUP_RATE	50	/* GetDeviceList per device per second */
+#define SOTTO_DEFAULT_LOOKUP_BURST	200
+#define SOTTO_DEFAULT_ADDR_LOOKUP_RATE	1000	/* ... per source address */
+#define SOTTO_DEFAULT_ADDR_LOOKUP_BURST	5000
+#define SOTTO_DEFAULT_SEND_RATE		500	/* SendRequest per device per second */
+#define SOTTO_DEFAULT_SEND_BURST	1000
+#define SOTTO_DEFAULT_ADDR_SEND_RATE	20000	/* ... per source address */
+#define SOTTO_DEFAULT_ADDR_SEND_BURST	40000
+#define SOTTO_LOOKUP_MISS_COST		10
 
 #endif

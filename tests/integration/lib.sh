@@ -16,12 +16,16 @@ BG_PIDS=()
 # Sanitizer builds (make check-sanitize): every sottod's and sotto's ASan, LSan
 # and UBSan report goes to $T/sanitizer.<pid> rather than to a stderr the test
 # may not read, and any report fails the test (sanitizer_check, at exit).
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$T/sanitizer"
-export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$T/sanitizer"
+# The folder is writable by all (sticky): sottod's workers write theirs after
+# dropping root (server_dir_prepare).
+mkdir -m 1777 "$T/san"
+chmod 1777 "$T/san"
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$T/san/sanitizer"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$T/san/sanitizer"
 
 sanitizer_check() {
 	local f bad=0
-	for f in "$T"/sanitizer.*; do
+	for f in "$T"/san/sanitizer.*; do
 		[ -e "$f" ] || continue
 		bad=1
 		echo "--- sanitizer report $f ---" >&2
@@ -76,12 +80,29 @@ server_init() {
 	"$SOTTOD" init "$DIR" --address "$ADDR" "$@" >"$T/init.out"
 	PIN=$(sed -n 's/^pin: *//p' "$T/init.out" | tail -n 1)
 	[ ${#PIN} -eq 43 ] || fail "sottod init printed no pin: $(cat "$T/init.out")"
+	server_dir_prepare "$DIR"
+}
+
+# Run as root (CI is): sottod refuses root without `user = NAME` and then runs
+# as NAME, which must own its folder. The tests use SOTTO_TEST_USER (default
+# nobody); $T is opened for traversal (0711) so that user can reach the folder.
+SOTTO_TEST_USER=${SOTTO_TEST_USER:-nobody}
+is_root() { [ "$(id -u)" -eq 0 ]; }
+
+# server_dir_prepare DIR: as root, configure the user and give it DIR (again
+# after any file was put back there as root: server_start calls it).
+server_dir_prepare() {
+	is_root || return 0
+	chmod 711 "$T"
+	grep -q "^user = " "$1/sottod.conf" || echo "user = $SOTTO_TEST_USER" >>"$1/sottod.conf"
+	chown -R "$SOTTO_TEST_USER" "$1"
 }
 
 # server_conf KEY VALUE: override a config value (later lines win).
 server_conf() { echo "$1 = $2" >>"$DIR/sottod.conf"; }
 
 server_start() {
+	server_dir_prepare "$DIR"
 	: >"$T/server.out"
 	"$SOTTOD" run "$DIR" >"$T/server.out" 2>>"$T/server.log" &
 	SPID=$!

@@ -50,6 +50,7 @@ ADDR2="127.0.0.1:$PORT2"
 cp "$DIR/server.key" "$DIR/server.crt" "$DIR2/"
 chmod 600 "$DIR2/server.key"
 pg_conf "$DIR2"
+server_dir_prepare "$DIR2"
 "$SOTTOD" run "$DIR2" >"$T/server2.out" 2>>"$T/server2.log" &
 SPID2=$!
 for _ in $(seq 1 100); do grep -q "^listening on " "$T/server2.out" && break; sleep 0.1; done

@@ -10,6 +10,7 @@ static const cli_cmd commands[] = {
 	    cmd_init },
 	{ "send", "H... (TEXT | -)", cmd_send },
 	{ "receive", "[--wait SECONDS] [--json]", cmd_receive },
+	{ "history", "[H] [--json]", cmd_history },
 	{ "devices", "[H] [--json]", cmd_devices },
 	{ "alerts", "[--json]", cmd_alerts },
 	{ "safety-number", "H", cmd_safety_number },

@@ -60,6 +60,10 @@ void cli_json_str(FILE *f, const char *s, size_t n);
 /* Text for a terminal line: control characters shown as `\n` or `?`. */
 void cli_text(FILE *f, const char *s, size_t n);
 
+/* One message on stdout: a JSON object line (DESIGN.md section 7), or
+ * "TIME FROM -> TO: TEXT" for a person. */
+void cli_print_message(const sotto_message *m, int json);
+
 /* Parse a decimal int in [min, max]; 0 on success. */
 int cli_parse_int(const char *s, long min, long max, long *out);
 
@@ -75,5 +79,6 @@ int cmd_link(const char *home, int argc, char **argv);
 int cmd_approve(const char *home, int argc, char **argv);
 int cmd_remove_device(const char *home, int argc, char **argv);
 int cmd_recover(const char *home, int argc, char **argv);
+int cmd_history(const char *home, int argc, char **argv);
 
 #endif

@@ -21,36 +21,14 @@ shown(void *arg)
 static int
 print_json(const sotto_message *m, void *arg)
 {
-	char t[32];
-
-	cli_iso8601(t, sizeof(t), m->sent_at);
-	printf("{\"id\":\"%s\",\"from\":", m->id);
-	cli_json_str(stdout, m->from, strlen(m->from));
-	printf(",\"device\":\"%s\",\"to\":[", m->device);
-	for (size_t i = 0; i < m->n_to; i++) {
-		if (i > 0)
-			putchar(',');
-		cli_json_str(stdout, m->to[i], strlen(m->to[i]));
-	}
-	printf("],\"sent_at\":\"%s\",\"sent_at_ms\":%llu,\"body\":", t,
-	    (unsigned long long)m->sent_at);
-	cli_json_str(stdout, (const char *)m->body, m->body_len);
-	printf(",\"outgoing\":%s}\n", m->outgoing ? "true" : "false");
+	cli_print_message(m, 1);
 	return shown(arg);
 }
 
 static int
 print_human(const sotto_message *m, void *arg)
 {
-	char t[32];
-
-	cli_iso8601(t, sizeof(t), m->sent_at);
-	printf("%s %s -> ", t, m->from);
-	for (size_t i = 0; i < m->n_to; i++)
-		printf("%s%s", i ? "," : "", m->to[i]);
-	fputs(": ", stdout);
-	cli_text(stdout, (const char *)m->body, m->body_len);
-	putchar('\n');
+	cli_print_message(m, 0);
 	return shown(arg);
 }
 

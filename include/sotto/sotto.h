@@ -122,6 +122,15 @@ typedef int (*sotto_message_cb)(const sotto_message *m, void *arg);
 int sotto_receive(sotto_client *c, int wait_seconds, sotto_message_cb cb, void *arg,
     size_t *n_new) __attribute__((warn_unused_result));
 
+/* Every message stored on this device, received and sent, oldest stored
+ * first, each exactly once (the store keeps one row per message id); handle
+ * not NULL: only those from handle or sent to it. Calls cb for each (a
+ * non-zero return stops the walk, and sotto_history returns SOTTO_OK). Reads
+ * the local store only: no network. SOTTO_ERR_INVALID_ARG (a handle that is
+ * not valid), SOTTO_ERR_DB. */
+int sotto_history(sotto_client *c, const char *handle, sotto_message_cb cb, void *arg)
+    __attribute__((warn_unused_result));
+
 /* One device of a verified device list. */
 typedef struct sotto_device {
 	char id[SOTTO_ID_HEX_LEN + 1];

@@ -105,6 +105,11 @@ int cstore_message_mark_shown(cstore *s, const uint8_t msg_id[static 16]) __attr
  * call; a non-zero return from fn stops the walk and is returned. */
 int cstore_messages_unshown(cstore *s, int (*fn)(const cstore_message *m, void *arg), void *arg)
     __attribute__((warn_unused_result));
+/* Call fn for every stored message (handle not NULL: those from handle or
+ * naming it among the recipients), oldest stored first; as
+ * cstore_messages_unshown otherwise. */
+int cstore_messages_all(cstore *s, const char *handle, int (*fn)(const cstore_message *m, void *arg),
+    void *arg) __attribute__((warn_unused_result));
 /* 1 if a message with that id is stored, 0 if not, negative on error. */
 int cstore_message_seen(cstore *s, const uint8_t msg_id[static 16]);
 

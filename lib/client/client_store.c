@@ -471,8 +471,13 @@ cstore_message_mark_shown(cstore *s, const uint8_t msg_id[static 16])
 	return r;
 }
 
-int
-cstore_messages_unshown(cstore *s, int (*fn)(const cstore_message *m, void *arg), void *arg)
+/* Call fn for each row of a messages query whose columns are those of
+ * MSG_COLUMNS; handle (may be NULL) binds parameter 1. */
+#define MSG_COLUMNS "msg_id, sender, device, recipients, sent_at, body, outgoing, received_at, shown"
+
+static int
+messages_walk(cstore *s, const char *sql, const char *handle,
+    int (*fn)(const cstore_message *m, void *arg), void *arg)
 {
 	sqlite3_stmt *st = NULL;
 	cstore_message *m = NULL;
@@ -481,8 +486,10 @@ cstore_messages_unshown(cstore *s, int (*fn)(const cstore_message *m, void *arg)
 
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		return SOTTO_ERR_NOMEM;
-	if ((r = prepare(s, &st, "SELECT msg_id, sender, device, recipients, sent_at, body, outgoing, "
-	    "received_at FROM messages WHERE shown = 0 ORDER BY id")) != SOTTO_OK)
+	if ((r = prepare(s, &st, sql)) != SOTTO_OK)
+		goto out;
+	r = SOTTO_ERR_DB;
+	if (handle != NULL && sqlite3_bind_text(st, 1, handle, -1, SQLITE_STATIC) != SQLITE_OK)
 		goto out;
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
 		memset(m, 0, sizeof(*m));
@@ -501,6 +508,7 @@ cstore_messages_unshown(cstore *s, int (*fn)(const cstore_message *m, void *arg)
 		m->body_len = (size_t)len;
 		m->outgoing = sqlite3_column_int(st, 6) != 0;
 		m->received_at = (uint64_t)sqlite3_column_int64(st, 7);
+		m->shown = sqlite3_column_int(st, 8) != 0;
 		if ((r = fn(m, arg)) != 0)
 			goto out;
 	}
@@ -509,6 +517,24 @@ out:
 	sqlite3_finalize(st);
 	free(m);
 	return r;
+}
+
+int
+cstore_messages_unshown(cstore *s, int (*fn)(const cstore_message *m, void *arg), void *arg)
+{
+	return messages_walk(s, "SELECT " MSG_COLUMNS " FROM messages WHERE shown = 0 ORDER BY id", NULL,
+	    fn, arg);
+}
+
+int
+cstore_messages_all(cstore *s, const char *handle, int (*fn)(const cstore_message *m, void *arg),
+    void *arg)
+{
+	/* instr, not LIKE: '_' in a handle is no wildcard. */
+	if (handle != NULL)
+		return messages_walk(s, "SELECT " MSG_COLUMNS " FROM messages WHERE sender = ?1 OR "
+		    "instr(',' || recipients || ',', ',' || ?1 || ',') > 0 ORDER BY id", handle, fn, arg);
+	return messages_walk(s, "SELECT " MSG_COLUMNS " FROM messages ORDER BY id", NULL, fn, arg);
 }
 
 int

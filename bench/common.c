@@ -91,6 +91,17 @@ lg_workers(int n, int (*fn)(int wid, void *arg), void *arg)
 }
 
 int
+lg_child_died(void)
+{
+	siginfo_t si;
+
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) != 0 || si.si_pid == 0)
+		return 0;
+	return si.si_code != CLD_EXITED || si.si_status != 0;
+}
+
+int
 lg_epoll(void)
 {
 	if (epfd < 0)

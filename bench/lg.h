@@ -28,6 +28,8 @@ int lg_workers(int n, int (*fn)(int wid, void *arg), void *arg);
 #define LG_MAX_WORKERS 64
 int lg_workers_start(int n, int (*fn)(int wid, void *arg), void *arg, pid_t *pids);
 int lg_workers_wait(int n, const pid_t *pids);
+/* 1 if a child has exited abnormally (not reaped: lg_workers_wait still sees it). */
+int lg_child_died(void);
 
 /* The per-process epoll set. */
 int lg_epoll(void);

@@ -26,7 +26,7 @@ usage(void)
 	    "usage: loadgen --port P --pin PIN --server-pid PID [--db FILE]\n"
 	    "               [--mqtt-port P --mqtt-pid PID --mqtt-ca FILE]\n"
 	    "               [--only abcdef] [--pairs N] [--window W] [--msgs N] [--rate R]\n"
-	    "               [--idle N] [--idle-procs N] [--queue N] [--queue-procs N]\n"
+	    "               [--idle N] [--idle-procs N] [--queue N] [--queue-devices N] [--queue-procs N]\n"
 	    "               [--fan-msgs N] [--lookup-conns N] [--timeout S]\n");
 	exit(2);
 }
@@ -125,7 +125,7 @@ main(int argc, char **argv)
 	lg_queue q;
 	const char *only = "abcdef", *db = NULL;
 	unsigned pairs = 32, window = 32, msgs = 64000, idle = 100000, idle_procs = 6;
-	unsigned queue = 1000000, queue_procs = 2, fan_msgs = 300, lookup_conns = 400, timeout = 120;
+	unsigned queue = 256000, queue_devices = 1024, queue_procs = 2, fan_msgs = 300, lookup_conns = 400, timeout = 120;
 	double rate = 5000;
 	int have_mqtt, rc = 0;
 	struct rlimit rl;
@@ -169,6 +169,8 @@ main(int argc, char **argv)
 			idle_procs = (unsigned)num(v);
 		else if (strcmp(o, "--queue") == 0)
 			queue = (unsigned)num(v);
+		else if (strcmp(o, "--queue-devices") == 0)
+			queue_devices = (unsigned)num(v);
 		else if (strcmp(o, "--queue-procs") == 0)
 			queue_procs = (unsigned)num(v);
 		else if (strcmp(o, "--fan-msgs") == 0)
@@ -181,7 +183,8 @@ main(int argc, char **argv)
 			usage();
 	}
 	if (lg.sotto_port == 0 || lg.sotto_pid == 0 || pairs == 0 || msgs < pairs || idle_procs == 0 ||
-	    idle_procs > LG_MAX_WORKERS || queue_procs == 0 || queue_procs > 8)
+	    idle_procs > LG_MAX_WORKERS || queue_procs == 0 || queue_procs > 8 || queue_devices < 64 ||
+	    queue_devices % 64 != 0)
 		usage();
 	have_mqtt = lg.mqtt_port != 0 && lg.mqtt_pid != 0 && lg.mqtt_ca[0] != '\0';
 	if (sc_init() != SOTTO_OK)
@@ -328,7 +331,7 @@ main(int argc, char **argv)
 	}
 	if (strchr(only, 'f') != NULL) {
 		memset(&q, 0, sizeof(q));
-		q.recipients = 128;
+		q.recipients = queue_devices;
 		q.copies = queue;
 		q.procs = queue_procs;
 		q.window = 16;
@@ -340,7 +343,7 @@ main(int argc, char **argv)
 		    "(64 wraps), %u senders with %u sends in flight each; then every device comes back and "
 		    "drains with Fetch(64) + Ack until its queue is empty. Sealing took %.1f s before the "
 		    "clock started._\n\n", q.recipients, q.procs, q.window, q.seal_secs);
-		printf("| step | copies | seconds | copies/s | server RSS after (MiB) |\n|---|---:|---:|---:|---:|\n");
+		printf("| step | copies stored | seconds | copies/s | server RSS after (MiB) |\n|---|---:|---:|---:|---:|\n");
 		printf("| empty queue | 0 | | | %.1f |\n", q.rss_kb[0] / 1024.0);
 		printf("| insert first half | %llu | %.1f | %.0f | %.1f |\n", (unsigned long long)(q.inserted / 2),
 		    q.insert_secs[0], q.insert_per_s[0], q.rss_kb[1] / 1024.0);

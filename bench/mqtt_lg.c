@@ -39,6 +39,8 @@ typedef struct mq {
 	char topic[64];
 	uint64_t stream;
 	unsigned nmsgs, sent, acked, inflight;
+	uint64_t started;
+	unsigned retries;
 } mq;
 
 static struct {
@@ -48,6 +50,7 @@ static struct {
 	uint32_t *lat_us;
 	uint64_t nmsg_total;
 	unsigned window;
+	int paced;
 	unsigned opening;
 } M;
 
@@ -198,7 +201,7 @@ cb_publish(struct mosquitto *m, void *obj, int mid)
 	c->inflight--;
 	ws->okd++;
 	ws->t_last_ns = lg_now_ns();
-	if (M.send_ns != NULL)
+	if (M.send_ns != NULL && !M.paced)
 		pub_next(c);
 }
 
@@ -245,6 +248,7 @@ mq_start(mq *c, const char *id, enum mq_role role, const char *topic, const char
 	c->fd = -1;
 	c->h.fn = on_event;
 	c->role = role;
+	c->started = lg_now_ns();
 	snprintf(c->topic, sizeof(c->topic), "%s", topic);
 	M.b->w[M.wid].opened++;
 	M.opening++;
@@ -441,6 +445,7 @@ w_mpairs(int wid, void *arg)
 	M.lat_us = pa->lat_us;
 	M.nmsg_total = (uint64_t)r->pairs * r->per_sender;
 	M.window = r->window;
+	M.paced = r->rate > 0;
 	memset(&s, 0, sizeof(s));
 	s.c = c;
 	s.n = 2 * n;
@@ -501,7 +506,8 @@ parent_wait(lg_board *b, int procs, uint32_t phase, unsigned timeout_s)
 			all &= b->w[i].done_phase >= phase;
 		if (all)
 			return 0;
-		if (lg_now_ns() > end)
+		/* A worker that died (crash, kill) never reports: do not wait for it. */
+		if (lg_now_ns() > end || lg_child_died())
 			return -1;
 		usleep(2000);
 	}
@@ -573,6 +579,7 @@ typedef struct midle_state {
 	unsigned opened;
 	mq prober;
 	uint32_t probes_done;
+	uint64_t counted_at;
 } midle_state;
 
 static void
@@ -623,10 +630,31 @@ idle_tick(void *arg)
 			interest(&is->prober);
 		}
 	}
+	if (lg_now_ns() - is->counted_at < 100000000ULL)
+		return;
+	is->counted_at = lg_now_ns();
 	for (unsigned i = 0; i < is->opened; i++) {
-		if (is->s.c[i].st == 2)
+		mq *c = &is->s.c[i];
+
+		/* A client stuck in its TLS/CONNECT/SUBSCRIBE exchange for 10 s is
+		 * started again (counted in the note), as a real client would retry. */
+		if ((c->st == 0 || c->st == 1) && lg_now_ns() - c->started > 10000000000ULL &&
+		    c->retries < 3) {
+			unsigned r = c->retries + 1;
+
+			snprintf(topic, sizeof(topic), "%s/%u/i/%u", lg.tag, is->ia->serial,
+			    (unsigned)M.wid * is->ia->per_proc + i);
+			snprintf(id, sizeof(id), "%s-%u-i%u", lg.tag, is->ia->serial,
+			    (unsigned)M.wid * is->ia->per_proc + i);
+			mq_free(c);
+			M.opening--;
+			M.b->w[M.wid].errs++;
+			mq_start(c, id, MQ_SUB, topic, bind);
+			c->retries = r;
+		}
+		if (c->st == 2)
 			ok++;
-		else if (is->s.c[i].st == 3)
+		else if (c->st == 3)
 			bad++;
 	}
 	M.b->w[M.wid].authed = ok;
@@ -740,9 +768,15 @@ mqtt_idle(lg_run *r)
 	r->pmax = got ? lat[got - 1] : 0;
 	r->delivered = got;
 	r->note[0] = '\0';
-	for (int i = 0; i < r->procs; i++)
+	r->errors = 0;
+	for (int i = 0; i < r->procs; i++) {
+		r->errors += b->w[i].errs;
 		if (b->w[i].why[0] != '\0' && r->note[0] == '\0')
 			snprintf(r->note, sizeof(r->note), "worker %d: %s", i, b->w[i].why);
+	}
+	if (r->errors > 0 && r->note[0] == '\0')
+		snprintf(r->note, sizeof(r->note), "%llu connection attempts stuck for 10 s and restarted",
+		    (unsigned long long)r->errors);
 	b->phase = 9;
 	if (lg_workers_wait(r->procs, pids) != 0)
 		rc = -1;

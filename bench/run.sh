@@ -100,7 +100,8 @@ if ! kill -0 "$spid" 2>/dev/null; then
 fi
 if grep -q 'level=error' "$work/sottod.log"; then
 	echo
-	echo "sottod logged errors:"
-	grep 'level=error' "$work/sottod.log" | sort | uniq -c | sort -rn | head -10 | sed 's/^/    /'
+	echo "sottod logged errors (count, message):"
+	grep 'level=error' "$work/sottod.log" | sed 's/^ts=[^ ]* //; s/ pid=[0-9]*//' | sort | uniq -c |
+		sort -rn | head -10 | sed 's/^/    /' || true
 fi
 exit $status

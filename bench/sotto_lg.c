@@ -30,6 +30,7 @@
 #define MAGIC_PROBE 0x50524f42u
 #define MAGIC_QUEUE 0x51554555u
 #define CONNECT_BURST 128	/* handshakes in flight per process */
+#define POOL_MAX 32		/* groups of registered handles lookups draw from */
 
 lg_env lg;
 unsigned lg_accounts;
@@ -97,31 +98,40 @@ static struct {
 	unsigned nslots;
 	uint32_t magic;
 	unsigned window;
+	int paced;			/* (b): only the schedule sends */
 	uint64_t *lk_start;		/* lookups: per conn start time */
 	uint32_t *lk_lat;
 	uint64_t lk_n, lk_cap;
 	struct sockaddr_in dst, src;
 	int use_src;
 	unsigned pool_n;
-	char pool_prefix[8][24];
-	unsigned pool_count[8];
+	char pool_prefix[POOL_MAX][24];
+	unsigned pool_base[POOL_MAX], pool_count[POOL_MAX];
 	unsigned opening;		/* handshakes in flight */
 } W;
 
 static struct {
-	char prefix[8][24];
-	unsigned count[8];
+	char prefix[POOL_MAX][24];
+	unsigned base[POOL_MAX], count[POOL_MAX];
 	unsigned n;
 } pool;
+
+/* Handles prefix-base .. prefix-(base+count-1) are registered. */
+static void
+pool_add_range(const char *prefix, unsigned base, unsigned count)
+{
+	lg_accounts += count;
+	if (pool.n >= POOL_MAX || count == 0)
+		return;
+	snprintf(pool.prefix[pool.n], sizeof(pool.prefix[0]), "%s", prefix);
+	pool.base[pool.n] = base;
+	pool.count[pool.n++] = count;
+}
 
 static void
 pool_add(const char *prefix, unsigned count)
 {
-	if (pool.n >= 8)
-		return;
-	snprintf(pool.prefix[pool.n], sizeof(pool.prefix[0]), "%s", prefix);
-	pool.count[pool.n++] = count;
-	lg_accounts += count;
+	pool_add_range(prefix, 0, count);
 }
 
 static uint64_t
@@ -395,7 +405,7 @@ send_lookup(dconn *c)
 	pick = sc_random_uniform(total);
 	for (i = 0; i < W.pool_n && pick >= W.pool_count[i]; i++)
 		pick -= W.pool_count[i];
-	snprintf(h, sizeof(h), "%s%s-%u", lg.tag, W.pool_prefix[i], pick);
+	snprintf(h, sizeof(h), "%s%s-%u", lg.tag, W.pool_prefix[i], W.pool_base[i] + pick);
 	rq.handle = h;
 	f.id = ++c->next_id;
 	f.msg_case = SOTTO__WIRE__FRAME__MSG_GET_DEVICE_LIST;
@@ -523,7 +533,8 @@ handle_response(dconn *c, wire_frame *f, uint64_t now)
 			snprintf(ws->why, sizeof(ws->why), "send: %s", r->error);
 		}
 		c->inflight--;
-		send_next(c);
+		if (!W.paced)
+			send_next(c);
 		break;
 	case R_RECV:
 	case R_DRAIN:
@@ -795,7 +806,8 @@ parent_wait(lg_board *b, int procs, uint32_t phase, unsigned timeout_s)
 			all &= b->w[i].done_phase >= phase;
 		if (all)
 			return 0;
-		if (lg_now_ns() > end)
+		/* A worker that died (crash, kill) never reports: do not wait for it. */
+		if (lg_now_ns() > end || lg_child_died())
 			return -1;
 		usleep(2000);
 	}
@@ -900,6 +912,7 @@ w_pairs(int wid, void *arg)
 	W.nslots = 1;
 	W.magic = MAGIC_PAIRS;
 	W.window = r->window;
+	W.paced = r->rate > 0;
 	if (c == NULL || ts == NULL)
 		goto out;
 	for (unsigned i = 0; i < n; i++) {
@@ -1042,6 +1055,7 @@ typedef struct idle_state {
 	unsigned opened;
 	dconn prober;
 	uint32_t probes_done;
+	uint64_t counted_at;
 } idle_state;
 
 static void
@@ -1078,9 +1092,12 @@ idle_tick(void *arg)
 		free(s.wraps);
 		is->probes_done++;
 	}
-	{
+	/* Counting every connection each millisecond would be the load generator's
+	 * main cost at 20,000 connections a process: every 100 ms is enough. */
+	if (lg_now_ns() - is->counted_at > 100000000ULL) {
 		unsigned ok = 0, bad = 0;
 
+		is->counted_at = lg_now_ns();
 		for (unsigned i = 0; i < is->opened; i++) {
 			if (is->c[i].st == 2 && is->c[i].fetched)
 				ok++;
@@ -1209,7 +1226,8 @@ sotto_idle(lg_run *r)
 	b->phase = 9;
 	if (lg_workers_wait(r->procs, pids) != 0)
 		rc = -1;
-	pool_add(ia.ip, r->idle_reached);
+	for (int i = 0; i < r->procs; i++)
+		pool_add_range(ia.ip, (unsigned)i * ia.per_proc, b->w[i].authed);
 	return rc;
 }
 
@@ -1414,6 +1432,7 @@ w_lookup(int wid, void *arg)
 	W.pool_n = pool.n;
 	memcpy(W.pool_prefix, pool.prefix, sizeof(pool.prefix));
 	memcpy(W.pool_count, pool.count, sizeof(pool.count));
+	memcpy(W.pool_base, pool.base, sizeof(pool.base));
 	W.lk_lat = la->lat + la->per_worker_cap * (uint64_t)wid;
 	W.lk_cap = la->per_worker_cap;
 	if (c == NULL)
@@ -1471,7 +1490,9 @@ sotto_lookups(lg_lookup *lk, unsigned procs)
 	la.lat = lg_shared(la.per_worker_cap * procs * sizeof(uint32_t));
 	if (la.b == NULL || la.lat == NULL)
 		return -1;
-	lk->dir_accounts = lg_accounts + lk->conns;
+	/* The lookup devices register first, so the pool is never empty. */
+	pool_add(la.lp, lk->conns);
+	lk->dir_accounts = lg_accounts;
 	if (lg_workers_start((int)procs, w_lookup, &la, pids) != 0)
 		return -1;
 	if (parent_wait(la.b, (int)procs, 1, lg.timeout_s * 3) == 0) {
@@ -1483,7 +1504,6 @@ sotto_lookups(lg_lookup *lk, unsigned procs)
 	la.b->phase = 3;
 	if (lg_workers_wait((int)procs, pids) != 0)
 		rc = -1;
-	pool_add(la.lp, lk->conns);
 	lk->ok = lk->rate_limited = lk->errors = 0;
 	for (unsigned i = 0; i < procs; i++) {
 		lk->ok += la.b->w[i].okd;
@@ -1528,7 +1548,7 @@ q_drained(void *arg)
 	waitc *wc = arg;
 
 	for (size_t i = 0; i < wc->n; i++)
-		if (wc->c[i].st == 2 && !wc->c[i].drained)
+		if (wc->c[i].st != 3 && !wc->c[i].drained)
 			return 0;
 	return 1;
 }
@@ -1550,6 +1570,7 @@ w_queue(int wid, void *arg)
 
 	worker_init(wid, qa->b);
 	W.window = q->window;
+	W.paced = 1;	/* the phase loop below refills the window, not the answers */
 	if (c == NULL || ts == NULL)
 		goto out;
 	s = &c[nr];

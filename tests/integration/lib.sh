@@ -185,8 +185,11 @@ alerts_of() { as "$1" alerts --json | jq -s --arg k "$2" '[.[] | select(.kind ==
 forge() { "${SOTTO_FORGE:?SOTTO_FORGE must name the sotto_forge tool}" "$@"; }
 
 # db_save NAME / db_restore NAME: copy sottod's database while it is stopped.
-db_save() { cp "$DIR/sottod.db" "$T/db-$1"; }
-db_restore() { rm -f "$DIR/sottod.db-wal" "$DIR/sottod.db-shm"; cp "$T/db-$1" "$DIR/sottod.db"; }
+# The -wal file goes along: what it holds is part of the database until the
+# last connection checkpoints it, which a stop does not promise.
+db_files_copy() { local f; for f in "$1"/sottod.db "$1"/sottod.db-wal; do [ -e "$f" ] && cp -p "$f" "$2/"; done; return 0; }
+db_save() { mkdir -p "$T/db-$1"; db_files_copy "$DIR" "$T/db-$1"; }
+db_restore() { rm -f "$DIR/sottod.db" "$DIR/sottod.db-wal" "$DIR/sottod.db-shm"; db_files_copy "$T/db-$1" "$DIR"; }
 
 # latest_list_hex HANDLE: the newest signed list of HANDLE in sottod's database.
 latest_list_hex() { sql "SELECT hex(list) FROM device_lists WHERE handle = '$1' ORDER BY version DESC LIMIT 1;"; }
@@ -198,13 +201,13 @@ snap() {
 	server_stop
 	rm -rf "$T/snap-$1"
 	mkdir "$T/snap-$1"
-	cp "$DIR/sottod.db" "$T/snap-$1/"
+	db_files_copy "$DIR" "$T/snap-$1"
 	local h
 	for h in "$T"/home-*; do cp -a "$h" "$T/snap-$1/"; done
 }
 restore() {
 	rm -f "$DIR/sottod.db" "$DIR/sottod.db-wal" "$DIR/sottod.db-shm"
-	cp "$T/snap-$1/sottod.db" "$DIR/"
+	db_files_copy "$T/snap-$1" "$DIR"
 	rm -rf "$T"/home-*
 	cp -a "$T/snap-$1"/home-* "$T/"
 }

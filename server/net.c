@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/socket.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -33,6 +34,10 @@
 /* Connections accepted per readiness of the listening socket, so a flood of
  * new connections cannot starve the established ones. */
 #define NET_ACCEPT_BURST	64
+/* After this many connections ended, free heap goes back to the system (a
+ * flood of connections must not leave its memory behind). */
+#define NET_TRIM_AFTER_CLOSES	256
+#define NET_TRIM_DELAY_US	(500 * LWS_US_PER_MS)
 
 typedef struct net {
 	server *srv;
@@ -43,6 +48,9 @@ typedef struct net {
 	int failed;			/* the wake-up path broke: the worker stops */
 	lws_sorted_usec_list_t flush_sul;
 	lws_sorted_usec_list_t sweep_sul;
+	lws_sorted_usec_list_t trim_sul;
+	size_t closed_since_trim;
+	int trim_pending;
 } net;
 
 struct pss {
@@ -68,6 +76,29 @@ conn_unref(conn *c)
 }
 
 static void
+trim_cb(lws_sorted_usec_list_t *sul)
+{
+	net *n = lws_container_of(sul, net, trim_sul);
+
+	n->trim_pending = 0;
+	n->closed_since_trim = 0;
+	malloc_trim(0);
+}
+
+/* Connections ended (weight: how many it counts for): after many, give
+ * their memory back. */
+static void
+net_closed_one(server *s, size_t weight)
+{
+	net *n = s->net;
+
+	if (n == NULL || (n->closed_since_trim += weight) < NET_TRIM_AFTER_CLOSES || n->trim_pending)
+		return;
+	n->trim_pending = 1;
+	lws_sul_schedule(n->ctx, 0, &n->trim_sul, trim_cb, NET_TRIM_DELAY_US);
+}
+
+static void
 outq_clear(conn *c)
 {
 	outmsg *m;
@@ -78,6 +109,7 @@ outq_clear(conn *c)
 		free(m);
 	}
 	c->out_tail = NULL;
+	c->srv->out_total -= c->out_bytes;
 	c->out_bytes = 0;
 }
 
@@ -93,12 +125,17 @@ conn_send(conn *c, const wire_frame *f)
 		return SOTTO_OK;
 	if ((rc = wire_encode(f, LWS_PRE, &buf, &n)) != SOTTO_OK)
 		goto fail;
-	if (n > SOTTOD_MAX_OUTQ_BYTES - c->out_bytes) {
-		/* A reader this far behind would hold memory without bound: cut it off. */
-		log_info("slow_reader", "conn=%llu queued=%zu", (unsigned long long)c->serial, c->out_bytes);
+	/* A reader this far behind would hold memory without bound: cut it off.
+	 * So is one with a fair share queued while the worker's total is at its
+	 * cap (many slow readers at once). */
+	if (n > SOTTOD_MAX_OUTQ_BYTES - c->out_bytes ||
+	    (c->srv->out_total + n > SOTTOD_MAX_OUTQ_TOTAL && c->out_bytes >= SOTTOD_OUTQ_FAIR_SHARE)) {
+		log_info("slow_reader", "conn=%llu queued=%zu worker_queued=%zu", (unsigned long long)c->serial,
+		    c->out_bytes, c->srv->out_total);
 		metrics_error(ME_SLOW_READER);
 		free(buf);
 		outq_clear(c);
+		net_closed_one(c->srv, NET_TRIM_AFTER_CLOSES);
 		c->closing = 1;
 		lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 		return SOTTO_ERR_TOO_LARGE;
@@ -114,6 +151,7 @@ conn_send(conn *c, const wire_frame *f)
 		c->out_head = m;
 	c->out_tail = m;
 	c->out_bytes += n;
+	c->srv->out_total += n;
 	lws_callback_on_writable(c->wsi);
 	return SOTTO_OK;
 fail:
@@ -306,6 +344,7 @@ on_writable(conn *c, struct lws *wsi)
 		if (c->out_head == NULL)
 			c->out_tail = NULL;
 		c->out_bytes -= m->len;
+		c->srv->out_total -= m->len;
 		n = lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_BINARY);
 		free(m->buf);
 		free(m);
@@ -371,6 +410,8 @@ callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in
 			limits_conn_close(s->lim, lws_get_opaque_user_data(wsi));
 			lws_set_opaque_user_data(wsi, NULL);
 		}
+		if (s != NULL)
+			net_closed_one(s, 1);
 		return 0;
 	case LWS_CALLBACK_TIMER:
 		/* The pre-authentication time is up: say so, then close. */
@@ -630,6 +671,9 @@ net_run(server *s)
 	info.user = s;
 	info.gid = (gid_t)-1;
 	info.uid = (uid_t)-1;
+	/* Adopted sockets that never finish a TLS handshake time out on the
+	 * context's clock: the pre-authentication bound holds there too. */
+	info.timeout_secs = (unsigned int)s->cfg.preauth_seconds;
 	if ((n.ctx = lws_create_context(&info)) == NULL) {
 		log_error("start_failed", "what=context");
 		goto out;
@@ -708,6 +752,7 @@ out:
 	if (n.ctx != NULL) {
 		lws_sul_cancel(&n.flush_sul);
 		lws_sul_cancel(&n.sweep_sul);
+		lws_sul_cancel(&n.trim_sul);
 		lws_context_destroy(n.ctx);
 	}
 	mailbox_discard(s);

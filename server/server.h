@@ -24,6 +24,10 @@
 /* Bytes of encoded frames queued for one connection before it is cut off as a
  * reader too slow to keep up. */
 #define SOTTOD_MAX_OUTQ_BYTES		(16 * 1024 * 1024)
+/* Bytes queued over all of a worker's connections; past it, a connection
+ * holding at least the fair share is cut off as a slow reader. */
+#define SOTTOD_MAX_OUTQ_TOTAL		(256 * 1024 * 1024)
+#define SOTTOD_OUTQ_FAIR_SHARE		(1024 * 1024)
 /* Operations staged in one group-commit batch before it is flushed at once. */
 #define SOTTOD_MAX_BATCH_OPS		256
 /* Backlog of each worker's listening socket. */
@@ -105,6 +109,7 @@ struct server {
 	size_t n_workers;		/* worker processes of this node */
 	limits *lim;			/* this worker's rate limits; NULL: none */
 	int listen_fd;			/* >= 0: the listening socket the supervisor bound */
+	size_t out_total;		/* bytes queued over all connections (net.c) */
 	uint8_t *tls_key;		/* PEM, read before privileges were dropped */
 	size_t tls_key_len;		/* (sc_secure_alloc; NULL: read the files) */
 	uint8_t *tls_cert;

@@ -65,6 +65,9 @@ cmd_init(const char *home, int argc, char **argv)
 	make_parents(home);
 	r = sotto_init(home, &o, recovery, id);
 	cli_free_secret(pass);
+	/* The invite's secret is in argv: gone from memory once spent. */
+	if (o.invite != NULL)
+		explicit_bzero((char *)o.invite, strlen(o.invite));
 	if (r != SOTTO_OK) {
 		if (r == SOTTO_ERR_INVITE && o.invite != NULL)
 			return cli_fail("invite code is invalid, already used, or not for handle %s",

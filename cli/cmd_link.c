@@ -187,6 +187,8 @@ cmd_recover(const char *home, int argc, char **argv)
 	o.passphrase = pass;
 	r = sotto_recover(home, &o, id);
 	cli_free_secret(pass);
+	/* The recovery code (the account key's seed) is in argv: wipe it. */
+	explicit_bzero((char *)o.code, strlen(o.code));
 	switch (r) {
 	case SOTTO_OK:
 		printf("recovered: %s\n", o.handle);

@@ -120,6 +120,8 @@ read_tls_files(server *s, const char *dir)
 		path_in(path, sizeof(path), dir, names[i]);
 		if ((f = fopen(path, "re")) == NULL)
 			die("cannot read %s: %s", path, strerror(errno));
+		/* Unbuffered: no copy of the key left in a stdio buffer. */
+		setvbuf(f, NULL, _IONBF, 0);
 		if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) <= 0 || n > 65536 || fseek(f, 0, SEEK_SET) != 0)
 			die("%s: not a key or certificate file (empty, or over 64 KiB)", path);
 		if ((*dst[i] = i == 0 ? sc_secure_alloc((size_t)n + 1) : malloc((size_t)n + 1)) == NULL)

@@ -256,5 +256,8 @@ session_frame(conn *c, const uint8_t *p, size_t n)
 		session_respond_status(c, id, SOTTO__WIRE__STATUS__BAD_REQUEST, "unsupported frame");
 		break;
 	}
+	/* An invite secret does not outlive its request in our heap. */
+	if (f != NULL && f->msg_case == SOTTO__WIRE__FRAME__MSG_REGISTER && f->register_->invite_secret != NULL)
+		sc_wipe(f->register_->invite_secret, strlen(f->register_->invite_secret));
 	wire_free(f);
 }

@@ -42,6 +42,14 @@ mport=$(free_port 18883)
 # Sotto: default durability (SQLite WAL, synchronous=FULL, group commit).
 "$sottod" init "$work/sottod" --open --address "127.0.0.1:$sport" >"$work/init.txt"
 pin=$(awk '/^pin:/ {print $2}' "$work/init.txt")
+[ -n "${SOTTO_BENCH_WORKERS:-}" ] && echo "workers = $SOTTO_BENCH_WORKERS" >>"$work/sottod/sottod.conf"
+# As root, sottod binds and reads its key, then runs as an unprivileged user
+# that must own its folder (docs/OPERATIONS.md).
+if [ "$(id -u)" -eq 0 ]; then
+	chmod 0711 "$work"
+	echo "user = nobody" >>"$work/sottod/sottod.conf"
+	chown -R nobody "$work/sottod"
+fi
 "$sottod" run "$work/sottod" >"$work/sottod.out" 2>"$work/sottod.log" &
 spid=$!
 

@@ -974,6 +974,50 @@ test_limits_module(void **state)
 	limits_free(l);
 }
 
+/* The caps and rates in sottod.conf: defaults from caps.h, only lower caps. */
+static void
+test_config_caps(void **state)
+{
+	static const char *const bad[] = {
+		"max_recipients = 65\n", "max_recipients = 0\n", "preauth_seconds = 11\n",
+		"max_frame = 999999999\n", "max_frame = 100\n", "max_conns_per_addr = 65537\n",
+		"send_rate = 0\n", "lookup_burst = 1000001\n", "user = ../root\n", "user = -x\n",
+		"user = \n",
+	};
+	const char *good = "max_recipients = 8\npreauth_seconds = 3\nmax_frame = 16384\n"
+	    "max_conns_per_addr = 65536\nsend_rate = 1000000\naddr_lookup_burst = 7\nuser = sotto\n";
+	sottod_config c;
+	char err[256];
+	FILE *f;
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(c.max_frame, SOTTO_MAX_FRAME);
+	assert_int_equal(c.max_recipients, SOTTO_MAX_RECIPIENTS);
+	assert_int_equal(c.max_conns_per_addr, SOTTO_DEFAULT_MAX_CONNS_PER_ADDR);
+	assert_int_equal(c.preauth_seconds, SOTTO_PREAUTH_SECONDS);
+	assert_int_equal(c.lookup_rate, SOTTO_DEFAULT_LOOKUP_RATE);
+	assert_int_equal(c.send_burst, SOTTO_DEFAULT_SEND_BURST);
+	assert_string_equal(c.user, "");
+	assert_non_null(f = fmemopen((void *)good, strlen(good), "r"));
+	assert_int_equal(config_parse_stream(&c, f, err, sizeof(err)), SOTTO_OK);
+	fclose(f);
+	assert_int_equal(c.max_recipients, 8);
+	assert_int_equal(c.preauth_seconds, 3);
+	assert_int_equal(c.max_frame, 16384);
+	assert_int_equal(c.max_conns_per_addr, 65536);
+	assert_int_equal(c.send_rate, 1000000);
+	assert_int_equal(c.addr_lookup_burst, 7);
+	assert_string_equal(c.user, "sotto");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		config_defaults(&c);
+		assert_non_null(f = fmemopen((void *)bad[i], strlen(bad[i]), "r"));
+		assert_int_equal(config_parse_stream(&c, f, err, sizeof(err)), SOTTO_ERR_FORMAT);
+		fclose(f);
+		assert_non_null(strstr(err, "line 1"));
+	}
+}
+
 int
 main(void)
 {
@@ -987,6 +1031,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_lookup_rate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_send_rate, setup, teardown),
 		cmocka_unit_test(test_limits_module),
+		cmocka_unit_test(test_config_caps),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -42,6 +42,16 @@ mport=$(free_port 18883)
 # Sotto: default durability (SQLite WAL, synchronous=FULL, group commit).
 "$sottod" init "$work/sottod" --open --address "127.0.0.1:$sport" >"$work/init.txt"
 pin=$(awk '/^pin:/ {print $2}' "$work/init.txt")
+# The load generator plays tens of thousands of devices from a handful of
+# 127.0.0.x addresses: exactly what the per-address limits exist to refuse. They
+# are lifted here (per-device limits stay at their defaults).
+cat >>"$work/sottod/sottod.conf" <<'CONF'
+max_conns_per_addr = 65536
+addr_lookup_rate = 1000000
+addr_lookup_burst = 1000000
+addr_send_rate = 1000000
+addr_send_burst = 1000000
+CONF
 [ -n "${SOTTO_BENCH_WORKERS:-}" ] && echo "workers = $SOTTO_BENCH_WORKERS" >>"$work/sottod/sottod.conf"
 # As root, sottod binds and reads its key, then runs as an unprivileged user
 # that must own its folder (docs/OPERATIONS.md).

@@ -101,26 +101,29 @@ ask(const sotto_link_offer *o, void *arg)
 int
 cmd_approve(const char *home, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "yes", no_argument, NULL, 'y' },
-		{ NULL, 0, NULL, 0 },
-	};
 	sotto_client *c = NULL;
+	const char *code = NULL;
 	char id[SOTTO_ID_HEX_LEN + 1];
-	int ch, yes = 0, r, rc;
+	int yes = 0, r, rc, i, dashdash = 0;
 
-	optind = 1;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		if (ch != 'y')
+	/* Parsed by hand, not getopt: a link code is base64url and one in 64 starts
+	 * with '-', which getopt would take for an option. */
+	for (i = 1; i < argc; i++) {
+		if (!dashdash && strcmp(argv[i], "--yes") == 0)
+			yes = 1;
+		else if (!dashdash && strcmp(argv[i], "--") == 0)
+			dashdash = 1;
+		else if (code == NULL && (dashdash || argv[i][0] != '-' ||
+		    strlen(argv[i]) == SOTTO_LINK_CODE_LEN))
+			code = argv[i];
+		else
 			return cli_usage("approve");
-		yes = 1;
 	}
-	if (argc - optind != 1)
+	if (code == NULL)
 		return cli_usage("approve");
 	if ((rc = cli_open(home, &c)) != CLI_EXIT_OK)
 		return rc;
-	r = sotto_approve(c, argv[optind], ask, &yes, id);
+	r = sotto_approve(c, code, ask, &yes, id);
 	if (r == SOTTO_OK) {
 		printf("approved %s\n", id);
 		rc = CLI_EXIT_OK;

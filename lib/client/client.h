@@ -98,6 +98,10 @@ int cstore_list_get(cstore *s, const char *handle, uint64_t version, dl_list *l,
 
 /* Store a message unless its id is known: SOTTO_OK, or SOTTO_ERR_REPLAY. */
 int cstore_message_add(cstore *s, const cstore_message *m) __attribute__((warn_unused_result));
+/* Hand one stored message to an application callback (receive's catch-up and
+ * history share it); returns what cb returns. */
+int client_show_stored(const cstore_message *sm, sotto_message_cb cb, void *arg);
+
 /* Mark a stored message as handed to the application. */
 int cstore_message_mark_shown(cstore *s, const uint8_t msg_id[static 16]) __attribute__((warn_unused_result));
 /* Call fn for each stored message not yet shown, oldest first (a receive that

@@ -12,10 +12,9 @@ typedef struct hist_state {
 	int stopped;
 } hist_state;
 
-static int
-one(const cstore_message *sm, void *arg)
+int
+client_show_stored(const cstore_message *sm, sotto_message_cb cb, void *arg)
 {
-	hist_state *st = arg;
 	const char *to[SOTTO_MAX_RECIPIENTS];
 	char id[ENV_MSG_ID_LEN * 2 + 1], dev[SC_DEVICE_ID * 2 + 1];
 	char list[sizeof(sm->to)];
@@ -39,7 +38,15 @@ one(const cstore_message *sm, void *arg)
 	m.body = sm->body;
 	m.body_len = sm->body_len;
 	m.outgoing = sm->outgoing;
-	if (st->cb(&m, st->arg) != 0) {
+	return cb(&m, arg);
+}
+
+static int
+one(const cstore_message *sm, void *arg)
+{
+	hist_state *st = arg;
+
+	if (client_show_stored(sm, st->cb, st->arg) != 0) {
 		st->stopped = 1;
 		return 1;
 	}

@@ -220,32 +220,10 @@ static int
 deliver_stored(const cstore_message *sm, void *arg)
 {
 	rx_state *st = arg;
-	const char *to[SOTTO_MAX_RECIPIENTS];
-	char id[ENV_MSG_ID_LEN * 2 + 1], dev[SC_DEVICE_ID * 2 + 1];
-	char list[sizeof(sm->to)];
-	char *p, *save = NULL;
-	sotto_message m;
-	size_t n = 0;
 	int r;
 
-	snprintf(list, sizeof(list), "%s", sm->to);
-	for (p = strtok_r(list, ",", &save); p != NULL && n < SOTTO_MAX_RECIPIENTS;
-	    p = strtok_r(NULL, ",", &save))
-		to[n++] = p;
-	sc_hex(id, sm->msg_id, ENV_MSG_ID_LEN);
-	sc_hex(dev, sm->device, SC_DEVICE_ID);
-	memset(&m, 0, sizeof(m));
-	m.id = id;
-	m.from = sm->from;
-	m.device = dev;
-	m.to = to;
-	m.n_to = n;
-	m.sent_at = sm->sent_at;
-	m.body = sm->body;
-	m.body_len = sm->body_len;
-	m.outgoing = sm->outgoing;
 	st->n_new++;
-	if (st->cb != NULL && st->cb(&m, st->arg) != 0) {
+	if (st->cb != NULL && client_show_stored(sm, st->cb, st->arg) != 0) {
 		st->stop = 1;
 		return 1;
 	}

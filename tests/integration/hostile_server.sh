@@ -73,7 +73,7 @@ phantom=$(forge ids "$forged" | grep -v -e "$r1" -e "$r2" -e '^version')
 sql "INSERT INTO device_lists(handle, version, list) VALUES ('r', 3, X'$forged');"
 server_start
 s_refused B
-grep -q . "$T/B-s" && as s alerts | grep -q "different account key or broken chain" || fail "B: S's alert does not say why"
+grep -q . "$T/B-s" && as s alerts | grep "different account key or broken chain" >/dev/null || fail "B: S's alert does not say why"
 [ "$(copies_for "$phantom")" -eq 0 ] || fail "B: a copy for the phantom"
 r_alarmed B
 snap B
@@ -91,7 +91,7 @@ restore C0
 sql "DELETE FROM device_lists WHERE handle = 'r' AND version = 3;"
 server_start
 s_refused C
-as s alerts | grep -q "rolled back" || fail "C: S's alert does not say rolled back"
+as s alerts | grep "rolled back" >/dev/null || fail "C: S's alert does not say rolled back"
 [ "$(copies_for "$r2")" -eq 0 ] || fail "C: a copy for the removed device"
 r_alarmed C
 snap C
@@ -165,7 +165,7 @@ grep -q "r's devices changed: added \"phantom\".*account was recovered" "$T/G-wa
 # What the account key yields: S did encrypt to the added device, with a warning.
 [ "$(copies_for "$phantom")" -eq 1 ] || fail "G: expected the account key's device to get a copy"
 r_alarmed G
-as r alerts | grep -q "signed by the account key" || fail "G: R's alert does not say the account key signed"
+as r alerts | grep "signed by the account key" >/dev/null || fail "G: R's alert does not say the account key signed"
 ok "G account key used by someone else: S is warned (recovery), R's devices raise account_changed_unsigned"
 
 server_stop

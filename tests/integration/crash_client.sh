@@ -47,7 +47,10 @@ hit=0
 tries=0
 while [ "$hit" -lt "$KILLS" ] && [ "$tries" -lt $((KILLS * 3)) ]; do
 	tries=$((tries + 1))
-	as bob receive --json >"$T/got-$tries" 2>"$T/err-$tries" &
+	# Started directly, not through the `as` function: a function in the
+	# background runs in a bash subshell, so $! would be that shell and the
+	# SIGKILL would leave `sotto` running as an orphan.
+	"$SOTTO" --home "$T/home-bob" receive --json >"$T/got-$tries" 2>"$T/err-$tries" &
 	rp=$!
 	for w in $(seq 1 400); do
 		[ -s "$T/got-$tries" ] && break
@@ -56,6 +59,7 @@ while [ "$hit" -lt "$KILLS" ] && [ "$tries" -lt $((KILLS * 3)) ]; do
 	done
 	sleep "0.00$((RANDOM % 10))"
 	if kill -0 "$rp" 2>/dev/null; then
+		[ "$(cat "/proc/$rp/comm" 2>/dev/null || echo sotto)" = sotto ] || fail "\$! is not the sotto process"
 		kill -KILL "$rp" 2>/dev/null && hit=$((hit + 1))
 	else
 		# It finished first: the backlog ran out on a fast machine, so erin

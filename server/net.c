@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <ev.h>
 #include <libwebsockets.h>
 
 #include "log.h"
@@ -599,7 +600,8 @@ adopt_local(net *n, server *s, const char *host, int *port)
 		/* Bound by the supervisor (before it gave up root); ours to close. */
 		lfd = s->listen_fd;
 		s->listen_fd = -1;
-	} else if ((rc = server_bind(host, *port, SOTTOD_LISTEN_BACKLOG, &lfd, port)) != SOTTO_OK) {
+	} else if ((rc = server_port_free(host, *port)) != SOTTO_OK ||
+	    (rc = server_bind(host, *port, SOTTOD_LISTEN_BACKLOG, &lfd, port)) != SOTTO_OK) {
 		log_error("start_failed", "what=listen address=%s err=\"%s\"", s->cfg.listen,
 		    strerror(errno));
 		return rc;
@@ -654,6 +656,8 @@ net_run(server *s)
 	struct lws_context_creation_info info;
 	struct sigaction sa;
 	char host[SOTTO_MAX_ADDRESS + 1], cert[4200], key[4200];
+	struct ev_loop *loop = NULL;
+	void *foreign[1];
 	net n;
 	int port, rc = SOTTO_ERR_NETWORK;
 
@@ -666,8 +670,22 @@ net_run(server *s)
 	snprintf(key, sizeof(key), "%s/server.key", s->dir);
 	lws_set_log_level(s->cfg.log_debug ? (LLL_ERR | LLL_WARN) : LLL_ERR, lws_log_emit);
 
+	/*
+	 * lws's own loop calls poll() over every connection on every turn: at
+	 * 20,000 idle devices a worker, each turn costs milliseconds even when
+	 * one socket is ready. Through libev's epoll backend a turn costs what is
+	 * ready. The loop is ours (foreign to lws), so this function keeps
+	 * turning it one pass at a time, checking signals and wake-ups between.
+	 */
+	if ((loop = ev_loop_new(EVBACKEND_EPOLL | EVFLAG_NOSIGMASK)) == NULL) {
+		log_error("start_failed", "what=event_loop");
+		goto out;
+	}
+	foreign[0] = loop;
 	memset(&info, 0, sizeof(info));
-	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
+	    LWS_SERVER_OPTION_LIBEV;
+	info.foreign_loops = foreign;
 	info.user = s;
 	info.gid = (gid_t)-1;
 	info.uid = (uid_t)-1;
@@ -736,8 +754,9 @@ net_run(server *s)
 	/* After each turn, wake-ups the store already holds (libpq keeps the
 	 * notifications that came in during a query): no system call. */
 	while (!got_signal && !n.failed) {
-		if (lws_service(n.ctx, 0) < 0)
-			break;
+		/* Blocks until something is ready; a signal's lws_cancel_service
+		 * makes the context's wake pipe ready. */
+		ev_run(loop, EVRUN_ONCE);
 		if ((rc = wake_run(s, 0)) != SOTTO_OK) {
 			log_error("wake_failed", "err=\"%s\"", sotto_strerror(rc));
 			metrics_error(ME_WAKE);
@@ -755,6 +774,8 @@ out:
 		lws_sul_cancel(&n.trim_sul);
 		lws_context_destroy(n.ctx);
 	}
+	if (loop != NULL)
+		ev_loop_destroy(loop);
 	mailbox_discard(s);
 	signal_ctx = NULL;
 	s->net = NULL;

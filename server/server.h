@@ -205,6 +205,10 @@ int supervisor_run(server *s);
  * SOTTO_ERR_NETWORK (errno says why). */
 int server_bind(const char *host, int port, int backlog, int *fd_out, int *port_out)
     __attribute__((warn_unused_result));
+/* SOTTO_OK when nothing listens on host:port (port 0: always), checked by a
+ * bind without SO_REUSEPORT just before server_bind; SOTTO_ERR_NETWORK with
+ * errno (EADDRINUSE) otherwise. */
+int server_port_free(const char *host, int port) __attribute__((warn_unused_result));
 /* Open the store the configuration names (DIR/sottod.db or postgres_url). */
 int server_store_open(const sottod_config *cfg, const char *dir, store **out)
     __attribute__((warn_unused_result));

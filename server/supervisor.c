@@ -52,8 +52,12 @@ mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-int
-server_bind(const char *host, int port, int backlog, int *fd_out, int *port_out)
+/*
+ * A TCP socket bound to host:port, SO_REUSEADDR always (a restart binds past
+ * TIME_WAIT), SO_REUSEPORT when reuseport; listening when backlog > 0.
+ */
+static int
+bind_socket(const char *host, int port, int reuseport, int backlog, int *fd_out, int *port_out)
 {
 	struct addrinfo hints, *ai = NULL;
 	struct sockaddr_storage ss;
@@ -71,22 +75,51 @@ server_bind(const char *host, int port, int backlog, int *fd_out, int *port_out)
 		goto out;
 	if ((fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) == -1 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
+	    (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) ||
 	    bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
 	    (backlog > 0 && listen(fd, backlog) != 0) ||
 	    getsockname(fd, (struct sockaddr *)&ss, &sl) != 0)
 		goto out;
-	*port_out = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port :
-	    ((struct sockaddr_in *)&ss)->sin_port);
+	if (port_out != NULL)
+		*port_out = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port :
+		    ((struct sockaddr_in *)&ss)->sin_port);
 	*fd_out = fd;
 	fd = -1;
 	rc = SOTTO_OK;
 out:
-	if (fd != -1)
+	if (fd != -1) {
+		int e = errno;
+
 		close(fd);
+		errno = e;
+	}
 	if (ai != NULL)
 		freeaddrinfo(ai);
 	return rc;
+}
+
+int
+server_bind(const char *host, int port, int backlog, int *fd_out, int *port_out)
+{
+	return bind_socket(host, port, 1, backlog, fd_out, port_out);
+}
+
+int
+server_port_free(const char *host, int port)
+{
+	int fd, rc;
+
+	if (port == 0)
+		return SOTTO_OK;
+	/*
+	 * Without SO_REUSEPORT this bind fails (EADDRINUSE) while anyone listens
+	 * there, also another sottod of the same user that SO_REUSEPORT would
+	 * otherwise let us join, silently splitting its clients with us.
+	 */
+	if ((rc = bind_socket(host, port, 0, 0, &fd, NULL)) != SOTTO_OK)
+		return rc;
+	close(fd);
+	return SOTTO_OK;
 }
 
 /* In the child: serve as worker i until SIGTERM; returns the exit status. */
@@ -201,6 +234,10 @@ supervisor_run(server *s)
 	 * the connections that queued meanwhile. The first turns port 0 into the
 	 * one port the others bind.
 	 */
+	if (server_port_free(host, port) != SOTTO_OK) {
+		fprintf(stderr, "sottod: cannot bind %s: %s\n", s->cfg.listen, strerror(errno));
+		goto out;
+	}
 	for (size_t i = 0; i < n; i++) {
 		if (server_bind(host, port, SOTTOD_LISTEN_BACKLOG, &lfd[i], &port) != SOTTO_OK) {
 			fprintf(stderr, "sottod: cannot bind %s: %s\n", s->cfg.listen, strerror(errno));

@@ -13,6 +13,21 @@ workers=$(pgrep -P "$SPID" | wc -l)
 [ "$workers" = 2 ] || fail "expected 2 worker processes under the supervisor, found $workers"
 ok "supervisor runs 2 workers"
 
+# A second sottod on the same port (same user, so SO_REUSEPORT would let it
+# join the group and take half the connections) refuses to start, for one
+# worker and for two.
+"$SOTTOD" init "$T/dup" --address "$ADDR" >/dev/null
+server_dir_prepare "$T/dup"
+for w in 1 2; do
+	echo "workers = $w" >>"$T/dup/sottod.conf"
+	if timeout 10 "$SOTTOD" run "$T/dup" >"$T/dup.out" 2>"$T/dup.err"; then
+		fail "a second sottod ($w workers) started on the port of the first"
+	fi
+	grep -q "cannot bind.*in use\|start_failed.*in use" "$T/dup.err" ||
+	    fail "second sottod: no clear error: $(tail -n 3 "$T/dup.err")"
+done
+ok "a second sottod on the same port refuses to start (address in use)"
+
 user_init sender
 n=0
 # receiver NAME: a device waiting for pushes; writes done-NAME when it got one.
@@ -43,9 +58,10 @@ while [ ${#receivers[@]} -lt 16 ]; do
 		sleep 0.1
 	done
 	[ "$got" = ${#receivers[@]} ] || fail "receivers did not all connect"
-	[ "$(receiver_pids | wc -l)" -ge 2 ] && break
+	spread=$(receiver_pids | wc -l)
+	[ "$spread" -ge 2 ] && break
 done
-[ "$(receiver_pids | wc -l)" = 2 ] || fail "receivers never spread over both workers"
+[ "$spread" = 2 ] || fail "receivers never spread over both workers ($spread): $(grep auth_ok "$T/server.log" | tr "\n" "|")"
 ok "${#receivers[@]} waiting receivers spread over both workers"
 sleep 0.5	# each has sent its first Fetch
 

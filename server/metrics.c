@@ -19,6 +19,7 @@ static const char *const error_kind[ME__COUNT] = {
 	[ME_SLOW_READER] = "slow_reader",
 	[ME_WAKE] = "wake",
 	[ME_WORKER_RESTART] = "worker_restart",
+	[ME_ACCEPT] = "accept",
 };
 
 typedef struct slot {

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 #include <errno.h>
+#include <fcntl.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -35,6 +36,7 @@
 /* Connections accepted per readiness of the listening socket, so a flood of
  * new connections cannot starve the established ones. */
 #define NET_ACCEPT_BURST	64
+#define NET_TICK_SECONDS	1.0	/* tick_cb */
 /* After this many connections ended, free heap goes back to the system (a
  * flood of connections must not leave its memory behind). */
 #define NET_TRIM_AFTER_CLOSES	256
@@ -52,6 +54,9 @@ typedef struct net {
 	lws_sorted_usec_list_t trim_sul;
 	size_t closed_since_trim;
 	int trim_pending;
+	int spare_fd;			/* given up when out of descriptors (accept_refuse) */
+	unsigned long long refused;	/* connections refused since the last log line */
+	uint64_t refused_logged_at;
 } net;
 
 struct pss {
@@ -510,6 +515,40 @@ peer_text(const struct sockaddr_storage *ss, char *out, size_t outlen)
 }
 
 /*
+ * accept4 failed for want of descriptors: the listening socket stays readable,
+ * so returning would spin the loop on it. The spare descriptor is given up to
+ * take the connection and close it at once (the peer sees the close and may
+ * come back later), then taken again: the backlog drains at the cost of one
+ * accept and one close a refused connection.
+ */
+static int
+accept_refuse(net *n, int err)
+{
+	uint64_t now = now_ms();
+	int fd, took = 0;
+
+	if (n->spare_fd >= 0) {
+		close(n->spare_fd);
+		n->spare_fd = -1;
+		if ((fd = accept4(n->listen_fd, NULL, NULL, SOCK_CLOEXEC)) != -1) {
+			close(fd);
+			n->refused++;
+			took = 1;
+		}
+		n->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	metrics_error(ME_ACCEPT);
+	/* One line a second at most, however hard the flood. */
+	if (now - n->refused_logged_at >= 1000) {
+		log_warn("accept_refused", "err=\"%s\" refused=%llu conns=%zu", strerror(err),
+		    (unsigned long long)n->refused, n->srv->n_conns);
+		n->refused_logged_at = now;
+		n->refused = 0;
+	}
+	return took;
+}
+
+/*
  * Our own listening socket (lws 4.1 cannot set SO_REUSEPORT on its own): each
  * accepted connection is handed to the TLS vhost as if lws had accepted it.
  */
@@ -534,6 +573,9 @@ accept_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 	for (int i = 0; i < NET_ACCEPT_BURST; i++) {
 		sl = sizeof(ss);
 		if ((fd = accept4(n->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1) {
+			/* Without a spare to give up, the next turn tries again. */
+			if ((errno == EMFILE || errno == ENFILE) && accept_refuse(n, errno))
+				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
 			    errno != ECONNABORTED)
 				log_warn("accept_failed", "err=\"%s\"", strerror(errno));
@@ -642,6 +684,21 @@ lws_log_emit(int level, const char *line)
 	log_event(level == LLL_ERR ? LOG_LVL_ERROR : LOG_LVL_WARN, "lws", "msg=\"%s\"", buf);
 }
 
+/*
+ * lws (4.1) arms its libev timer only after servicing a descriptor, so a
+ * timeout set meanwhile (a connection's pre-authentication bound, an idle
+ * ping) could wait for unrelated traffic on a quiet worker. Once a second
+ * the context's own wake pipe is poked: lws services it, then runs every
+ * timer that is due and re-arms for the next.
+ */
+static void
+tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)loop;
+	(void)revents;
+	lws_cancel_service(t->data);
+}
+
 static void
 on_signal(int sig)
 {
@@ -657,11 +714,14 @@ net_run(server *s)
 	struct sigaction sa;
 	char host[SOTTO_MAX_ADDRESS + 1], cert[4200], key[4200];
 	struct ev_loop *loop = NULL;
+	ev_timer tick;
 	void *foreign[1];
 	net n;
 	int port, rc = SOTTO_ERR_NETWORK;
 
 	memset(&n, 0, sizeof(n));
+	memset(&tick, 0, sizeof(tick));
+	n.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	n.srv = s;
 	s->net = &n;
 	if (config_split_address(s->cfg.listen, host, sizeof(host), &port, 1) != SOTTO_OK)
@@ -736,6 +796,9 @@ net_run(server *s)
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 
+	ev_timer_init(&tick, tick_cb, NET_TICK_SECONDS, NET_TICK_SECONDS);
+	tick.data = n.ctx;
+	ev_timer_start(loop, &tick);
 	mailbox_sweep(s);
 	lws_sul_schedule(n.ctx, 0, &n.sweep_sul, sweep_cb, sweep_interval(s));
 	log_info("listening", "address=%s port=%d worker=%zu", host, port, s->worker);
@@ -774,8 +837,13 @@ out:
 		lws_sul_cancel(&n.trim_sul);
 		lws_context_destroy(n.ctx);
 	}
-	if (loop != NULL)
+	if (loop != NULL) {
+		if (ev_is_active(&tick))
+			ev_timer_stop(loop, &tick);
 		ev_loop_destroy(loop);
+	}
+	if (n.spare_fd >= 0)
+		close(n.spare_fd);
 	mailbox_discard(s);
 	signal_ctx = NULL;
 	s->net = NULL;

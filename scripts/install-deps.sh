@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
 	build-essential cmake pkg-config
 	libsodium-dev libssl-dev openssl
-	libwebsockets-dev libprotobuf-c-dev protobuf-c-compiler
+	libwebsockets-dev libev-dev libwebsockets-evlib-ev libprotobuf-c-dev protobuf-c-compiler
 	libsqlite3-dev sqlite3 jq
 	libpq-dev postgresql curl
 	libcmocka-dev

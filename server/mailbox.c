@@ -44,6 +44,11 @@ stage(conn *c, enum op_kind kind, wire_frame *f)
 		s->batch_cap = ncap;
 	}
 	op = &s->batch[s->batch_n++];
+	if (kind == OP_ACK)
+		s->batch_rows += f->ack->n_seqs;
+	else
+		for (size_t i = 0; i < f->send->n_recipients; i++)
+			s->batch_rows += f->send->recipients[i]->n_copies;
 	memset(op, 0, sizeof(*op));
 	op->kind = kind;
 	op->c = c;
@@ -52,7 +57,7 @@ stage(conn *c, enum op_kind kind, wire_frame *f)
 	memcpy(op->device_id, c->device_id, SC_DEVICE_ID);
 	conn_ref(c);
 	/* A long burst is committed in slices, so no batch grows without bound. */
-	if (s->batch_n >= SOTTOD_MAX_BATCH_OPS)
+	if (s->batch_n >= SOTTOD_MAX_BATCH_OPS || s->batch_rows >= SOTTOD_MAX_BATCH_ROWS)
 		mailbox_flush(s);
 	else if (s->batch_n == 1)
 		net_request_flush(s);
@@ -388,6 +393,8 @@ mailbox_flush(server *s)
 		return;
 	us0 = mono_us();
 	if ((rc = st->ops->begin(st)) != SOTTO_OK) {
+		metrics_error(ME_COMMIT);
+		log_error("begin_failed", "ops=%zu rows=%zu err=\"%s\"", n, s->batch_rows, sotto_strerror(rc));
 		for (i = 0; i < n; i++)
 			s->batch[i].status = ST(INTERNAL);
 		goto answer;
@@ -405,6 +412,9 @@ mailbox_flush(server *s)
 			    &op->deleted);
 			op->status = rc == SOTTO_OK ? ST(OK) : ST(INTERNAL);
 		}
+		if (op->status == ST(INTERNAL))
+			log_error("store_failed", "conn=%llu op=%s err=\"%s\"", (unsigned long long)op->c->serial,
+			    op->kind == OP_SEND ? "send" : "ack", sotto_strerror(rc));
 	}
 	announce_copies(s, pushes, np);
 	if ((rc = st->ops->commit(st)) != SOTTO_OK) {
@@ -455,6 +465,7 @@ mailbox_discard(server *s)
 
 	/* Reset first: conn_unref may free a conn, never re-entering the batch. */
 	s->batch_n = 0;
+	s->batch_rows = 0;
 	for (size_t i = 0; i < n; i++) {
 		wire_free(s->batch[i].f);
 		conn_unref(s->batch[i].c);

@@ -30,6 +30,11 @@
 #define SOTTOD_OUTQ_FAIR_SHARE		(1024 * 1024)
 /* Operations staged in one group-commit batch before it is flushed at once. */
 #define SOTTOD_MAX_BATCH_OPS		256
+/* Rows one batch may write (copies inserted + copies acknowledged): bounds how
+ * long a commit holds the database's write lock, which the other workers wait
+ * for (at most SQLITE_BUSY_MS). 256 acks of 64 copies each held it for seconds
+ * on a 7 GiB queue; 2,048 rows is tens of milliseconds. */
+#define SOTTOD_MAX_BATCH_ROWS		2048
 /* Backlog of each worker's listening socket. */
 #define SOTTOD_LISTEN_BACKLOG		4096
 /* Buckets of the device-id -> connections table. */
@@ -101,6 +106,7 @@ struct server {
 	conn *by_device[SOTTOD_CONN_BUCKETS];
 	staged_op *batch;		/* staged sends and acks, in arrival order */
 	size_t batch_n, batch_cap;
+	size_t batch_rows;		/* rows the staged ops write (SOTTOD_MAX_BATCH_ROWS) */
 	volatile int stopping;
 	size_t worker;			/* this worker's index (supervisor.c) */
 	int ready_fd;			/* >= 0: write one byte there when listening */

@@ -125,7 +125,7 @@ main(int argc, char **argv)
 	lg_queue q;
 	const char *only = "abcdef", *db = NULL;
 	unsigned pairs = 32, window = 32, msgs = 64000, idle = 100000, idle_procs = 6;
-	unsigned queue = 256000, queue_devices = 1024, queue_procs = 2, fan_msgs = 300, lookup_conns = 400, timeout = 120;
+	unsigned queue = 1000000, queue_devices = 1024, queue_procs = 2, fan_msgs = 300, lookup_conns = 400, timeout = 120;
 	double rate = 5000;
 	int have_mqtt, rc = 0;
 	struct rlimit rl;

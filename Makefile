@@ -10,7 +10,7 @@ FUZZ_SECONDS ?= 60
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX     ?= /usr/local
 
-.PHONY: all deps build check check-plain check-sanitize check-valgrind fuzz bench demo install clean
+.PHONY: all deps build check check-plain check-sanitize check-valgrind fuzz bench bench-pg demo install clean
 
 all: build
 
@@ -59,6 +59,15 @@ bench: deps
 	@cmake -S . -B $(BUILD_BENCH) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSOTTO_BENCH=ON -DSOTTO_TESTS=OFF >/dev/null
 	@cmake --build $(BUILD_BENCH) -j$(JOBS) --target sottod loadgen crypto_bench
 	./bench/run.sh $(BUILD_BENCH) $(BENCH_ARGS)
+
+# (a) and (f) with the node on PostgreSQL (a throwaway cluster, fsync on; about
+# 5 minutes). BENCH_PG_ARGS go to bench/loadgen.
+BENCH_PG_ARGS ?= --only af --queue 256000
+bench-pg: deps
+	@./bench/deps.sh
+	@cmake -S . -B $(BUILD_BENCH) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSOTTO_BENCH=ON -DSOTTO_TESTS=OFF >/dev/null
+	@cmake --build $(BUILD_BENCH) -j$(JOBS) --target sottod loadgen crypto_bench
+	./scripts/with-test-pg.sh sh -c 'SOTTO_BENCH_PG="$$SOTTO_TEST_PG" ./bench/run.sh $(BUILD_BENCH) $(BENCH_PG_ARGS)'
 
 demo: build
 	@SOTTOD=$(BUILD)/sottod SOTTO=$(BUILD)/sotto ./scripts/demo.sh

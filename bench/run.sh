@@ -56,6 +56,15 @@ CONF
 # descriptors (docs/OPERATIONS.md, "How many workers"); the same node serves
 # every scenario. SOTTO_BENCH_WORKERS=N overrides it.
 echo "workers = ${SOTTO_BENCH_WORKERS:-6}" >>"$work/sottod/sottod.conf"
+# SOTTO_BENCH_PG=CONNINFO: the node stores in that PostgreSQL instead of SQLite
+# (`make bench-pg` gives it a throwaway cluster, fsync on).
+storage="SQLite (WAL, synchronous=FULL)"
+if [ -n "${SOTTO_BENCH_PG:-}" ]; then
+	printf 'storage = postgres\npostgres_url = %s\n' "$SOTTO_BENCH_PG" >>"$work/sottod/sottod.conf"
+	storage="PostgreSQL $(psql -tA "$SOTTO_BENCH_PG" -c 'SHOW server_version' 2>/dev/null || echo '?')"\
+"(fsync $(psql -tA "$SOTTO_BENCH_PG" -c 'SHOW fsync' 2>/dev/null || echo '?'),"\
+" synchronous_commit $(psql -tA "$SOTTO_BENCH_PG" -c 'SHOW synchronous_commit' 2>/dev/null || echo '?'))"
+fi
 # As root, sottod binds and reads its key, then runs as an unprivileged user
 # that must own its folder (docs/OPERATIONS.md).
 if [ "$(id -u)" -eq 0 ]; then
@@ -105,6 +114,8 @@ echo
 echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'),"\
 	"$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM, kernel $(uname -r),"\
 	"open files $(ulimit -n) per process; mosquitto $(mosquitto -h 2>/dev/null | awk 'NR==1 {print $3}')."
+echo
+echo "sottod: $(sed -n 's/^workers = //p' "$work/sottod/sottod.conf" | tail -n 1) workers; storage: $storage."
 echo
 "$crypto" 0.5
 echo

@@ -61,7 +61,7 @@ bench: deps
 	./bench/run.sh $(BUILD_BENCH) $(BENCH_ARGS)
 
 # (a) and (f) with the node on PostgreSQL (a throwaway cluster, fsync on; about
-# 5 minutes). BENCH_PG_ARGS go to bench/loadgen.
+# 4 minutes). BENCH_PG_ARGS go to bench/loadgen.
 BENCH_PG_ARGS ?= --only af --queue 256000
 bench-pg: deps
 	@./bench/deps.sh

@@ -116,8 +116,15 @@ server_port_free(const char *host, int port)
 	 * there, also another sottod of the same user that SO_REUSEPORT would
 	 * otherwise let us join, silently splitting its clients with us.
 	 */
-	if ((rc = bind_socket(host, port, 0, 0, &fd, NULL)) != SOTTO_OK)
-		return rc;
+	/* A previous sottod's workers may still be going away (a restart right
+	 * after a crash: they follow their supervisor by signal): wait 2 s. */
+	for (int i = 0; (rc = bind_socket(host, port, 0, 0, &fd, NULL)) != SOTTO_OK; i++) {
+		struct timespec step = { 0, 50 * 1000 * 1000 };
+
+		if (errno != EADDRINUSE || i == 40)
+			return rc;
+		nanosleep(&step, NULL);
+	}
 	close(fd);
 	return SOTTO_OK;
 }

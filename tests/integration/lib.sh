@@ -59,11 +59,16 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 ok() { echo "ok - $*"; }
 
-# A TCP port on 127.0.0.1 that nothing listens on (bounded attempts).
+# A TCP port on 127.0.0.1 that nothing listens on (bounded attempts), below the
+# kernel's ephemeral range: a port the tests' own outgoing connections may hold
+# as their local port would refuse sottod's bind (EADDRINUSE) though nothing
+# listens there.
 free_port() {
-	local p i
+	local p i lo
+	lo=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+	[ "${lo:-0}" -gt 12000 ] || lo=32768
 	for i in $(seq 1 100); do
-		p=$((20000 + RANDOM % 40000))
+		p=$((10000 + RANDOM % (lo - 10000)))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"
 			return 0

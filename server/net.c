@@ -25,10 +25,9 @@
 /* Seconds a closing connection gets to take its last frames. */
 #define NET_CLOSE_GRACE		5
 #define NET_SWEEP_MAX_SECONDS	60
-/* A silent connection is pinged, and dropped if still silent: dead peers do
- * not hold descriptors and push registrations for ever. */
-/* TCP keepalive on every connection: probes after 60 s of silence, every 15 s,
- * closed after 6 unanswered (150 s); unacknowledged data also gives up at 150 s. */
+/* TCP keepalive on every connection, so dead peers do not hold descriptors and
+ * push registrations for ever: probes after 60 s of silence, every 15 s, closed
+ * after 6 unanswered (150 s); unacknowledged data also gives up at 150 s. */
 #define NET_KEEPALIVE_IDLE	60
 #define NET_KEEPALIVE_INTVL	15
 #define NET_KEEPALIVE_CNT	6
@@ -537,7 +536,7 @@ keepalive_on(int fd)
  * so returning would spin the loop on it. The spare descriptor is given up to
  * take the connection and close it at once (the peer sees the close and may
  * come back later), then taken again: the backlog drains at the cost of one
- * accept and one close a refused connection.
+ * accept and one close per refused connection.
  */
 static int
 accept_refuse(net *n, int err)
@@ -676,7 +675,6 @@ adopt_local(net *n, server *s, const char *host, int *port)
 		return SOTTO_ERR_IO;
 	return adopt_fd(n, sfd, NET_WAKE_PROTOCOL);
 }
-
 
 static const struct lws_protocols protocols[] = {
 	{ WIRE_SUBPROTOCOL, callback, sizeof(struct pss), NET_RX_CHUNK, 0, NULL, 0 },

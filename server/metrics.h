@@ -25,7 +25,7 @@ enum metrics_error {
 	ME_SLOW_READER,		/* a connection cut off for not reading */
 	ME_WAKE,		/* the wake-up path broke (worker restarts) */
 	ME_WORKER_RESTART,	/* a worker died and was restarted */
-	ME_ACCEPT,		/* accepting paused: out of descriptors or memory */
+	ME_ACCEPT,		/* a connection refused: the worker is out of descriptors */
 	ME__COUNT
 };
 

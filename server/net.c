@@ -544,6 +544,9 @@ accept_refuse(net *n, int err)
 	uint64_t now = now_ms();
 	int fd, took = 0;
 
+	/* Lost when it could not be reopened last time (the system's table full). */
+	if (n->spare_fd < 0)
+		n->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (n->spare_fd >= 0) {
 		close(n->spare_fd);
 		n->spare_fd = -1;
@@ -699,8 +702,8 @@ lws_log_emit(int level, const char *line)
 
 /*
  * lws (4.1) arms its libev timer only after servicing a descriptor, so a
- * timeout set meanwhile (a connection's pre-authentication bound, an idle
- * ping) could wait for unrelated traffic on a quiet worker. Once a second
+ * timeout set meanwhile (a connection's pre-authentication bound, a close
+ * grace) could wait for unrelated traffic on a quiet worker. Once a second
  * the context's own wake pipe is poked: lws services it, then runs every
  * timer that is due and re-arms for the next.
  */

@@ -114,10 +114,10 @@ server_port_free(const char *host, int port)
 	/*
 	 * Without SO_REUSEPORT this bind fails (EADDRINUSE) while anyone listens
 	 * there, also another sottod of the same user that SO_REUSEPORT would
-	 * otherwise let us join, silently splitting its clients with us.
+	 * otherwise let us join, silently splitting its clients with us. A
+	 * previous sottod's workers may still be going away (a restart right
+	 * after a crash: they follow their supervisor by signal): up to 2 s.
 	 */
-	/* A previous sottod's workers may still be going away (a restart right
-	 * after a crash: they follow their supervisor by signal): wait 2 s. */
 	for (int i = 0; (rc = bind_socket(host, port, 0, 0, &fd, NULL)) != SOTTO_OK; i++) {
 		struct timespec step = { 0, 50 * 1000 * 1000 };
 

@@ -15,51 +15,76 @@ enum op_kind { OP_SEND, OP_ACK };
 struct staged_op {
 	enum op_kind kind;
 	conn *c;			/* referenced (conn_ref) until answered */
+	uint64_t serial;		/* c->serial, for the committer's log lines */
 	uint64_t id;
 	wire_frame *f;			/* owned: the request */
 	uint8_t device_id[SC_DEVICE_ID];	/* the requesting device */
-	Sotto__Wire__Status status;	/* filled by the flush */
+	Sotto__Wire__Status status;	/* filled by the commit */
 	const char *full_handle;	/* MAILBOX_FULL: which recipient */
 	size_t deleted;			/* ACK: copies removed */
 };
 
-typedef struct push_rec {
+struct push_rec {
 	size_t op;
 	size_t rcpt, copy;
 	uint64_t seq;
-} push_rec;
+};
+
+static mbatch *
+staging(server *s)
+{
+	return &s->mb[s->staging];
+}
+
+size_t
+mailbox_staged(const server *s)
+{
+	return s->mb[s->staging].n;
+}
+
+/* A batch at its bounds is handed on at once, so no batch grows without end;
+ * if the committer still holds the previous one, the loop waits for it. */
+static void wait_inflight(server *s);
+
+static void
+stage_full(server *s)
+{
+	wait_inflight(s);
+	mailbox_kick(s);
+}
 
 static int
 stage(conn *c, enum op_kind kind, wire_frame *f)
 {
 	server *s = c->srv;
+	mbatch *b = staging(s);
 	staged_op *op, *nb;
 
-	if (s->batch_n == s->batch_cap) {
-		size_t ncap = s->batch_cap == 0 ? 32 : s->batch_cap * 2;
+	if (b->n == b->cap) {
+		size_t ncap = b->cap == 0 ? 32 : b->cap * 2;
 
-		if ((nb = realloc(s->batch, ncap * sizeof(*nb))) == NULL)
+		if ((nb = realloc(b->ops, ncap * sizeof(*nb))) == NULL)
 			return SOTTO_ERR_NOMEM;
-		s->batch = nb;
-		s->batch_cap = ncap;
+		b->ops = nb;
+		b->cap = ncap;
 	}
-	op = &s->batch[s->batch_n++];
+	op = &b->ops[b->n++];
 	if (kind == OP_ACK)
-		s->batch_rows += f->ack->n_seqs;
+		b->rows += f->ack->n_seqs;
 	else
 		for (size_t i = 0; i < f->send->n_recipients; i++)
-			s->batch_rows += f->send->recipients[i]->n_copies;
+			b->rows += f->send->recipients[i]->n_copies;
 	memset(op, 0, sizeof(*op));
 	op->kind = kind;
 	op->c = c;
+	op->serial = c->serial;
 	op->id = f->id;
 	op->f = f;
 	memcpy(op->device_id, c->device_id, SC_DEVICE_ID);
 	conn_ref(c);
-	/* A long burst is committed in slices, so no batch grows without bound. */
-	if (s->batch_n >= SOTTOD_MAX_BATCH_OPS || s->batch_rows >= SOTTOD_MAX_BATCH_ROWS)
-		mailbox_flush(s);
-	else if (s->batch_n == 1)
+	if (b->n >= SOTTOD_MAX_BATCH_OPS || b->rows >= SOTTOD_MAX_BATCH_ROWS)
+		stage_full(s);
+	else if (b->n == 1)
 		net_request_flush(s);
 	return SOTTO_OK;
 }
@@ -263,13 +288,13 @@ out:
 }
 
 static int
-apply_send(store *st, staged_op *op, uint64_t now, uint64_t cap, uint64_t expiry_ms,
-    push_rec **pushes, size_t *np, size_t *pcap, size_t opi)
+apply_send(store *st, mbatch *b, size_t opi, uint64_t cap, uint64_t expiry_ms)
 {
+	staged_op *op = &b->ops[opi];
 	const Sotto__Wire__SendRequest *rq = op->f->send;
 	store_copy cp;
 	uint64_t count, seq;
-	size_t start = *np;
+	size_t start = b->np;
 	int rc;
 
 	if ((rc = st->ops->mark(st)) != SOTTO_OK)
@@ -280,11 +305,9 @@ apply_send(store *st, staged_op *op, uint64_t now, uint64_t cap, uint64_t expiry
 		for (size_t j = 0; j < r->n_copies; j++) {
 			const Sotto__Wire__Copy *c = r->copies[j];
 
-			if ((rc = st->ops->copy_count(st, c->device_id.data, now, &count)) != SOTTO_OK)
+			if ((rc = st->ops->copy_count(st, c->device_id.data, b->now, &count)) != SOTTO_OK)
 				goto fail;
 			if (count >= cap) {
-				cap_exceeded(op->c, "mailbox_cap", "handle=%s cap=%llu", r->handle,
-				    (unsigned long long)cap);
 				op->full_handle = r->handle;
 				rc = SOTTO_ERR_MAILBOX_FULL;
 				goto fail;
@@ -296,30 +319,30 @@ apply_send(store *st, staged_op *op, uint64_t now, uint64_t cap, uint64_t expiry
 			cp.envelope_len = rq->envelope.len;
 			cp.wrap = c->wrap.data;
 			cp.wrap_len = c->wrap.len;
-			cp.stored_at = now;
-			cp.expires_at = now + expiry_ms;
+			cp.stored_at = b->now;
+			cp.expires_at = b->now + expiry_ms;
 			if ((rc = st->ops->copy_add(st, &cp, &seq)) != SOTTO_OK)
 				goto fail;
 			if (seq == 0)
 				continue;	/* already queued: a retried send */
-			if (*np == *pcap) {
-				size_t ncap = *pcap == 0 ? 64 : *pcap * 2;
+			if (b->np == b->pcap) {
+				size_t ncap = b->pcap == 0 ? 64 : b->pcap * 2;
 				push_rec *nb;
 
-				if ((nb = realloc(*pushes, ncap * sizeof(*nb))) == NULL) {
+				if ((nb = realloc(b->pushes, ncap * sizeof(*nb))) == NULL) {
 					rc = SOTTO_ERR_NOMEM;
 					goto fail;
 				}
-				*pushes = nb;
-				*pcap = ncap;
+				b->pushes = nb;
+				b->pcap = ncap;
 			}
-			(*pushes)[(*np)++] = (push_rec){ .op = opi, .rcpt = i, .copy = j, .seq = seq };
+			b->pushes[b->np++] = (push_rec){ .op = opi, .rcpt = i, .copy = j, .seq = seq };
 		}
 	}
 	return st->ops->release(st);
 fail:
 	st->ops->undo(st);
-	*np = start;
+	b->np = start;
 	return rc;
 }
 
@@ -347,20 +370,20 @@ push_delivery(server *s, const staged_op *op, const push_rec *p, uint64_t now)
 /* Every new copy is announced: its device may be connected to another worker
  * or node (or to several), which then pushes it from the store. */
 static void
-announce_copies(server *s, const push_rec *pushes, size_t np)
+announce_copies(store *st, mbatch *b)
 {
 	store_wake w;
 
 	memset(&w, 0, sizeof(w));
 	w.kind = STORE_WAKE_COPY;
-	for (size_t i = 0; i < np; i++) {
-		const Sotto__Wire__SendRequest *rq = s->batch[pushes[i].op].f->send;
+	for (size_t i = 0; i < b->np; i++) {
+		const Sotto__Wire__SendRequest *rq = b->ops[b->pushes[i].op].f->send;
 
-		memcpy(w.device_id, rq->recipients[pushes[i].rcpt]->copies[pushes[i].copy]->device_id.data,
+		memcpy(w.device_id, rq->recipients[b->pushes[i].rcpt]->copies[b->pushes[i].copy]->device_id.data,
 		    SC_DEVICE_ID);
-		w.seq = pushes[i].seq;
-		if (s->st->ops->announce(s->st, &w) != SOTTO_OK) {
-			metrics_error(ME_WAKE);
+		w.seq = b->pushes[i].seq;
+		if (st->ops->announce(st, &w) != SOTTO_OK) {
+			b->wake_errors++;
 			break;
 		}
 	}
@@ -376,35 +399,32 @@ mono_us(void)
 }
 
 /*
- * Group commit: every send and ack staged during this loop turn shares one
- * transaction (one fsync); nobody hears OK before that commit returns.
+ * Group commit: every send and ack of the batch shares one transaction (one
+ * fsync); nobody hears OK before that commit returns (answer()).
  */
 void
-mailbox_flush(server *s)
+mailbox_commit(store *st, mbatch *b, const sottod_config *cfg)
 {
-	store *st = s->st;
-	push_rec *pushes = NULL;
-	size_t np = 0, pcap = 0, n = s->batch_n, i, sends = 0;
-	uint64_t now = now_ms(), t0 = now, expiry_ms = s->cfg.expiry_seconds * 1000, us0;
-	size_t sent_ok = 0;
-	int rc, committed = 0;
+	uint64_t expiry_ms = cfg->expiry_seconds * 1000, us0 = mono_us();
+	size_t i;
+	int rc;
 
-	if (n == 0)
-		return;
-	us0 = mono_us();
+	b->now = now_ms();
+	b->np = 0;
+	b->committed = 0;
+	b->wake_errors = 0;
 	if ((rc = st->ops->begin(st)) != SOTTO_OK) {
-		metrics_error(ME_COMMIT);
-		log_error("begin_failed", "ops=%zu rows=%zu err=\"%s\"", n, s->batch_rows, sotto_strerror(rc));
-		for (i = 0; i < n; i++)
-			s->batch[i].status = ST(INTERNAL);
-		goto answer;
+		log_error("begin_failed", "ops=%zu rows=%zu err=\"%s\"", b->n, b->rows, sotto_strerror(rc));
+		for (i = 0; i < b->n; i++)
+			b->ops[i].status = ST(INTERNAL);
+		b->commit_us = mono_us() - us0;
+		return;
 	}
-	for (i = 0; i < n; i++) {
-		staged_op *op = &s->batch[i];
+	for (i = 0; i < b->n; i++) {
+		staged_op *op = &b->ops[i];
 
 		if (op->kind == OP_SEND) {
-			sends++;
-			rc = apply_send(st, op, now, s->cfg.mailbox_cap, expiry_ms, &pushes, &np, &pcap, i);
+			rc = apply_send(st, b, i, cfg->mailbox_cap, expiry_ms);
 			op->status = rc == SOTTO_OK ? ST(OK) :
 			    rc == SOTTO_ERR_MAILBOX_FULL ? ST(MAILBOX_FULL) : ST(INTERNAL);
 		} else {
@@ -413,22 +433,34 @@ mailbox_flush(server *s)
 			op->status = rc == SOTTO_OK ? ST(OK) : ST(INTERNAL);
 		}
 		if (op->status == ST(INTERNAL))
-			log_error("store_failed", "conn=%llu op=%s err=\"%s\"", (unsigned long long)op->c->serial,
+			log_error("store_failed", "conn=%llu op=%s err=\"%s\"", (unsigned long long)op->serial,
 			    op->kind == OP_SEND ? "send" : "ack", sotto_strerror(rc));
 	}
-	announce_copies(s, pushes, np);
+	announce_copies(st, b);
 	if ((rc = st->ops->commit(st)) != SOTTO_OK) {
-		metrics_error(ME_COMMIT);
-		log_error("commit_failed", "ops=%zu err=\"%s\"", n, sotto_strerror(rc));
-		for (i = 0; i < n; i++)
-			s->batch[i].status = ST(INTERNAL);
-		np = 0;
+		log_error("commit_failed", "ops=%zu err=\"%s\"", b->n, sotto_strerror(rc));
+		for (i = 0; i < b->n; i++)
+			b->ops[i].status = ST(INTERNAL);
+		b->np = 0;
 	} else
-		committed = 1;
-	metrics_commit(mono_us() - us0);
-answer:
-	for (i = 0; i < n; i++) {
-		staged_op *op = &s->batch[i];
+		b->committed = 1;
+	b->commit_us = mono_us() - us0;
+}
+
+/* Back on the loop: answer every op of a committed (or failed) batch, push its
+ * new copies to this worker's devices, and empty it. */
+static void
+answer(server *s, mbatch *b)
+{
+	size_t i, sent_ok = 0, sends = 0;
+
+	metrics_commit(b->commit_us);
+	if (!b->committed)
+		metrics_error(ME_COMMIT);
+	for (i = 0; i < b->wake_errors; i++)
+		metrics_error(ME_WAKE);
+	for (i = 0; i < b->n; i++) {
+		staged_op *op = &b->ops[i];
 		Sotto__Wire__Response r = SOTTO__WIRE__RESPONSE__INIT;
 
 		r.status = op->status;
@@ -437,38 +469,115 @@ answer:
 		else if (op->status == ST(OK) && op->kind == OP_SEND)
 			sent_ok++;
 		if (op->status == ST(MAILBOX_FULL)) {
+			cap_exceeded(op->c, "mailbox_cap", "handle=%s cap=%llu", op->full_handle,
+			    (unsigned long long)s->cfg.mailbox_cap);
 			r.error = "recipient mailbox is full";
 			r.handle = (char *)op->full_handle;
 		} else if (op->status != ST(OK))
 			r.error = "storage error";
 		session_respond(op->c, op->id, &r);
-		if (op->kind == OP_SEND)
+		if (op->kind == OP_SEND) {
+			sends++;
 			log_debug("send", "conn=%llu status=%d", (unsigned long long)op->c->serial,
 			    (int)op->status);
-		else
+		} else
 			log_debug("ack", "conn=%llu n=%zu deleted=%zu", (unsigned long long)op->c->serial,
 			    op->f->ack->n_seqs, op->deleted);
 	}
 	metrics_sends(sent_ok);
-	for (i = 0; i < np; i++)
-		push_delivery(s, &s->batch[pushes[i].op], &pushes[i], now);
-	log_debug("batch_commit", "ops=%zu sends=%zu copies=%zu ok=%d ms=%llu", n, sends, np, committed,
-	    (unsigned long long)(now_ms() - t0));
-	free(pushes);
-	mailbox_discard(s);
+	for (i = 0; i < b->np; i++)
+		push_delivery(s, &b->ops[b->pushes[i].op], &b->pushes[i], b->now);
+	log_debug("batch_commit", "ops=%zu sends=%zu copies=%zu ok=%d us=%llu", b->n, sends, b->np,
+	    b->committed, (unsigned long long)b->commit_us);
+	b->np = 0;
+	/* Reset first: conn_unref may free a conn, never re-entering the batch. */
+	{
+		size_t n = b->n;
+
+		b->n = 0;
+		b->rows = 0;
+		for (i = 0; i < n; i++) {
+			wire_free(b->ops[i].f);
+			conn_unref(b->ops[i].c);
+		}
+	}
+}
+
+void
+mailbox_kick(server *s)
+{
+	mbatch *b = staging(s);
+
+	if (b->n == 0)
+		return;
+	if (s->cm == NULL) {
+		mailbox_commit(s->st, b, &s->cfg);
+		answer(s, b);
+		return;
+	}
+	if (s->inflight)
+		return;		/* mailbox_reap kicks again */
+	s->inflight = 1;
+	s->staging = !s->staging;
+	committer_submit(s->cm, b);
+}
+
+void
+mailbox_reap(server *s)
+{
+	if (s->cm == NULL || !s->inflight || !committer_done(s->cm))
+		return;
+	s->inflight = 0;
+	answer(s, &s->mb[!s->staging]);
+	mailbox_kick(s);
+}
+
+/* Block until the committer is done with its batch, and answer it. */
+static void
+wait_inflight(server *s)
+{
+	if (s->cm == NULL || !s->inflight)
+		return;
+	committer_wait(s->cm);
+	s->inflight = 0;
+	answer(s, &s->mb[!s->staging]);
+}
+
+void
+mailbox_flush(server *s)
+{
+	wait_inflight(s);
+	mailbox_kick(s);
+	wait_inflight(s);
 }
 
 void
 mailbox_discard(server *s)
 {
-	size_t n = s->batch_n;
+	for (int k = 0; k < 2; k++) {
+		mbatch *b = &s->mb[k];
+		size_t n = b->n;
 
-	/* Reset first: conn_unref may free a conn, never re-entering the batch. */
-	s->batch_n = 0;
-	s->batch_rows = 0;
-	for (size_t i = 0; i < n; i++) {
-		wire_free(s->batch[i].f);
-		conn_unref(s->batch[i].c);
+		if (k != (int)s->staging && s->inflight)
+			continue;	/* still the committer's */
+		b->n = 0;
+		b->rows = 0;
+		b->np = 0;
+		for (size_t i = 0; i < n; i++) {
+			wire_free(b->ops[i].f);
+			conn_unref(b->ops[i].c);
+		}
+	}
+}
+
+void
+mailbox_free(server *s)
+{
+	mailbox_discard(s);
+	for (int k = 0; k < 2; k++) {
+		free(s->mb[k].ops);
+		free(s->mb[k].pushes);
+		memset(&s->mb[k], 0, sizeof(s->mb[k]));
 	}
 }
 

@@ -183,7 +183,16 @@ flush_cb(lws_sorted_usec_list_t *sul)
 {
 	net *n = lws_container_of(sul, net, flush_sul);
 
-	mailbox_flush(n->srv);
+	mailbox_kick(n->srv);
+}
+
+/* The committer finished a batch: answer it (and hand over the next). */
+static void
+committer_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	mailbox_reap(w->data);
 }
 
 void
@@ -731,12 +740,14 @@ net_run(server *s)
 	char host[SOTTO_MAX_ADDRESS + 1], cert[4200], key[4200];
 	struct ev_loop *loop = NULL;
 	ev_timer tick;
+	ev_io cmw;
 	void *foreign[1];
 	net n;
 	int port, rc = SOTTO_ERR_NETWORK;
 
 	memset(&n, 0, sizeof(n));
 	memset(&tick, 0, sizeof(tick));
+	memset(&cmw, 0, sizeof(cmw));
 	n.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	n.srv = s;
 	s->net = &n;
@@ -821,6 +832,11 @@ net_run(server *s)
 	ev_timer_init(&tick, tick_cb, NET_TICK_SECONDS, NET_TICK_SECONDS);
 	tick.data = n.ctx;
 	ev_timer_start(loop, &tick);
+	if (s->cm != NULL) {
+		ev_io_init(&cmw, committer_cb, committer_fd(s->cm), EV_READ);
+		cmw.data = s;
+		ev_io_start(loop, &cmw);
+	}
 	mailbox_sweep(s);
 	lws_sul_schedule(n.ctx, 0, &n.sweep_sul, sweep_cb, sweep_interval(s));
 	log_info("listening", "address=%s port=%d worker=%zu", host, port, s->worker);
@@ -848,7 +864,7 @@ net_run(server *s)
 			n.failed = 1;
 		}
 	}
-	log_info("shutdown", "signal=%d conns=%zu staged=%zu", (int)got_signal, s->n_conns, s->batch_n);
+	log_info("shutdown", "signal=%d conns=%zu staged=%zu", (int)got_signal, s->n_conns, mailbox_staged(s));
 	/* What was staged is committed before anything closes. */
 	mailbox_flush(s);
 	rc = n.failed ? SOTTO_ERR_DB : SOTTO_OK;
@@ -862,6 +878,8 @@ out:
 	if (loop != NULL) {
 		if (ev_is_active(&tick))
 			ev_timer_stop(loop, &tick);
+		if (ev_is_active(&cmw))
+			ev_io_stop(loop, &cmw);
 		ev_loop_destroy(loop);
 	}
 	if (n.spare_fd >= 0)

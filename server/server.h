@@ -3,7 +3,8 @@
  * sottod's shared state: the server (configuration, store, pin, connection
  * registry, the staged group-commit batch) and one conn per WebSocket.
  *
- * Everything runs on one event loop thread (net.c); no locking. A conn is
+ * Everything runs on one event loop thread (net.c), but for the committer
+ * thread (committer.c), which sees only the batch handed to it. A conn is
  * owned by net.c; it outlives its WebSocket while staged operations still
  * refer to it (conn->refs), and is then freed by conn_unref().
  */
@@ -93,6 +94,23 @@ typedef struct conn {
 } conn;
 
 typedef struct staged_op staged_op;
+typedef struct push_rec push_rec;
+
+/* One group-commit batch (mailbox.c): staged on the loop, committed by the
+ * committer thread (or inline without one), answered on the loop. */
+typedef struct mbatch {
+	staged_op *ops;			/* sends and acks, in arrival order */
+	size_t n, cap;
+	size_t rows;			/* rows they write (SOTTOD_MAX_BATCH_ROWS) */
+	push_rec *pushes;		/* new copies, filled by the commit */
+	size_t np, pcap;
+	uint64_t now;			/* stored_at of its copies */
+	uint64_t commit_us;		/* begin to commit */
+	size_t wake_errors;		/* announcements that could not be queued */
+	int committed;
+} mbatch;
+
+typedef struct committer committer;
 
 struct server {
 	sottod_config cfg;
@@ -104,9 +122,10 @@ struct server {
 	size_t n_conns;
 	uint64_t next_serial;
 	conn *by_device[SOTTOD_CONN_BUCKETS];
-	staged_op *batch;		/* staged sends and acks, in arrival order */
-	size_t batch_n, batch_cap;
-	size_t batch_rows;		/* rows the staged ops write (SOTTOD_MAX_BATCH_ROWS) */
+	mbatch mb[2];			/* one staging, one with the committer */
+	size_t staging;			/* index of the staging batch in mb */
+	int inflight;			/* mb[!staging] is with the committer */
+	committer *cm;			/* NULL: batches commit inline on st */
 	volatile int stopping;
 	size_t worker;			/* this worker's index (supervisor.c) */
 	int ready_fd;			/* >= 0: write one byte there when listening */
@@ -223,10 +242,38 @@ int server_store_open(const sottod_config *cfg, const char *dir, store **out)
 void mbox_send(conn *c, wire_frame *f);
 void mbox_ack(conn *c, wire_frame *f);
 void mbox_fetch(conn *c, uint64_t id, const Sotto__Wire__FetchRequest *rq);
-/* Commit every staged operation in one transaction, then answer and push. */
+/* Operations staged and not yet handed to a commit. */
+size_t mailbox_staged(const server *s);
+/* End of a loop turn: hand what is staged to the committer if it is idle
+ * (with none, commit inline). Answers come from mailbox_reap. */
+void mailbox_kick(server *s);
+/* The committer's descriptor turned readable: answer and push its finished
+ * batch, then kick. */
+void mailbox_reap(server *s);
+/* Commit everything staged and in flight, and answer, before returning. */
 void mailbox_flush(server *s);
 /* Drop every operation still staged (no answers) — only at shutdown after a flush. */
 void mailbox_discard(server *s);
+/* Free both batches' buffers (the worker is done). */
+void mailbox_free(server *s);
+/* Run b in one transaction on st: status of every op, pushes for the new
+ * copies. Touches nothing but b and st (the committer thread calls it). */
+void mailbox_commit(store *st, mbatch *b, const sottod_config *cfg);
+
+/* committer.c: a thread that runs mailbox_commit on its own store (writer,
+ * owned from then on) one batch at a time. */
+int committer_start(committer **out, store *writer, const sottod_config *cfg)
+    __attribute__((warn_unused_result));
+/* Readable when a submitted batch is done. */
+int committer_fd(const committer *cm);
+/* Hand b over; only when the committer holds no other batch. */
+void committer_submit(committer *cm, mbatch *b);
+/* 1 when the submitted batch is done (it is the caller's again); resets the fd. */
+int committer_done(committer *cm);
+/* Block until the submitted batch (if any) is done. */
+void committer_wait(committer *cm);
+/* Wait, stop the thread, close the writer store. Accepts NULL. */
+void committer_stop(committer *cm);
 /* Delete expired copies; logs how many. */
 void mailbox_sweep(server *s);
 

@@ -180,6 +180,11 @@ int store_sqlite_open(store **out, const char *path) __attribute__((warn_unused_
  * store on the same database. SOTTO_ERR_DB (also when unreachable). */
 int store_pg_open(store **out, const char *conninfo) __attribute__((warn_unused_result));
 
+/* A worker's second PostgreSQL store, writer, commits its mailbox batches
+ * (committer.c): it stops listening, and listener takes what writer announces
+ * for its own (the worker pushes those copies itself), like its own. */
+int store_pg_pair(store *listener, store *writer) __attribute__((warn_unused_result));
+
 /*
  * SQLite's wake-up path between the workers of one node: one pipe per worker,
  * made by the supervisor before it forks and inherited by every worker. A

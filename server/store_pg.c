@@ -112,6 +112,7 @@ typedef struct store_pg {
 	PGconn *db;
 	int in_tx;
 	int self_pid;	/* our backend: its own notifications are not wake-ups */
+	int writer_pid;	/* the node's writer connection (store_pg_pair): nor its */
 	wakeq wq;
 } store_pg;
 
@@ -993,7 +994,7 @@ pg_wake_drain(store *s, int io, store_wake_fn fn, void *arg)
 	if (io && PQconsumeInput(q->db) != 1)
 		return SOTTO_ERR_DB;
 	while ((nt = PQnotifies(q->db)) != NULL) {
-		if (nt->be_pid != q->self_pid && strcmp(nt->relname, PG_WAKE_CHANNEL) == 0 &&
+		if (nt->be_pid != q->self_pid && nt->be_pid != q->writer_pid && strcmp(nt->relname, PG_WAKE_CHANNEL) == 0 &&
 		    nt->extra != NULL && wake_parse(nt->extra, &w) == SOTTO_OK)
 			fn(arg, &w);
 		PQfreemem(nt);
@@ -1086,4 +1087,18 @@ out:
 	PQclear(r);
 	pg_close(q ? &q->base : NULL);
 	return rc;
+}
+
+int
+store_pg_pair(store *listener, store *writer)
+{
+	store_pg *l = PQ(listener), *w = PQ(writer);
+
+	if (listener->ops != &pg_ops || writer->ops != &pg_ops || listener == writer)
+		return SOTTO_ERR_INVALID_ARG;
+	/* The writer never drains: what it heard would pile up in libpq. */
+	if (exec_plain(w, "UNLISTEN *") != SOTTO_OK)
+		return SOTTO_ERR_DB;
+	l->writer_pid = w->self_pid;
+	return SOTTO_OK;
 }

@@ -129,6 +129,27 @@ server_port_free(const char *host, int port)
 	return SOTTO_OK;
 }
 
+/* The worker's committer on a second store connection: on SQLite it announces
+ * to the other workers as worker i; on PostgreSQL the worker's own store
+ * ignores what it announces (the worker pushes its own copies). */
+static int
+committer_open(server *s, const store_wakegroup *g, size_t i)
+{
+	store *w = NULL;
+	int rc;
+
+	if ((rc = server_store_open(&s->cfg, s->dir, &w)) != SOTTO_OK)
+		return rc;
+	if (s->cfg.storage == CONFIG_STORAGE_SQLITE)
+		rc = g->n > 1 ? store_sqlite_join(w, g, i) : SOTTO_OK;
+	else
+		rc = store_pg_pair(s->st, w);
+	if (rc == SOTTO_OK && (rc = committer_start(&s->cm, w, &s->cfg)) == SOTTO_OK)
+		return SOTTO_OK;
+	w->ops->close(w);
+	return rc;
+}
+
 /* In the child: serve as worker i until SIGTERM; returns the exit status. */
 static int
 worker_main(server *s, size_t i, const store_wakegroup *g, int ready_w)
@@ -151,14 +172,20 @@ worker_main(server *s, size_t i, const store_wakegroup *g, int ready_w)
 		s->st->ops->close(s->st);
 		return 1;
 	}
+	if ((rc = committer_open(s, g, i)) != SOTTO_OK) {
+		log_error("worker_failed", "worker=%zu what=committer err=\"%s\"", i, sotto_strerror(rc));
+		s->st->ops->close(s->st);
+		return 1;
+	}
 	rc = net_run(s);
+	committer_stop(s->cm);
+	s->cm = NULL;
+	mailbox_free(s);
 	s->st->ops->close(s->st);
 	s->st = NULL;
 	limits_free(s->lim);
 	s->lim = NULL;
 	wake_free(s);
-	free(s->batch);
-	s->batch = NULL;
 	if (rc != SOTTO_OK) {
 		log_error("worker_failed", "worker=%zu err=\"%s\"", i, sotto_strerror(rc));
 		return 1;

@@ -156,7 +156,7 @@ teardown(void **state)
 	drop_captured();
 	limits_free(srv->lim);
 	srv->st->ops->close(srv->st);
-	free(srv->batch);
+	mailbox_free(srv);
 	free(srv);
 	snprintf(p, sizeof(p), "%s-wal", dbpath);
 	unlink(p);
@@ -926,7 +926,7 @@ test_send_rate(void **state)
 	}
 	send_to(ca, 400, 200, &b);
 	expect_text(ca, 400, ST(RATE_LIMITED), "too many sends from this device");
-	assert_int_equal(srv->batch_n, 0);
+	assert_int_equal(mailbox_staged(srv), 0);
 	disconnect(ca);
 	disconnect(cb);
 	free(a.raw);

@@ -154,7 +154,7 @@ teardown(void **state)
 	mailbox_discard(srv);
 	drop_captured();
 	srv->st->ops->close(srv->st);
-	free(srv->batch);
+	mailbox_free(srv);
 	free(srv);
 	snprintf(p, sizeof(p), "%s-wal", dbpath);
 	unlink(p);
@@ -893,7 +893,7 @@ test_send_fetch_ack_push(void **state)
 		send_msg(ca, 3, 3, "hello bob", r, 1);
 		assert_null(pop(ca));
 		assert_true(flush_requested);
-		assert_int_equal(srv->batch_n, 1);
+		assert_int_equal(mailbox_staged(srv), 1);
 		mailbox_flush(srv);
 		assert_int_equal(status_of(ca, 3), ST(OK));
 		/* a retry is answered OK and stores nothing new */
@@ -1019,10 +1019,10 @@ test_group_commit_and_cap(void **state)
 		send_msg(ca, 1, 1, "one", r, 1);
 		send_msg(ca, 2, 2, "two", r, 1);
 		send_msg(ca, 3, 3, "three", r, 1);
-		assert_int_equal(srv->batch_n, 3);
+		assert_int_equal(mailbox_staged(srv), 3);
 		assert_null(pop(ca));
 		mailbox_flush(srv);
-		assert_int_equal(srv->batch_n, 0);
+		assert_int_equal(mailbox_staged(srv), 0);
 		assert_int_equal(status_of(ca, 1), ST(OK));
 		assert_int_equal(status_of(ca, 2), ST(OK));
 		f = response(ca, 3);

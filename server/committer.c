@@ -34,6 +34,7 @@ struct committer {
 	int efd;			/* written once per finished job */
 	store *st;			/* the writer connection; owned */
 	const sottod_config *cfg;	/* borrowed from the server */
+	early_seqs *seqs;		/* borrowed (its commit lock); NULL: none */
 };
 
 static void *
@@ -51,7 +52,9 @@ run(void *arg)
 			break;
 		b = cm->job;
 		pthread_mutex_unlock(&cm->mu);
-		mailbox_commit(cm->st, b, cm->cfg);
+		early_commit_lock(cm->seqs);
+		mailbox_commit(cm->st, b, cm->cfg, cm->seqs);
+		early_commit_unlock(cm->seqs);
 		pthread_mutex_lock(&cm->mu);
 		cm->done = 1;
 		pthread_cond_broadcast(&cm->done_cv);
@@ -64,7 +67,7 @@ run(void *arg)
 }
 
 int
-committer_start(committer **out, store *writer, const sottod_config *cfg)
+committer_start(committer **out, store *writer, const sottod_config *cfg, early_seqs *seqs)
 {
 	committer *cm;
 
@@ -73,6 +76,7 @@ committer_start(committer **out, store *writer, const sottod_config *cfg)
 		return SOTTO_ERR_NOMEM;
 	cm->st = writer;
 	cm->cfg = cfg;
+	cm->seqs = seqs;
 	if ((cm->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1) {
 		free(cm);
 		return SOTTO_ERR_IO;

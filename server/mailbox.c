@@ -22,6 +22,10 @@ struct staged_op {
 	Sotto__Wire__Status status;	/* filled by the commit */
 	const char *full_handle;	/* MAILBOX_FULL: which recipient */
 	size_t deleted;			/* ACK: copies removed */
+	uint64_t first_seq;		/* SEND pushed early: its copies' seqs from here (early.c) */
+	int early_remote;		/* ... and to the other workers too */
+	int waits;			/* ACK: named a seq not yet committed: stage again */
+	uint64_t wait_until;		/* ACK: answer anyway from then (ms) */
 };
 
 struct push_rec {
@@ -54,7 +58,7 @@ stage_full(server *s)
 }
 
 static int
-stage(conn *c, enum op_kind kind, wire_frame *f)
+stage(conn *c, enum op_kind kind, wire_frame *f, uint64_t first_seq, int early_remote)
 {
 	server *s = c->srv;
 	mbatch *b = staging(s);
@@ -80,7 +84,11 @@ stage(conn *c, enum op_kind kind, wire_frame *f)
 	op->serial = c->serial;
 	op->id = f->id;
 	op->f = f;
+	op->first_seq = first_seq;
+	op->early_remote = first_seq != 0 && early_remote;
 	memcpy(op->device_id, c->device_id, SC_DEVICE_ID);
+	if (kind == OP_ACK)
+		op->wait_until = early_ack_deadline(now_ms());
 	conn_ref(c);
 	if (b->n >= SOTTOD_MAX_BATCH_OPS || b->rows >= SOTTOD_MAX_BATCH_ROWS)
 		stage_full(s);
@@ -118,6 +126,64 @@ static size_t
 other_devices(const dl_list *l, const uint8_t self[SC_DEVICE_ID])
 {
 	return l->n_devices - (dl_find(l, self) != NULL ? 1 : 0);
+}
+
+/*
+ * Stage a checked send; on a node with early delivery (early.c) its copies get
+ * their seqs now and go to their connected devices at once, here and (in one
+ * write per loop turn) through the other workers.
+ */
+static void
+send_staged(conn *c, wire_frame *f)
+{
+	server *s = c->srv;
+	const Sotto__Wire__SendRequest *rq = f->send;
+	uint64_t first = 0, seq, now;
+	size_t n = 0, wrap_max = 0;
+	int remote;
+
+	if (s->seqs != NULL) {
+		for (size_t i = 0; i < rq->n_recipients; i++) {
+			n += rq->recipients[i]->n_copies;
+			for (size_t j = 0; j < rq->recipients[i]->n_copies; j++)
+				if (rq->recipients[i]->copies[j]->wrap.len > wrap_max)
+					wrap_max = rq->recipients[i]->copies[j]->wrap.len;
+		}
+		if (n > 0)
+			first = early_alloc(s, n);
+	}
+	/* Too big for one pipe write: the other workers push it after the commit. */
+	remote = rq->envelope.len + wrap_max <= EARLY_PAYLOAD_MAX;
+	if (stage(c, OP_SEND, f, first, remote) != SOTTO_OK) {
+		session_respond_status(c, f->id, ST(INTERNAL), "out of memory");
+		wire_free(f);
+		return;
+	}
+	if (first == 0)
+		return;
+	now = now_ms();
+	seq = first;
+	for (size_t i = 0; i < rq->n_recipients; i++)
+		for (size_t j = 0; j < rq->recipients[i]->n_copies; j++, seq++) {
+			const Sotto__Wire__Copy *cp = rq->recipients[i]->copies[j];
+			store_wake w;
+
+			early_push(s, cp->device_id.data, seq, now, rq->envelope.data, rq->envelope.len,
+			    cp->wrap.data, cp->wrap.len, 0);
+			if (!remote)
+				continue;
+			memset(&w, 0, sizeof(w));
+			w.kind = STORE_WAKE_DELIVER;
+			memcpy(w.device_id, cp->device_id.data, SC_DEVICE_ID);
+			w.seq = seq;
+			w.stored_at = now;
+			w.envelope = rq->envelope.data;
+			w.envelope_len = rq->envelope.len;
+			w.wrap = cp->wrap.data;
+			w.wrap_len = cp->wrap.len;
+			if (store_sqlite_deliver(s->st, &w) != SOTTO_OK)
+				metrics_error(ME_WAKE);
+		}
 }
 
 void
@@ -212,10 +278,7 @@ mbox_send(conn *c, wire_frame *f)
 		goto fail;
 	}
 	free(l);
-	if (stage(c, OP_SEND, f) != SOTTO_OK) {
-		session_respond_status(c, f->id, ST(INTERNAL), "out of memory");
-		wire_free(f);
-	}
+	send_staged(c, f);
 	return;
 fail:
 	free(l);
@@ -230,7 +293,7 @@ mbox_ack(conn *c, wire_frame *f)
 		wire_free(f);
 		return;
 	}
-	if (stage(c, OP_ACK, f) != SOTTO_OK) {
+	if (stage(c, OP_ACK, f, 0, 0) != SOTTO_OK) {
 		session_respond_status(c, f->id, ST(INTERNAL), "out of memory");
 		wire_free(f);
 	}
@@ -279,6 +342,8 @@ mbox_fetch(conn *c, uint64_t id, const Sotto__Wire__FetchRequest *rq)
 	r.more = more;
 	session_respond(c, id, &r);
 	metrics_deliveries(n);
+	if (!c->fetching)
+		c->fetch_from = early_next(c->srv);
 	c->fetching = 1;
 	log_debug("fetch", "conn=%llu n=%zu more=%d", (unsigned long long)c->serial, n, more);
 out:
@@ -293,7 +358,7 @@ apply_send(store *st, mbatch *b, size_t opi, uint64_t cap, uint64_t expiry_ms)
 	staged_op *op = &b->ops[opi];
 	const Sotto__Wire__SendRequest *rq = op->f->send;
 	store_copy cp;
-	uint64_t count, seq;
+	uint64_t count, seq, k = 0;
 	size_t start = b->np;
 	int rc;
 
@@ -321,6 +386,9 @@ apply_send(store *st, mbatch *b, size_t opi, uint64_t cap, uint64_t expiry_ms)
 			cp.wrap_len = c->wrap.len;
 			cp.stored_at = b->now;
 			cp.expires_at = b->now + expiry_ms;
+			/* Pushed early under this seq: stored under it. */
+			cp.seq = op->first_seq != 0 ? op->first_seq + k : 0;
+			k++;
 			if ((rc = st->ops->copy_add(st, &cp, &seq)) != SOTTO_OK)
 				goto fail;
 			if (seq == 0)
@@ -346,27 +414,6 @@ fail:
 	return rc;
 }
 
-static void
-push_delivery(server *s, const staged_op *op, const push_rec *p, uint64_t now)
-{
-	const Sotto__Wire__SendRequest *rq = op->f->send;
-	const Sotto__Wire__Copy *cp = rq->recipients[p->rcpt]->copies[p->copy];
-	Sotto__Wire__Delivery d = SOTTO__WIRE__DELIVERY__INIT;
-	wire_frame f = SOTTO__WIRE__FRAME__INIT;
-
-	d.seq = p->seq;
-	d.envelope = rq->envelope;
-	d.wrap = cp->wrap;
-	d.stored_at = now;
-	f.id = 0;
-	f.msg_case = SOTTO__WIRE__FRAME__MSG_DELIVERY;
-	f.delivery = &d;
-	for (conn *c = conn_first_device(s, cp->device_id.data); c != NULL;
-	    c = conn_next_device(c->dnext, cp->device_id.data))
-		if (c->fetching && conn_send(c, &f) == SOTTO_OK)
-			metrics_deliveries(1);
-}
-
 /* Every new copy is announced: its device may be connected to another worker
  * or node (or to several), which then pushes it from the store. */
 static void
@@ -382,6 +429,7 @@ announce_copies(store *st, mbatch *b)
 		memcpy(w.device_id, rq->recipients[b->pushes[i].rcpt]->copies[b->pushes[i].copy]->device_id.data,
 		    SC_DEVICE_ID);
 		w.seq = b->pushes[i].seq;
+		w.kind = b->ops[b->pushes[i].op].early_remote ? STORE_WAKE_EARLY_COPY : STORE_WAKE_COPY;
 		if (st->ops->announce(st, &w) != SOTTO_OK) {
 			b->wake_errors++;
 			break;
@@ -403,7 +451,7 @@ mono_us(void)
  * fsync); nobody hears OK before that commit returns (answer()).
  */
 void
-mailbox_commit(store *st, mbatch *b, const sottod_config *cfg)
+mailbox_commit(store *st, mbatch *b, const sottod_config *cfg, const early_seqs *seqs)
 {
 	uint64_t expiry_ms = cfg->expiry_seconds * 1000, us0 = mono_us();
 	size_t i;
@@ -428,9 +476,14 @@ mailbox_commit(store *st, mbatch *b, const sottod_config *cfg)
 			op->status = rc == SOTTO_OK ? ST(OK) :
 			    rc == SOTTO_ERR_MAILBOX_FULL ? ST(MAILBOX_FULL) : ST(INTERNAL);
 		} else {
-			rc = st->ops->copy_ack(st, op->device_id, op->f->ack->seqs, op->f->ack->n_seqs,
-			    &op->deleted);
+			size_t del = 0;
+
+			rc = st->ops->copy_ack(st, op->device_id, op->f->ack->seqs, op->f->ack->n_seqs, &del);
+			op->deleted += del;
 			op->status = rc == SOTTO_OK ? ST(OK) : ST(INTERNAL);
+			/* A seq pushed early whose copy is not committed yet: again later. */
+			op->waits = rc == SOTTO_OK && del < op->f->ack->n_seqs && b->now < op->wait_until &&
+			    early_ack_waits(seqs, op->f->ack->seqs, op->f->ack->n_seqs);
 		}
 		if (op->status == ST(INTERNAL))
 			log_error("store_failed", "conn=%llu op=%s err=\"%s\"", (unsigned long long)op->serial,
@@ -447,12 +500,35 @@ mailbox_commit(store *st, mbatch *b, const sottod_config *cfg)
 	b->commit_us = mono_us() - us0;
 }
 
+/* An ack that must wait for a commit goes into the staging batch again, with
+ * its reference and frame (never the batch being answered: that is b). */
+static int
+restage(server *s, const staged_op *op)
+{
+	mbatch *b = staging(s);
+	staged_op *nb;
+
+	if (b->n == b->cap) {
+		size_t ncap = b->cap == 0 ? 32 : b->cap * 2;
+
+		if ((nb = realloc(b->ops, ncap * sizeof(*nb))) == NULL)
+			return SOTTO_ERR_NOMEM;
+		b->ops = nb;
+		b->cap = ncap;
+	}
+	b->ops[b->n] = *op;
+	b->ops[b->n].waits = 0;
+	b->n++;
+	b->rows += op->f->ack->n_seqs;
+	return SOTTO_OK;
+}
+
 /* Back on the loop: answer every op of a committed (or failed) batch, push its
  * new copies to this worker's devices, and empty it. */
 static void
 answer(server *s, mbatch *b)
 {
-	size_t i, sent_ok = 0, sends = 0;
+	size_t i, sent_ok = 0, sends = 0, n;
 
 	metrics_commit(b->commit_us);
 	if (!b->committed)
@@ -463,6 +539,10 @@ answer(server *s, mbatch *b)
 		staged_op *op = &b->ops[i];
 		Sotto__Wire__Response r = SOTTO__WIRE__RESPONSE__INIT;
 
+		if (op->waits && b->committed && restage(s, op) == SOTTO_OK) {
+			op->c = NULL;	/* moved: neither answered nor released here */
+			continue;
+		}
 		r.status = op->status;
 		if (op->status == ST(INTERNAL))
 			metrics_error(ME_STORAGE);
@@ -485,21 +565,28 @@ answer(server *s, mbatch *b)
 			    op->f->ack->n_seqs, op->deleted);
 	}
 	metrics_sends(sent_ok);
-	for (i = 0; i < b->np; i++)
-		push_delivery(s, &b->ops[b->pushes[i].op], &b->pushes[i], b->now);
+	for (i = 0; i < b->np; i++) {
+		const staged_op *op = &b->ops[b->pushes[i].op];
+		const Sotto__Wire__SendRequest *rq = op->f->send;
+		const Sotto__Wire__Copy *cp = rq->recipients[b->pushes[i].rcpt]->copies[b->pushes[i].copy];
+
+		/* Pushed early: only to a connection that may have missed it. */
+		early_push(s, cp->device_id.data, b->pushes[i].seq, b->now, rq->envelope.data, rq->envelope.len,
+		    cp->wrap.data, cp->wrap.len, op->first_seq != 0);
+	}
 	log_debug("batch_commit", "ops=%zu sends=%zu copies=%zu ok=%d us=%llu", b->n, sends, b->np,
 	    b->committed, (unsigned long long)b->commit_us);
-	b->np = 0;
 	/* Reset first: conn_unref may free a conn, never re-entering the batch. */
-	{
-		size_t n = b->n;
-
-		b->n = 0;
-		b->rows = 0;
-		for (i = 0; i < n; i++) {
-			wire_free(b->ops[i].f);
-			conn_unref(b->ops[i].c);
-		}
+	n = b->n;
+	b->n = 0;
+	b->rows = 0;
+	b->np = 0;
+	b->first_seq = 0;
+	for (i = 0; i < n; i++) {
+		if (b->ops[i].c == NULL)
+			continue;
+		wire_free(b->ops[i].f);
+		conn_unref(b->ops[i].c);
 	}
 }
 
@@ -508,11 +595,26 @@ mailbox_kick(server *s)
 {
 	mbatch *b = staging(s);
 
-	if (b->n == 0)
+	/* This turn's early pushes to the other workers: one write each. */
+	if (s->seqs != NULL)
+		store_sqlite_deliver_flush(s->st);
+	if (b->n == 0) {
+		if (b->first_seq != 0) {
+			b->first_seq = 0;	/* its send was never staged */
+			early_publish(s);
+		}
 		return;
+	}
 	if (s->cm == NULL) {
-		mailbox_commit(s->st, b, &s->cfg);
-		answer(s, b);
+		/* A waiting ack is staged again: inline, commit until none waits. */
+		for (int round = 0; round < 64 && staging(s)->n > 0; round++) {
+			mbatch *cur = staging(s);
+
+			s->staging = !s->staging;
+			mailbox_commit(s->st, cur, &s->cfg, s->seqs);
+			answer(s, cur);
+		}
+		early_publish(s);
 		return;
 	}
 	if (s->inflight)
@@ -529,6 +631,7 @@ mailbox_reap(server *s)
 		return;
 	s->inflight = 0;
 	answer(s, &s->mb[!s->staging]);
+	early_publish(s);
 	mailbox_kick(s);
 }
 
@@ -541,6 +644,7 @@ wait_inflight(server *s)
 	committer_wait(s->cm);
 	s->inflight = 0;
 	answer(s, &s->mb[!s->staging]);
+	early_publish(s);
 }
 
 void

@@ -11,6 +11,7 @@
 #ifndef SOTTOD_SERVER_H
 #define SOTTOD_SERVER_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -78,6 +79,7 @@ typedef struct conn {
 	char handle[SOTTO_MAX_HANDLE + 1];
 	uint8_t device_id[SC_DEVICE_ID];
 	int fetching;			/* push deliveries (after the first Fetch) */
+	uint64_t fetch_from;		/* node's next seq when fetching began (early.c) */
 	char peer[64];
 	double link_tokens;		/* LinkPost/LinkGet budget (link.c) */
 	uint64_t link_at_ms;		/* 0: budget not started */
@@ -105,12 +107,14 @@ typedef struct mbatch {
 	push_rec *pushes;		/* new copies, filled by the commit */
 	size_t np, pcap;
 	uint64_t now;			/* stored_at of its copies */
+	uint64_t first_seq;		/* lowest seq allocated for it (early.c); 0: none */
 	uint64_t commit_us;		/* begin to commit */
 	size_t wake_errors;		/* announcements that could not be queued */
 	int committed;
 } mbatch;
 
 typedef struct committer committer;
+typedef struct early_seqs early_seqs;
 
 struct server {
 	sottod_config cfg;
@@ -126,6 +130,7 @@ struct server {
 	size_t staging;			/* index of the staging batch in mb */
 	int inflight;			/* mb[!staging] is with the committer */
 	committer *cm;			/* NULL: batches commit inline on st */
+	early_seqs *seqs;		/* shared by the node's workers; NULL: no early delivery */
 	volatile int stopping;
 	size_t worker;			/* this worker's index (supervisor.c) */
 	int ready_fd;			/* >= 0: write one byte there when listening */
@@ -258,11 +263,40 @@ void mailbox_discard(server *s);
 void mailbox_free(server *s);
 /* Run b in one transaction on st: status of every op, pushes for the new
  * copies. Touches nothing but b and st (the committer thread calls it). */
-void mailbox_commit(store *st, mbatch *b, const sottod_config *cfg);
+void mailbox_commit(store *st, mbatch *b, const sottod_config *cfg, const early_seqs *seqs);
+
+/* Envelope + wrap bytes of a copy pushed early through the other workers (one
+ * pipe write, PIPE_BUF, holds the record with its header). */
+#define EARLY_PAYLOAD_MAX		(PIPE_BUF - 64)
+
+/* early.c: pushing a copy before its commit (the file's comment says how it
+ * stays right). The shared counter starts above highest_stored. */
+int early_seqs_new(early_seqs **out, uint64_t highest_stored) __attribute__((warn_unused_result));
+void early_seqs_free(early_seqs *e);
+/* A (re)started worker has nothing unsettled. */
+void early_worker_reset(early_seqs *e, size_t worker);
+/* Around each mailbox commit of the node's committers (NULL: nothing). */
+void early_commit_lock(early_seqs *e);
+void early_commit_unlock(early_seqs *e);
+/* The node's next seq (0 without early delivery). */
+uint64_t early_next(const server *s);
+/* n consecutive seqs for the staging batch; returns the first. */
+uint64_t early_alloc(server *s, size_t n);
+/* Publish this worker's lowest unsettled seq (after its batches changed). */
+void early_publish(server *s);
+/* 1 when an ack that missed some of seqs must wait for a commit. */
+int early_ack_waits(const early_seqs *e, const uint64_t *seqs, size_t n);
+uint64_t early_ack_deadline(uint64_t now);
+/* Push a copy to this worker's fetching connections of the device; missed_only:
+ * only those that began fetching before seq was allocated. */
+void early_push(server *s, const uint8_t device_id[SC_DEVICE_ID], uint64_t seq, uint64_t stored_at,
+    const uint8_t *env, size_t env_len, const uint8_t *wrap, size_t wrap_len, int missed_only);
+/* 1 when a connection of the device may have missed seq's early push. */
+int early_missed(server *s, const uint8_t device_id[SC_DEVICE_ID], uint64_t seq);
 
 /* committer.c: a thread that runs mailbox_commit on its own store (writer,
  * owned from then on) one batch at a time. */
-int committer_start(committer **out, store *writer, const sottod_config *cfg)
+int committer_start(committer **out, store *writer, const sottod_config *cfg, early_seqs *seqs)
     __attribute__((warn_unused_result));
 /* Readable when a submitted batch is done. */
 int committer_fd(const committer *cm);

@@ -40,6 +40,9 @@
 enum store_wake_kind {
 	STORE_WAKE_COPY = 1,	/* a copy was queued: device_id, seq */
 	STORE_WAKE_LIST = 2,	/* a device list was published: handle, version */
+	/* SQLite's pipes only (server/early.c): */
+	STORE_WAKE_EARLY_COPY = 3,	/* a copy pushed before its commit was committed */
+	STORE_WAKE_DELIVER = 4,		/* push this copy now (not committed yet): all fields */
 };
 
 typedef struct store_wake {
@@ -48,6 +51,12 @@ typedef struct store_wake {
 	uint64_t seq;
 	char handle[SOTTO_MAX_HANDLE + 1];
 	uint64_t version;
+	/* DELIVER: the copy itself, borrowed for the callback. */
+	uint64_t stored_at;
+	const uint8_t *envelope;
+	size_t envelope_len;
+	const uint8_t *wrap;
+	size_t wrap_len;
 } store_wake;
 
 /* Called once per wake-up by wake_drain; w is borrowed for the call. */
@@ -56,7 +65,7 @@ typedef void (*store_wake_fn)(void *arg, const store_wake *w);
 /* Copy of a message for one device. Blobs owned by whoever filled the struct:
  * from copy_fetch they are owned by the array (store_copies_free). */
 typedef struct store_copy {
-	uint64_t seq;				/* assigned by the store, > 0 */
+	uint64_t seq;				/* > 0; copy_add: 0 = the store assigns it */
 	uint8_t device_id[SC_DEVICE_ID];
 	uint8_t msg_id[STORE_MSG_ID_LEN];
 	uint8_t *envelope;
@@ -114,7 +123,8 @@ typedef struct store_ops {
 	    uint64_t max_age_ms);
 
 	/* Mailbox. copy_add: *seq = the new seq, or 0 if (device_id, msg_id) is
-	 * already queued (idempotent retry). */
+	 * already queued (idempotent retry). c->seq != 0 asks for that seq (SQLite
+	 * only, for early delivery; PostgreSQL: SOTTO_ERR_INVALID_ARG). */
 	int (*copy_add)(store *s, const store_copy *c, uint64_t *seq);
 	/* Unexpired copies queued for device. */
 	int (*copy_count)(store *s, const uint8_t device_id[SC_DEVICE_ID], uint64_t now,
@@ -206,6 +216,14 @@ void store_wakegroup_close(store_wakegroup *g);
  * SOTTO_ERR_INVALID_ARG. */
 int store_sqlite_join(store *s, const store_wakegroup *g, size_t self)
     __attribute__((warn_unused_result));
+
+/* The highest seq a SQLite store ever gave a copy (AUTOINCREMENT's record). */
+int store_sqlite_seq_high(store *s, uint64_t *high) __attribute__((warn_unused_result));
+/* Queue w (DELIVER) for every other worker; written by store_sqlite_deliver_flush
+ * or when the queue fills. SOTTO_ERR_TOO_LARGE: a copy too big for one pipe
+ * write (it goes by the commit's COPY wake-up instead). */
+int store_sqlite_deliver(store *s, const store_wake *w) __attribute__((warn_unused_result));
+void store_sqlite_deliver_flush(store *s);
 
 void store_blobs_free(store_blob *b, size_t n);
 void store_copies_free(store_copy *c, size_t n);

@@ -301,7 +301,7 @@ notify_queued(store_pg *q)
 		const store_wake *w = &q->wq.w[i];
 		char hex[2 * SC_DEVICE_ID + 1];
 
-		if (w->kind == STORE_WAKE_COPY) {
+		if (w->kind == STORE_WAKE_COPY || w->kind == STORE_WAKE_EARLY_COPY) {
 			sc_hex(hex, w->device_id, SC_DEVICE_ID);
 			snprintf(one, sizeof(one), "c%s%016" PRIx64, hex, w->seq);
 		} else
@@ -600,6 +600,8 @@ pg_copy_add(store *s, const store_copy *c, uint64_t *seq)
 	int rc;
 
 	*seq = 0;
+	if (c->seq != 0)
+		return SOTTO_ERR_INVALID_ARG;	/* seqs come from the database's sequence */
 	if (c->envelope_len > SOTTO_MAX_ENVELOPE || c->wrap_len > COPY_WRAP_MAX)
 		return SOTTO_ERR_TOO_LARGE;
 	p_blob(&p, c->device_id, SC_DEVICE_ID);

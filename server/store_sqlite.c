@@ -44,8 +44,9 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_INVITE_CANDIDATES] = "SELECT rowid, secret_hash FROM invites WHERE handle = ?1 "
 	    "AND used_at IS NULL AND created_at > ?2",
 	[ST_INVITE_USE] = "UPDATE invites SET used_at = ?2 WHERE rowid = ?1 AND used_at IS NULL",
-	[ST_COPY_ADD] = "INSERT OR IGNORE INTO copies(device_id, msg_id, envelope, wrap, stored_at, expires_at) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	/* ?7 NULL: AUTOINCREMENT picks the seq. */
+	[ST_COPY_ADD] = "INSERT OR IGNORE INTO copies(seq, device_id, msg_id, envelope, wrap, stored_at, expires_at) "
+	    "VALUES (?7, ?1, ?2, ?3, ?4, ?5, ?6)",
 	[ST_COPY_COUNT] = "SELECT count(*) FROM copies WHERE device_id = ?1 AND expires_at > ?2",
 	[ST_COPY_FETCH] = "SELECT seq, msg_id, envelope, wrap, stored_at, expires_at FROM copies "
 	    "WHERE device_id = ?1 AND expires_at > ?2 ORDER BY seq ASC LIMIT ?3",
@@ -498,6 +499,11 @@ sq_copy_add(store *s, const store_copy *c, uint64_t *seq)
 	    (rc = bind_u64(st, 5, c->stored_at)) != SOTTO_OK ||
 	    (rc = bind_u64(st, 6, c->expires_at)) != SOTTO_OK)
 		return rc;
+	if (c->seq > INT64_MAX)
+		return SOTTO_ERR_INVALID_ARG;
+	if ((c->seq != 0 ? bind_u64(st, 7, c->seq) : (sqlite3_bind_null(st, 7) == SQLITE_OK ?
+	    SOTTO_OK : SOTTO_ERR_DB)) != SOTTO_OK)
+		return SOTTO_ERR_DB;
 	if ((rc = step_done(st)) != SOTTO_OK)
 		return rc;
 	if (sqlite3_changes(q->db) == 1)
@@ -810,6 +816,54 @@ sq_wake_drain(store *s, int io, store_wake_fn fn, void *arg)
 {
 	/* Nothing is buffered in the process between reads of the pipe. */
 	return io ? wakepipe_drain(&SQ(s)->wp, fn, arg) : SOTTO_OK;
+}
+
+int
+store_sqlite_seq_high(store *s, uint64_t *high)
+{
+	store_sqlite *q = SQ(s);
+	sqlite3_stmt *st = NULL;
+	int rc = SOTTO_ERR_DB;
+
+	*high = 0;
+	if (s->ops->close != sq_close)
+		return SOTTO_ERR_INVALID_ARG;
+	/* AUTOINCREMENT keeps the highest seq ever inserted, deleted ones included. */
+	if (sqlite3_prepare_v2(q->db, "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'copies'), 0)",
+	    -1, &st, NULL) != SQLITE_OK)
+		goto out;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		rc = col_u64(st, 0, high);
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+store_sqlite_deliver(store *s, const store_wake *w)
+{
+	store_sqlite *q = SQ(s);
+	sbuf b;
+	int rc;
+
+	if (s->ops->close != sq_close || w->kind != STORE_WAKE_DELIVER)
+		return SOTTO_ERR_INVALID_ARG;
+	if (q->wp.g == NULL || q->wp.g->n < 2)
+		return SOTTO_OK;
+	if (w->envelope_len + w->wrap_len > PIPE_BUF)
+		return SOTTO_ERR_TOO_LARGE;
+	sbw_init(&b, PIPE_BUF);
+	if ((rc = wake_put(&b, w)) == SOTTO_OK)
+		rc = wakepipe_queue(&q->wp, b.p, b.len);
+	sbw_free(&b);
+	return rc == SOTTO_ERR_TOO_LARGE || rc == SOTTO_OK ? rc : SOTTO_ERR_TOO_LARGE;
+}
+
+void
+store_sqlite_deliver_flush(store *s)
+{
+	if (s->ops->close == sq_close)
+		wakepipe_flush(&SQ(s)->wp);
 }
 
 int

@@ -19,7 +19,8 @@ wakeq_push(wakeq *q, const store_wake *w)
 {
 	store_wake *nb;
 
-	if ((w->kind != STORE_WAKE_COPY && w->kind != STORE_WAKE_LIST) ||
+	if ((w->kind != STORE_WAKE_COPY && w->kind != STORE_WAKE_EARLY_COPY &&
+	    w->kind != STORE_WAKE_LIST) ||
 	    (w->kind == STORE_WAKE_LIST && !handle_valid(w->handle)))
 		return SOTTO_ERR_INVALID_ARG;
 	if (q->n == WAKEQ_MAX) {
@@ -56,9 +57,17 @@ int
 wake_put(sbuf *b, const store_wake *w)
 {
 	sbw_u8(b, (uint8_t)w->kind);
-	if (w->kind == STORE_WAKE_COPY) {
+	if (w->kind == STORE_WAKE_COPY || w->kind == STORE_WAKE_EARLY_COPY) {
 		sbw_put(b, w->device_id, SC_DEVICE_ID);
 		sbw_u64(b, w->seq);
+	} else if (w->kind == STORE_WAKE_DELIVER) {
+		sbw_put(b, w->device_id, SC_DEVICE_ID);
+		sbw_u64(b, w->seq);
+		sbw_u64(b, w->stored_at);
+		sbw_u32(b, (uint32_t)w->wrap_len);
+		sbw_put(b, w->wrap, w->wrap_len);
+		sbw_u32(b, (uint32_t)w->envelope_len);
+		sbw_put(b, w->envelope, w->envelope_len);
 	} else {
 		sbw_u64(b, w->version);
 		sbw_str8(b, w->handle, strnlen(w->handle, SOTTO_MAX_HANDLE));
@@ -77,12 +86,26 @@ wake_get(sbuf_reader *r, store_wake *w)
 	memset(w, 0, sizeof(*w));
 	if ((rc = sbr_u8(r, &kind)) != SOTTO_OK)
 		return rc;
-	if (kind == STORE_WAKE_COPY) {
-		w->kind = STORE_WAKE_COPY;
+	if (kind == STORE_WAKE_COPY || kind == STORE_WAKE_EARLY_COPY || kind == STORE_WAKE_DELIVER) {
+		uint32_t wl, el;
+
+		w->kind = (enum store_wake_kind)kind;
 		if ((rc = sbr_copy(r, w->device_id, SC_DEVICE_ID)) != SOTTO_OK ||
 		    (rc = sbr_u64(r, &w->seq)) != SOTTO_OK)
 			return rc;
-		return w->seq == 0 ? SOTTO_ERR_FORMAT : SOTTO_OK;
+		if (w->seq == 0)
+			return SOTTO_ERR_FORMAT;
+		if (kind != STORE_WAKE_DELIVER)
+			return SOTTO_OK;
+		if ((rc = sbr_u64(r, &w->stored_at)) != SOTTO_OK ||
+		    (rc = sbr_u32(r, &wl)) != SOTTO_OK ||
+		    (rc = sbr_ptr(r, wl, &w->wrap)) != SOTTO_OK ||
+		    (rc = sbr_u32(r, &el)) != SOTTO_OK ||
+		    (rc = sbr_ptr(r, el, &w->envelope)) != SOTTO_OK)
+			return rc;
+		w->wrap_len = wl;
+		w->envelope_len = el;
+		return wl == 0 || el == 0 ? SOTTO_ERR_FORMAT : SOTTO_OK;
 	}
 	if (kind != STORE_WAKE_LIST)
 		return SOTTO_ERR_FORMAT;
@@ -170,6 +193,30 @@ wakepipe_send(wakepipe *p, const wakeq *q)
 	}
 	if (used > 0)
 		write_all_others(p, chunk, used, records);
+}
+
+int
+wakepipe_queue(wakepipe *p, const uint8_t *rec, size_t len)
+{
+	if (p->g == NULL || p->g->n < 2)
+		return SOTTO_OK;
+	if (len > sizeof(p->out))
+		return SOTTO_ERR_TOO_LARGE;
+	if (len > sizeof(p->out) - p->out_len)
+		wakepipe_flush(p);
+	memcpy(p->out + p->out_len, rec, len);
+	p->out_len += len;
+	p->out_records++;
+	return SOTTO_OK;
+}
+
+void
+wakepipe_flush(wakepipe *p)
+{
+	if (p->g == NULL || p->out_len == 0)
+		return;
+	write_all_others(p, p->out, p->out_len, p->out_records);
+	p->out_len = p->out_records = 0;
 }
 
 int

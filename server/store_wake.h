@@ -8,6 +8,7 @@
 #ifndef SOTTOD_STORE_WAKE_H
 #define SOTTOD_STORE_WAKE_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,7 +18,7 @@
 /* Announcements queued in one transaction before they are dropped (a wake-up
  * lost is a push delayed, never data lost). */
 #define WAKEQ_MAX		65536
-/* Largest byte form of one wake-up: kind, version, length, handle. */
+/* Largest byte form of one wake-up but DELIVER: kind, version, length, handle. */
 #define WAKE_RECORD_MAX		(1 + 8 + 1 + SOTTO_MAX_HANDLE)
 
 typedef struct wakeq {
@@ -44,11 +45,17 @@ typedef struct wakepipe {
 	uint8_t in[8192];
 	size_t in_len;
 	size_t dropped;			/* records not written: a full pipe */
+	uint8_t out[PIPE_BUF];		/* DELIVER records not yet written */
+	size_t out_len, out_records;
 } wakepipe;
 
 /* Write q to every other member's pipe, whole records per write (<= PIPE_BUF);
  * a full pipe drops them (counted). */
 void wakepipe_send(wakepipe *p, const wakeq *q);
+/* Queue one record (already in byte form) for every other member; a full
+ * queue is written first. SOTTO_ERR_TOO_LARGE over PIPE_BUF. */
+int wakepipe_queue(wakepipe *p, const uint8_t *rec, size_t len);
+void wakepipe_flush(wakepipe *p);
 /* Read everything waiting on our pipe and hand each record to fn. SOTTO_OK;
  * SOTTO_ERR_IO when the pipe broke; a malformed record drops what is buffered. */
 int wakepipe_drain(wakepipe *p, store_wake_fn fn, void *arg);

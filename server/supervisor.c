@@ -144,7 +144,7 @@ committer_open(server *s, const store_wakegroup *g, size_t i)
 		rc = g->n > 1 ? store_sqlite_join(w, g, i) : SOTTO_OK;
 	else
 		rc = store_pg_pair(s->st, w);
-	if (rc == SOTTO_OK && (rc = committer_start(&s->cm, w, &s->cfg)) == SOTTO_OK)
+	if (rc == SOTTO_OK && (rc = committer_start(&s->cm, w, &s->cfg, s->seqs)) == SOTTO_OK)
 		return SOTTO_OK;
 	w->ops->close(w);
 	return rc;
@@ -158,6 +158,8 @@ worker_main(server *s, size_t i, const store_wakegroup *g, int ready_w)
 
 	s->worker = i;
 	s->ready_fd = ready_w;
+	/* What a worker that died here had in flight is settled: it will never commit. */
+	early_worker_reset(s->seqs, i);
 	metrics_select(i);
 	if (limits_new(&s->lim, &s->cfg, s->n_workers) != SOTTO_OK) {
 		log_error("worker_failed", "worker=%zu what=limits err=\"out of memory\"", i);
@@ -297,6 +299,18 @@ supervisor_run(server *s)
 		    " (the folder and sottod.db must belong to the configured user)" : "");
 		goto out;
 	}
+	/* SQLite: the node is the only writer, so it hands out seqs itself and
+	 * pushes copies before their commit (early.c). */
+	if (s->cfg.storage == CONFIG_STORAGE_SQLITE) {
+		uint64_t high;
+
+		if ((r = store_sqlite_seq_high(db, &high)) != SOTTO_OK ||
+		    (r = early_seqs_new(&s->seqs, high)) != SOTTO_OK) {
+			fprintf(stderr, "sottod: cannot read the database: %s\n", sotto_strerror(r));
+			db->ops->close(db);
+			goto out;
+		}
+	}
 	db->ops->close(db);
 	if (metrics_init(n) != SOTTO_OK ||
 	    (s->cfg.storage == CONFIG_STORAGE_SQLITE && n > 1 && store_wakegroup_make(&g, n) != SOTTO_OK) ||
@@ -424,5 +438,7 @@ child:
 	if (ready[1] != -1)
 		close(ready[1]);
 	store_wakegroup_close(&g);
+	early_seqs_free(s->seqs);
+	s->seqs = NULL;
 	return rc;
 }

@@ -17,6 +17,14 @@ collect(void *arg, const store_wake *w)
 	server *s = arg;
 	store_wake *nb;
 
+	/* A copy pushed before its commit (early.c): its bytes are borrowed from
+	 * the pipe's buffer, so it goes out now rather than into the queue. */
+	if (w->kind == STORE_WAKE_DELIVER) {
+		early_push(s, w->device_id, w->seq, w->stored_at, w->envelope, w->envelope_len, w->wrap,
+		    w->wrap_len, 0);
+		return;
+	}
+
 	if (s->wakes_n == s->wakes_cap) {
 		size_t ncap = s->wakes_cap == 0 ? 256 : s->wakes_cap * 2;
 
@@ -61,14 +69,12 @@ list_changed(server *s, const char *handle)
  * is simply gone.
  */
 static void
-push_copy(server *s, const store_wake *w, uint64_t now)
+push_copy(server *s, const store_wake *w, uint64_t now, int missed_only)
 {
-	Sotto__Wire__Delivery d = SOTTO__WIRE__DELIVERY__INIT;
-	wire_frame f = SOTTO__WIRE__FRAME__INIT;
 	store_copy *cp = NULL;
 	int rc;
 
-	if (!has_fetching(s, w->device_id))
+	if (missed_only ? !early_missed(s, w->device_id, w->seq) : !has_fetching(s, w->device_id))
 		return;
 	if ((rc = s->st->ops->copy_get(s->st, w->device_id, w->seq, now, &cp)) != SOTTO_OK) {
 		if (rc != SOTTO_ERR_NOT_FOUND) {
@@ -78,19 +84,8 @@ push_copy(server *s, const store_wake *w, uint64_t now)
 		}
 		return;
 	}
-	d.seq = cp->seq;
-	d.envelope.data = cp->envelope;
-	d.envelope.len = cp->envelope_len;
-	d.wrap.data = cp->wrap;
-	d.wrap.len = cp->wrap_len;
-	d.stored_at = cp->stored_at;
-	f.id = 0;
-	f.msg_case = SOTTO__WIRE__FRAME__MSG_DELIVERY;
-	f.delivery = &d;
-	for (conn *c = conn_first_device(s, w->device_id); c != NULL;
-	    c = conn_next_device(c->dnext, w->device_id))
-		if (c->fetching && conn_send(c, &f) == SOTTO_OK)
-			metrics_deliveries(1);
+	early_push(s, w->device_id, cp->seq, cp->stored_at, cp->envelope, cp->envelope_len, cp->wrap,
+	    cp->wrap_len, missed_only);
 	store_copies_free(cp, 1);
 }
 
@@ -109,8 +104,8 @@ wake_run(server *s, int io)
 	for (size_t i = 0; i < n; i++) {
 		const store_wake *w = &s->wakes[i];
 
-		if (w->kind == STORE_WAKE_COPY)
-			push_copy(s, w, now);
+		if (w->kind == STORE_WAKE_COPY || w->kind == STORE_WAKE_EARLY_COPY)
+			push_copy(s, w, now, w->kind == STORE_WAKE_EARLY_COPY);
 		else if (w->kind == STORE_WAKE_LIST)
 			list_changed(s, w->handle);
 	}

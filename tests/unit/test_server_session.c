@@ -268,6 +268,8 @@ connect_(void)
 static void
 disconnect(conn *c)
 {
+	wire_frame *f;
+
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -277,6 +279,9 @@ disconnect(conn *c)
 	srv->n_conns--;
 	session_closed(c);
 	c->wsi = NULL;
+	/* Frames it never read: a later conn may get its address. */
+	while ((f = pop(c)) != NULL)
+		wire_free(f);
 	conn_unref(c);
 }
 

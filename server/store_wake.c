@@ -113,6 +113,9 @@ wake_get(sbuf_reader *r, store_wake *w)
 	if ((rc = sbr_u64(r, &w->version)) != SOTTO_OK ||
 	    (rc = sbr_str8(r, SOTTO_MAX_HANDLE, &h, &hl)) != SOTTO_OK)
 		return rc;
+	/* An embedded NUL would cut the handle short: not a handle. */
+	if (memchr(h, '\0', hl) != NULL)
+		return SOTTO_ERR_FORMAT;
 	memcpy(w->handle, h, hl);
 	w->handle[hl] = '\0';
 	return handle_valid(w->handle) ? SOTTO_OK : SOTTO_ERR_FORMAT;

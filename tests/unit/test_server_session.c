@@ -1003,6 +1003,118 @@ test_send_fetch_ack_push(void **state)
 	free(b.raw);
 }
 
+/* The next frame for c is a Delivery (returned: its seq). */
+static uint64_t
+delivery_seq(conn *c)
+{
+	wire_frame *f = pop(c);
+	uint64_t seq;
+
+	assert_non_null(f);
+	assert_int_equal(f->msg_case, SOTTO__WIRE__FRAME__MSG_DELIVERY);
+	seq = f->delivery->seq;
+	wire_free(f);
+	return seq;
+}
+
+/*
+ * Early delivery (server/early.c): a copy reaches a fetching device when its
+ * send is staged, before the commit, under the seq it is then stored with; a
+ * connection that began fetching in between gets it after the commit; an Ack
+ * of a copy another worker has not committed yet waits for that commit.
+ */
+static void
+test_early_delivery(void **state)
+{
+	account a, b;
+	conn *ca, *cb, *cb2, *ca2;
+	server *one = srv, *two;
+	wire_frame *f;
+	uint64_t seq, seq2, count;
+
+	(void)state;
+	assert_int_equal(early_seqs_new(&srv->seqs, 0), SOTTO_OK);
+	account_new(&a, "alice");
+	account_new(&b, "bob");
+	ca = registered(&a);
+	cb = registered(&b);
+	wire_free(fetch(cb, 2, 0));
+	{
+		send_rcpt r[] = { { &b, 1, -1, -1 } };
+
+		/* pushed at once, before the commit and before alice hears OK */
+		send_msg(ca, 3, 3, "early", r, 1);
+		seq = delivery_seq(cb);
+		assert_null(pop(ca));
+		/* bob's second connection starts fetching before the commit: the
+		 * store does not have the copy yet */
+		cb2 = logged_in(&b, 0);
+		f = fetch(cb2, 4, 0);
+		assert_int_equal(f->response->n_deliveries, 0);
+		wire_free(f);
+		mailbox_flush(srv);
+		assert_int_equal(status_of(ca, 3), ST(OK));
+		/* ... so the commit pushes it to cb2, and not again to cb */
+		assert_int_equal(delivery_seq(cb2), seq);
+		assert_null(pop(cb));
+		/* stored under the seq it was pushed with: bob's ack deletes it */
+		ack(cb, 5, &seq, 1);
+		mailbox_flush(srv);
+		assert_int_equal(status_of(cb, 5), ST(OK));
+		assert_int_equal(srv->st->ops->copy_count(srv->st, b.dev[0].id, now_ms(), &count), SOTTO_OK);
+		assert_int_equal(count, 0);
+	}
+	/* a second worker of the same node: same database, same seq counter */
+	assert_non_null(two = calloc(1, sizeof(*two)));
+	two->cfg = srv->cfg;
+	memcpy(two->pin, srv->pin, sizeof(two->pin));
+	two->worker = 1;
+	two->seqs = srv->seqs;
+	assert_int_equal(store_sqlite_open(&two->st, dbpath), SOTTO_OK);
+	srv = two;
+	ca2 = logged_in(&a, 0);
+	{
+		send_rcpt r[] = { { &b, 1, -1, -1 } };
+
+		seq2 = early_next(two);
+		send_msg(ca2, 6, 6, "from worker two", r, 1);	/* staged there, not committed */
+	}
+	srv = one;
+	/* bob acks it (its push came through the pipe) before worker two commits:
+	 * the ack waits instead of deleting nothing */
+	ack(cb, 7, &seq2, 1);
+	mailbox_flush(srv);
+	assert_null(pop(cb));
+	assert_int_equal(mailbox_staged(srv), 1);
+	srv = two;
+	mailbox_flush(two);
+	assert_int_equal(status_of(ca2, 6), ST(OK));
+	srv = one;
+	mailbox_flush(srv);
+	assert_int_equal(status_of(cb, 7), ST(OK));
+	assert_int_equal(srv->st->ops->copy_count(srv->st, b.dev[0].id, now_ms(), &count), SOTTO_OK);
+	assert_int_equal(count, 0);
+	/* an ack of a seq nobody holds unsettled is answered at once */
+	seq2 = early_next(srv) - 1;
+	ack(cb, 8, &seq2, 1);
+	mailbox_flush(srv);
+	assert_int_equal(status_of(cb, 8), ST(OK));
+	srv = two;
+	disconnect(ca2);
+	mailbox_discard(two);
+	two->st->ops->close(two->st);
+	mailbox_free(two);
+	free(two);
+	srv = one;
+	disconnect(cb2);
+	disconnect(cb);
+	disconnect(ca);
+	early_seqs_free(srv->seqs);
+	srv->seqs = NULL;
+	free(a.raw);
+	free(b.raw);
+}
+
 static void
 test_group_commit_and_cap(void **state)
 {
@@ -1180,6 +1292,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_directory_and_publish, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_send_fetch_ack_push, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_commit_and_cap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_early_delivery, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fetch_fits_frame, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mutated_register, setup, teardown),
 	};

@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
@@ -70,6 +71,8 @@ int
 committer_start(committer **out, store *writer, const sottod_config *cfg, early_seqs *seqs)
 {
 	committer *cm;
+	sigset_t all, old;
+	int started;
 
 	*out = NULL;
 	if ((cm = calloc(1, sizeof(*cm))) == NULL)
@@ -84,7 +87,12 @@ committer_start(committer **out, store *writer, const sottod_config *cfg, early_
 	pthread_mutex_init(&cm->mu, NULL);
 	pthread_cond_init(&cm->cv, NULL);
 	pthread_cond_init(&cm->done_cv, NULL);
-	if (pthread_create(&cm->th, NULL, run, cm) != 0) {
+	/* Signals stay with the loop (its handlers, its interrupted waits). */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	started = pthread_create(&cm->th, NULL, run, cm) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!started) {
 		pthread_cond_destroy(&cm->done_cv);
 		pthread_cond_destroy(&cm->cv);
 		pthread_mutex_destroy(&cm->mu);

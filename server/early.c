@@ -17,10 +17,12 @@
  *   (early_ack_waits).
  * - A device that begins fetching between the early push and the commit gets
  *   neither (its Fetch read the store before the commit): after the commit a
- *   wake-up of kind EARLY_COPY goes out, and every fetching connection that
- *   began fetching before the seq was allocated gets the copy pushed again
- *   (early_missed). A device may so see a copy twice; clients drop repeated
- *   msg ids (DESIGN.md 4).
+ *   wake-up of kind EARLY_COPY goes out, and every fetching connection whose
+ *   fetching began after the seq was allocated (seq < fetch_from) gets the
+ *   copy pushed again (early_missed). A device may so see a copy twice;
+ *   clients drop repeated msg ids (DESIGN.md 4). A worker whose DELIVER
+ *   record was lost (a full pipe) takes the EARLY_COPY as a plain COPY
+ *   (early_had).
  * - A seq pushed early and never committed (a crash) must not come back for
  *   another copy of the same device, whose Ack the device may still hold: a
  *   restarted node starts EARLY_RESTART_GAP above the highest seq ever
@@ -43,6 +45,9 @@
 
 /* Seqs skipped at each start: more than every worker's two batches can hold. */
 #define EARLY_RESTART_GAP	(1ULL << 24)
+/* DELIVER seqs a worker remembers (early_got): a commit lagging more copies
+ * than this behind its pushes only costs a repeated push. */
+#define EARLY_SEEN_SLOTS	65536
 /* How long an Ack waits for the commit of a copy it names (a worker that died
  * with unsettled seqs holds the node's lowest until it is restarted). */
 #define EARLY_ACK_WAIT_MS	5000
@@ -197,6 +202,21 @@ early_push(server *s, const uint8_t device_id[SC_DEVICE_ID], uint64_t seq, uint6
 	for (conn *c = conn_first_device(s, device_id); c != NULL; c = conn_next_device(c->dnext, device_id))
 		if (c->fetching && (!missed_only || seq < c->fetch_from) && conn_send(c, &f) == SOTTO_OK)
 			metrics_deliveries(1);
+}
+
+void
+early_got(server *s, uint64_t seq)
+{
+	if (s->early_seen == NULL &&
+	    (s->early_seen = calloc(EARLY_SEEN_SLOTS, sizeof(*s->early_seen))) == NULL)
+		return;
+	s->early_seen[seq % EARLY_SEEN_SLOTS] = seq;
+}
+
+int
+early_had(const server *s, uint64_t seq)
+{
+	return s->early_seen != NULL && s->early_seen[seq % EARLY_SEEN_SLOTS] == seq;
 }
 
 int

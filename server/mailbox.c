@@ -184,6 +184,9 @@ send_staged(conn *c, wire_frame *f)
 			if (store_sqlite_deliver(s->st, &w) != SOTTO_OK)
 				metrics_error(ME_WAKE);
 		}
+	/* Written at the end of this turn (mailbox_kick), even if the batch
+	 * went to the committer meanwhile. */
+	net_request_flush(s);
 }
 
 void
@@ -437,6 +440,13 @@ announce_copies(store *st, mbatch *b)
 	}
 }
 
+static void
+ignore_wake(void *arg, const store_wake *w)
+{
+	(void)arg;
+	(void)w;
+}
+
 static uint64_t
 mono_us(void)
 {
@@ -460,12 +470,14 @@ mailbox_commit(store *st, mbatch *b, const sottod_config *cfg, const early_seqs 
 	b->now = now_ms();
 	b->np = 0;
 	b->committed = 0;
+	b->store_broken = 0;
 	b->wake_errors = 0;
 	if ((rc = st->ops->begin(st)) != SOTTO_OK) {
 		log_error("begin_failed", "ops=%zu rows=%zu err=\"%s\"", b->n, b->rows, sotto_strerror(rc));
 		for (i = 0; i < b->n; i++)
 			b->ops[i].status = ST(INTERNAL);
 		b->commit_us = mono_us() - us0;
+		b->store_broken = st->ops->wake_drain(st, 0, ignore_wake, NULL) != SOTTO_OK;
 		return;
 	}
 	for (i = 0; i < b->n; i++) {
@@ -498,6 +510,9 @@ mailbox_commit(store *st, mbatch *b, const sottod_config *cfg, const early_seqs 
 	} else
 		b->committed = 1;
 	b->commit_us = mono_us() - us0;
+	/* A PostgreSQL writer whose connection died fails every batch from now
+	 * on: its wake_drain (io 0: no read) says so, and the worker restarts. */
+	b->store_broken = !b->committed && st->ops->wake_drain(st, 0, ignore_wake, NULL) != SOTTO_OK;
 }
 
 /* An ack that must wait for a commit goes into the staging batch again, with
@@ -533,6 +548,8 @@ answer(server *s, mbatch *b)
 	metrics_commit(b->commit_us);
 	if (!b->committed)
 		metrics_error(ME_COMMIT);
+	if (b->store_broken)
+		s->store_failed = 1;
 	for (i = 0; i < b->wake_errors; i++)
 		metrics_error(ME_WAKE);
 	for (i = 0; i < b->n; i++) {
@@ -678,6 +695,8 @@ void
 mailbox_free(server *s)
 {
 	mailbox_discard(s);
+	free(s->early_seen);
+	s->early_seen = NULL;
 	for (int k = 0; k < 2; k++) {
 		free(s->mb[k].ops);
 		free(s->mb[k].pushes);

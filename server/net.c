@@ -854,7 +854,7 @@ net_run(server *s)
 
 	/* After each turn, wake-ups the store already holds (libpq keeps the
 	 * notifications that came in during a query): no system call. */
-	while (!got_signal && !n.failed) {
+	while (!got_signal && !n.failed && !s->store_failed) {
 		/* Blocks until something is ready; a signal's lws_cancel_service
 		 * makes the context's wake pipe ready. */
 		ev_run(loop, EVRUN_ONCE);
@@ -867,7 +867,9 @@ net_run(server *s)
 	log_info("shutdown", "signal=%d conns=%zu staged=%zu", (int)got_signal, s->n_conns, mailbox_staged(s));
 	/* What was staged is committed before anything closes. */
 	mailbox_flush(s);
-	rc = n.failed ? SOTTO_ERR_DB : SOTTO_OK;
+	if (s->store_failed)
+		log_error("store_failed", "what=committer");
+	rc = n.failed || s->store_failed ? SOTTO_ERR_DB : SOTTO_OK;
 out:
 	if (n.ctx != NULL) {
 		lws_sul_cancel(&n.flush_sul);

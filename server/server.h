@@ -111,6 +111,7 @@ typedef struct mbatch {
 	uint64_t commit_us;		/* begin to commit */
 	size_t wake_errors;		/* announcements that could not be queued */
 	int committed;
+	int store_broken;		/* the writer's connection is gone (restart) */
 } mbatch;
 
 typedef struct committer committer;
@@ -131,6 +132,8 @@ struct server {
 	int inflight;			/* mb[!staging] is with the committer */
 	committer *cm;			/* NULL: batches commit inline on st */
 	early_seqs *seqs;		/* shared by the node's workers; NULL: no early delivery */
+	uint64_t *early_seen;		/* DELIVER seqs received (early_got); owned */
+	int store_failed;		/* the committer's store broke: the worker restarts */
 	volatile int stopping;
 	size_t worker;			/* this worker's index (supervisor.c) */
 	int ready_fd;			/* >= 0: write one byte there when listening */
@@ -291,6 +294,9 @@ uint64_t early_ack_deadline(uint64_t now);
  * only those that began fetching before seq was allocated. */
 void early_push(server *s, const uint8_t device_id[SC_DEVICE_ID], uint64_t seq, uint64_t stored_at,
     const uint8_t *env, size_t env_len, const uint8_t *wrap, size_t wrap_len, int missed_only);
+/* A DELIVER for seq came through the pipe; did one? (a small memory) */
+void early_got(server *s, uint64_t seq);
+int early_had(const server *s, uint64_t seq);
 /* 1 when a connection of the device may have missed seq's early push. */
 int early_missed(server *s, const uint8_t device_id[SC_DEVICE_ID], uint64_t seq);
 

@@ -45,8 +45,9 @@ static const char *const stmt_sql[ST__COUNT] = {
 	    "AND used_at IS NULL AND created_at > ?2",
 	[ST_INVITE_USE] = "UPDATE invites SET used_at = ?2 WHERE rowid = ?1 AND used_at IS NULL",
 	/* ?7 NULL: AUTOINCREMENT picks the seq. */
-	[ST_COPY_ADD] = "INSERT OR IGNORE INTO copies(seq, device_id, msg_id, envelope, wrap, stored_at, expires_at) "
-	    "VALUES (?7, ?1, ?2, ?3, ?4, ?5, ?6)",
+	/* Only a repeated (device, msg id) is a no-op; a taken seq is an error. */
+	[ST_COPY_ADD] = "INSERT INTO copies(seq, device_id, msg_id, envelope, wrap, stored_at, expires_at) "
+	    "VALUES (?7, ?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(device_id, msg_id) DO NOTHING",
 	[ST_COPY_COUNT] = "SELECT count(*) FROM copies WHERE device_id = ?1 AND expires_at > ?2",
 	[ST_COPY_FETCH] = "SELECT seq, msg_id, envelope, wrap, stored_at, expires_at FROM copies "
 	    "WHERE device_id = ?1 AND expires_at > ?2 ORDER BY seq ASC LIMIT ?3",

@@ -182,6 +182,7 @@ worker_main(server *s, size_t i, const store_wakegroup *g, int ready_w)
 	rc = net_run(s);
 	committer_stop(s->cm);
 	s->cm = NULL;
+	s->inflight = 0;	/* committer_stop waited for it; net_run answered it */
 	mailbox_free(s);
 	s->st->ops->close(s->st);
 	s->st = NULL;

@@ -22,6 +22,7 @@ collect(void *arg, const store_wake *w)
 	if (w->kind == STORE_WAKE_DELIVER) {
 		early_push(s, w->device_id, w->seq, w->stored_at, w->envelope, w->envelope_len, w->wrap,
 		    w->wrap_len, 0);
+		early_got(s, w->seq);
 		return;
 	}
 
@@ -104,8 +105,9 @@ wake_run(server *s, int io)
 	for (size_t i = 0; i < n; i++) {
 		const store_wake *w = &s->wakes[i];
 
+		/* An EARLY_COPY whose DELIVER never came (a full pipe) is a COPY. */
 		if (w->kind == STORE_WAKE_COPY || w->kind == STORE_WAKE_EARLY_COPY)
-			push_copy(s, w, now, w->kind == STORE_WAKE_EARLY_COPY);
+			push_copy(s, w, now, w->kind == STORE_WAKE_EARLY_COPY && early_had(s, w->seq));
 		else if (w->kind == STORE_WAKE_LIST)
 			list_changed(s, w->handle);
 	}

@@ -52,6 +52,9 @@
  * with unsettled seqs holds the node's lowest until it is restarted). */
 #define EARLY_ACK_WAIT_MS	5000
 
+/* Slots of the route map (a power of two): 2 MiB shared. */
+#define EARLY_ROUTE_SLOTS	(1u << 18)
+
 struct early_seqs {
 	/* The node's committers take turns here instead of polling SQLite's write
 	 * lock (its busy handler sleeps and retries): a waiter sleeps in the
@@ -60,6 +63,14 @@ struct early_seqs {
 	pthread_mutex_t commit_lock;
 	_Atomic uint64_t next;
 	_Atomic uint64_t low[STORE_MAX_WORKERS];	/* UINT64_MAX: nothing unsettled */
+	/*
+	 * Which workers hold a fetching connection of a device: bit w of
+	 * route[slot(device)], set by worker w only (its own counts say when).
+	 * Devices sharing a slot share the bits: a wake-up may go to a worker that
+	 * does not need it, never miss one that does. Copies and their wake-ups
+	 * go only where the bits say, not to every worker.
+	 */
+	_Atomic uint64_t route[EARLY_ROUTE_SLOTS];
 };
 
 int
@@ -217,6 +228,51 @@ int
 early_had(const server *s, uint64_t seq)
 {
 	return s->early_seen != NULL && s->early_seen[seq % EARLY_SEEN_SLOTS] == seq;
+}
+
+static size_t
+route_slot(const uint8_t device_id[SC_DEVICE_ID])
+{
+	uint64_t h;
+
+	/* Device ids are hashes of public keys: any 8 bytes of one spread well. */
+	memcpy(&h, device_id, sizeof(h));
+	return (size_t)(h & (EARLY_ROUTE_SLOTS - 1));
+}
+
+void
+early_route_add(server *s, const uint8_t device_id[SC_DEVICE_ID])
+{
+	size_t i;
+
+	if (s->seqs == NULL)
+		return;
+	if (s->route_cnt == NULL && (s->route_cnt = calloc(EARLY_ROUTE_SLOTS, sizeof(*s->route_cnt))) == NULL) {
+		/* Without counts, say "everything here" for this slot for good. */
+		atomic_fetch_or(&s->seqs->route[route_slot(device_id)], 1ULL << s->worker);
+		return;
+	}
+	i = route_slot(device_id);
+	if (s->route_cnt[i]++ == 0)
+		atomic_fetch_or(&s->seqs->route[i], 1ULL << s->worker);
+}
+
+void
+early_route_del(server *s, const uint8_t device_id[SC_DEVICE_ID])
+{
+	size_t i;
+
+	if (s->seqs == NULL || s->route_cnt == NULL)
+		return;
+	i = route_slot(device_id);
+	if (s->route_cnt[i] > 0 && --s->route_cnt[i] == 0)
+		atomic_fetch_and(&s->seqs->route[i], ~(1ULL << s->worker));
+}
+
+uint64_t
+early_route(const early_seqs *e, const uint8_t device_id[SC_DEVICE_ID])
+{
+	return e != NULL ? atomic_load(&((early_seqs *)e)->route[route_slot(device_id)]) : UINT64_MAX;
 }
 
 int

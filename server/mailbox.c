@@ -181,7 +181,7 @@ send_staged(conn *c, wire_frame *f)
 			w.envelope_len = rq->envelope.len;
 			w.wrap = cp->wrap.data;
 			w.wrap_len = cp->wrap.len;
-			if (store_sqlite_deliver(s->st, &w) != SOTTO_OK)
+			if (store_sqlite_deliver(s->st, &w, early_route(s->seqs, cp->device_id.data)) != SOTTO_OK)
 				metrics_error(ME_WAKE);
 		}
 	/* Written at the end of this turn (mailbox_kick), even if the batch
@@ -326,6 +326,13 @@ mbox_fetch(conn *c, uint64_t id, const Sotto__Wire__FetchRequest *rq)
 
 	if (max == 0 || max > SOTTO_MAX_FETCH_BATCH)
 		max = SOTTO_MAX_FETCH_BATCH;
+	/* Pushes begin before the store is read: a copy committed after the
+	 * read is pushed, one committed before is in the answer (early.c). */
+	if (!c->fetching) {
+		c->fetch_from = early_next(c->srv);
+		early_route_add(c->srv, c->device_id);
+		c->fetching = 1;
+	}
 	if (st->ops->copy_fetch(st, c->device_id, now_ms(), max, SOTTO_MAX_FRAME - SOTTOD_FRAME_SLACK,
 	    &cp, &n, &more) != SOTTO_OK) {
 		session_respond_status(c, id, ST(INTERNAL), "storage error");
@@ -345,9 +352,6 @@ mbox_fetch(conn *c, uint64_t id, const Sotto__Wire__FetchRequest *rq)
 	r.more = more;
 	session_respond(c, id, &r);
 	metrics_deliveries(n);
-	if (!c->fetching)
-		c->fetch_from = early_next(c->srv);
-	c->fetching = 1;
 	log_debug("fetch", "conn=%llu n=%zu more=%d", (unsigned long long)c->serial, n, more);
 out:
 	free(dp);
@@ -697,6 +701,8 @@ mailbox_free(server *s)
 	mailbox_discard(s);
 	free(s->early_seen);
 	s->early_seen = NULL;
+	free(s->route_cnt);
+	s->route_cnt = NULL;
 	for (int k = 0; k < 2; k++) {
 		free(s->mb[k].ops);
 		free(s->mb[k].pushes);

@@ -133,6 +133,7 @@ struct server {
 	committer *cm;			/* NULL: batches commit inline on st */
 	early_seqs *seqs;		/* shared by the node's workers; NULL: no early delivery */
 	uint64_t *early_seen;		/* DELIVER seqs received (early_got); owned */
+	uint16_t *route_cnt;		/* fetching connections per route slot (early.c); owned */
 	int store_failed;		/* the committer's store broke: the worker restarts */
 	volatile int stopping;
 	size_t worker;			/* this worker's index (supervisor.c) */
@@ -294,6 +295,12 @@ uint64_t early_ack_deadline(uint64_t now);
  * only those that began fetching before seq was allocated. */
 void early_push(server *s, const uint8_t device_id[SC_DEVICE_ID], uint64_t seq, uint64_t stored_at,
     const uint8_t *env, size_t env_len, const uint8_t *wrap, size_t wrap_len, int missed_only);
+/* The route map: a fetching connection of the device begins (before its
+ * first read of the store) or ends on this worker; early_route: the workers
+ * that may hold one (UINT64_MAX without early delivery). */
+void early_route_add(server *s, const uint8_t device_id[SC_DEVICE_ID]);
+void early_route_del(server *s, const uint8_t device_id[SC_DEVICE_ID]);
+uint64_t early_route(const early_seqs *e, const uint8_t device_id[SC_DEVICE_ID]);
 /* A DELIVER for seq came through the pipe; did one? (a small memory) */
 void early_got(server *s, uint64_t seq);
 int early_had(const server *s, uint64_t seq);

@@ -124,8 +124,11 @@ session_open(conn *c)
 void
 session_closed(conn *c)
 {
-	if (c->state == CONN_AUTHED)
+	if (c->state == CONN_AUTHED) {
+		if (c->fetching)
+			early_route_del(c->srv, c->device_id);
 		detach_device(c);
+	}
 	sc_wipe(c->nonce, sizeof(c->nonce));
 	c->state = CONN_DEAD;
 }

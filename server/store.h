@@ -219,10 +219,15 @@ int store_sqlite_join(store *s, const store_wakegroup *g, size_t self)
 
 /* The highest seq a SQLite store ever gave a copy (AUTOINCREMENT's record). */
 int store_sqlite_seq_high(store *s, uint64_t *high) __attribute__((warn_unused_result));
-/* Queue w (DELIVER) for every other worker; written by store_sqlite_deliver_flush
- * or when the queue fills. SOTTO_ERR_TOO_LARGE: a copy too big for one pipe
- * write (it goes by the commit's COPY wake-up instead). */
-int store_sqlite_deliver(store *s, const store_wake *w) __attribute__((warn_unused_result));
+/* Queue w (DELIVER) for the other workers in the bit mask members; written by
+ * store_sqlite_deliver_flush or when a queue fills. SOTTO_ERR_TOO_LARGE: a
+ * copy too big for one pipe write (it goes by the commit's wake-up instead). */
+int store_sqlite_deliver(store *s, const store_wake *w, uint64_t members)
+    __attribute__((warn_unused_result));
+/* From now on a copy's wake-ups go only to the workers route(arg, device)
+ * names (bit i: worker i); lists still go to all. Called from any thread. */
+int store_sqlite_route(store *s, uint64_t (*route)(void *arg, const uint8_t device_id[SC_DEVICE_ID]),
+    void *arg) __attribute__((warn_unused_result));
 void store_sqlite_deliver_flush(store *s);
 
 void store_blobs_free(store_blob *b, size_t n);

@@ -202,6 +202,7 @@ sq_close(store *s)
 		sqlite3_finalize(q->st[i]);
 	sqlite3_close(q->db);
 	wakeq_free(&q->wq);
+	wakepipe_free(&q->wp);
 	free(q);
 }
 
@@ -841,7 +842,7 @@ out:
 }
 
 int
-store_sqlite_deliver(store *s, const store_wake *w)
+store_sqlite_deliver(store *s, const store_wake *w, uint64_t members)
 {
 	store_sqlite *q = SQ(s);
 	sbuf b;
@@ -855,9 +856,19 @@ store_sqlite_deliver(store *s, const store_wake *w)
 		return SOTTO_ERR_TOO_LARGE;
 	sbw_init(&b, PIPE_BUF);
 	if ((rc = wake_put(&b, w)) == SOTTO_OK)
-		rc = wakepipe_queue(&q->wp, b.p, b.len);
+		rc = wakepipe_queue(&q->wp, members, b.p, b.len);
 	sbw_free(&b);
 	return rc == SOTTO_ERR_TOO_LARGE || rc == SOTTO_OK ? rc : SOTTO_ERR_TOO_LARGE;
+}
+
+int
+store_sqlite_route(store *s, uint64_t (*route)(void *arg, const uint8_t device_id[SC_DEVICE_ID]), void *arg)
+{
+	if (s->ops->close != sq_close)
+		return SOTTO_ERR_INVALID_ARG;
+	SQ(s)->wp.route = route;
+	SQ(s)->wp.route_arg = arg;
+	return SOTTO_OK;
 }
 
 void

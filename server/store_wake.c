@@ -159,34 +159,40 @@ store_wakegroup_close(store_wakegroup *g)
 }
 
 static void
-write_all_others(wakepipe *p, const uint8_t *buf, size_t len, size_t records)
+write_one(wakepipe *p, size_t member, const uint8_t *buf, size_t len, size_t records)
 {
-	for (size_t j = 0; j < p->g->n; j++) {
-		if (j == p->self)
-			continue;
-		/* <= PIPE_BUF: all of it or nothing, never interleaved with another writer. */
-		if (write(p->g->wr[j], buf, len) != (ssize_t)len)
-			p->dropped += records;
-	}
+	/* <= PIPE_BUF: all of it or nothing, never interleaved with another writer. */
+	if (write(p->g->wr[member], buf, len) != (ssize_t)len)
+		p->dropped += records;
 }
 
-void
-wakepipe_send(wakepipe *p, const wakeq *q)
+/* Copies go to the members the route says (a list to all); every record is
+ * written in chunks of whole records. */
+static int
+wanted(const wakepipe *p, const store_wake *w, size_t member)
+{
+	if (p->route == NULL || w->kind == STORE_WAKE_LIST)
+		return 1;
+	return (p->route(p->route_arg, w->device_id) >> member) & 1;
+}
+
+static void
+send_to(wakepipe *p, const wakeq *q, size_t member)
 {
 	uint8_t chunk[PIPE_BUF];
 	size_t used = 0, records = 0;
 	sbuf b;
 
-	if (p->g == NULL || p->g->n < 2)
-		return;
 	for (size_t i = 0; i < q->n; i++) {
+		if (!wanted(p, &q->w[i], member))
+			continue;
 		sbw_init(&b, WAKE_RECORD_MAX);
 		if (wake_put(&b, &q->w[i]) != SOTTO_OK) {
 			sbw_free(&b);
 			continue;
 		}
 		if (b.len > sizeof(chunk) - used) {
-			write_all_others(p, chunk, used, records);
+			write_one(p, member, chunk, used, records);
 			used = records = 0;
 		}
 		memcpy(chunk + used, b.p, b.len);
@@ -195,31 +201,59 @@ wakepipe_send(wakepipe *p, const wakeq *q)
 		sbw_free(&b);
 	}
 	if (used > 0)
-		write_all_others(p, chunk, used, records);
+		write_one(p, member, chunk, used, records);
+}
+
+void
+wakepipe_send(wakepipe *p, const wakeq *q)
+{
+	if (p->g == NULL || p->g->n < 2)
+		return;
+	for (size_t j = 0; j < p->g->n; j++)
+		if (j != p->self)
+			send_to(p, q, j);
 }
 
 int
-wakepipe_queue(wakepipe *p, const uint8_t *rec, size_t len)
+wakepipe_queue(wakepipe *p, uint64_t mask, const uint8_t *rec, size_t len)
 {
 	if (p->g == NULL || p->g->n < 2)
 		return SOTTO_OK;
-	if (len > sizeof(p->out))
+	if (len > PIPE_BUF)
 		return SOTTO_ERR_TOO_LARGE;
-	if (len > sizeof(p->out) - p->out_len)
-		wakepipe_flush(p);
-	memcpy(p->out + p->out_len, rec, len);
-	p->out_len += len;
-	p->out_records++;
+	if (p->out == NULL && (p->out = malloc(p->g->n * (size_t)PIPE_BUF)) == NULL)
+		return SOTTO_ERR_NOMEM;
+	for (size_t j = 0; j < p->g->n; j++) {
+		if (j == p->self || !((mask >> j) & 1))
+			continue;
+		if (len > PIPE_BUF - p->out_len[j]) {
+			write_one(p, j, p->out + j * PIPE_BUF, p->out_len[j], p->out_records[j]);
+			p->out_len[j] = p->out_records[j] = 0;
+		}
+		memcpy(p->out + j * PIPE_BUF + p->out_len[j], rec, len);
+		p->out_len[j] += len;
+		p->out_records[j]++;
+	}
 	return SOTTO_OK;
 }
 
 void
 wakepipe_flush(wakepipe *p)
 {
-	if (p->g == NULL || p->out_len == 0)
+	if (p->g == NULL || p->out == NULL)
 		return;
-	write_all_others(p, p->out, p->out_len, p->out_records);
-	p->out_len = p->out_records = 0;
+	for (size_t j = 0; j < p->g->n; j++)
+		if (p->out_len[j] > 0) {
+			write_one(p, j, p->out + j * PIPE_BUF, p->out_len[j], p->out_records[j]);
+			p->out_len[j] = p->out_records[j] = 0;
+		}
+}
+
+void
+wakepipe_free(wakepipe *p)
+{
+	free(p->out);
+	p->out = NULL;
 }
 
 int

@@ -45,17 +45,22 @@ typedef struct wakepipe {
 	uint8_t in[8192];
 	size_t in_len;
 	size_t dropped;			/* records not written: a full pipe */
-	uint8_t out[PIPE_BUF];		/* DELIVER records not yet written */
-	size_t out_len, out_records;
+	uint8_t *out;			/* per member, PIPE_BUF each: DELIVERs not yet written */
+	size_t out_len[STORE_MAX_WORKERS], out_records[STORE_MAX_WORKERS];
+	/* Which members a copy's wake-up goes to (NULL: all); see store_sqlite_route. */
+	uint64_t (*route)(void *arg, const uint8_t device_id[SC_DEVICE_ID]);
+	void *route_arg;
 } wakepipe;
 
 /* Write q to every other member's pipe, whole records per write (<= PIPE_BUF);
  * a full pipe drops them (counted). */
 void wakepipe_send(wakepipe *p, const wakeq *q);
-/* Queue one record (already in byte form) for every other member; a full
- * queue is written first. SOTTO_ERR_TOO_LARGE over PIPE_BUF. */
-int wakepipe_queue(wakepipe *p, const uint8_t *rec, size_t len);
+/* Queue one record (already in byte form) for the other members in mask; a
+ * member's full queue is written first. SOTTO_ERR_TOO_LARGE over PIPE_BUF. */
+int wakepipe_queue(wakepipe *p, uint64_t mask, const uint8_t *rec, size_t len);
 void wakepipe_flush(wakepipe *p);
+/* Frees the queues. */
+void wakepipe_free(wakepipe *p);
 /* Read everything waiting on our pipe and hand each record to fn. SOTTO_OK;
  * SOTTO_ERR_IO when the pipe broke; a malformed record drops what is buffered. */
 int wakepipe_drain(wakepipe *p, store_wake_fn fn, void *arg);

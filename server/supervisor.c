@@ -129,6 +129,12 @@ server_port_free(const char *host, int port)
 	return SOTTO_OK;
 }
 
+static uint64_t
+route_of(void *arg, const uint8_t device_id[SC_DEVICE_ID])
+{
+	return early_route(arg, device_id);
+}
+
 /* The worker's committer on a second store connection: on SQLite it announces
  * to the other workers as worker i; on PostgreSQL the worker's own store
  * ignores what it announces (the worker pushes its own copies). */
@@ -140,8 +146,12 @@ committer_open(server *s, const store_wakegroup *g, size_t i)
 
 	if ((rc = server_store_open(&s->cfg, s->dir, &w)) != SOTTO_OK)
 		return rc;
-	if (s->cfg.storage == CONFIG_STORAGE_SQLITE)
+	if (s->cfg.storage == CONFIG_STORAGE_SQLITE) {
 		rc = g->n > 1 ? store_sqlite_join(w, g, i) : SOTTO_OK;
+		/* A copy's wake-up goes only to workers holding its device. */
+		if (rc == SOTTO_OK && s->seqs != NULL)
+			rc = store_sqlite_route(w, route_of, s->seqs);
+	}
 	else
 		rc = store_pg_pair(s->st, w);
 	if (rc == SOTTO_OK && (rc = committer_start(&s->cm, w, &s->cfg, s->seqs)) == SOTTO_OK)

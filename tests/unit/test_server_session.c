@@ -1038,7 +1038,10 @@ test_early_delivery(void **state)
 	account_new(&b, "bob");
 	ca = registered(&a);
 	cb = registered(&b);
+	assert_int_equal(early_route(srv->seqs, b.dev[0].id), 0);
 	wire_free(fetch(cb, 2, 0));
+	/* the route map: bob's device has a fetching connection on worker 0 */
+	assert_int_equal(early_route(srv->seqs, b.dev[0].id), 1);
 	{
 		send_rcpt r[] = { { &b, 1, -1, -1 } };
 
@@ -1107,7 +1110,9 @@ test_early_delivery(void **state)
 	free(two);
 	srv = one;
 	disconnect(cb2);
+	assert_int_equal(early_route(srv->seqs, b.dev[0].id), 1);	/* cb still fetches */
 	disconnect(cb);
+	assert_int_equal(early_route(srv->seqs, b.dev[0].id), 0);
 	disconnect(ca);
 	early_seqs_free(srv->seqs);
 	srv->seqs = NULL;

@@ -174,7 +174,9 @@ dir_register(conn *c, uint64_t id, const Sotto__Wire__RegisterRequest *rq)
 		goto out;
 	}
 	in_tx = 0;
-	if ((rc = st->ops->commit(st)) != SOTTO_OK) {
+	rc = st->ops->commit(st);
+	early_dir_changed(c->srv->seqs);	/* committed or not: caches re-read */
+	if (rc != SOTTO_OK) {
 		auth_failed(c, id, ST(INTERNAL), "storage error", rq->handle);
 		goto out;
 	}
@@ -342,7 +344,9 @@ dir_publish(conn *c, uint64_t id, const Sotto__Wire__PublishDeviceListRequest *r
 	}
 	wake_announce_list(st, next->handle, next->version);
 	in_tx = 0;
-	if (st->ops->commit(st) != SOTTO_OK) {
+	rc = st->ops->commit(st);
+	early_dir_changed(c->srv->seqs);	/* committed or not: caches re-read */
+	if (rc != SOTTO_OK) {
 		session_respond_status(c, id, ST(INTERNAL), "storage error");
 		goto out;
 	}

@@ -71,6 +71,8 @@ struct early_seqs {
 	 * go only where the bits say, not to every worker.
 	 */
 	_Atomic uint64_t route[EARLY_ROUTE_SLOTS];
+	/* Bumped after every commit that changed a device list (dircache.c). */
+	_Atomic uint64_t dir_gen;
 };
 
 int
@@ -122,6 +124,19 @@ early_commit_unlock(early_seqs *e)
 {
 	if (e != NULL)
 		pthread_mutex_unlock(&e->commit_lock);
+}
+
+void
+early_dir_changed(early_seqs *e)
+{
+	if (e != NULL)
+		atomic_fetch_add(&e->dir_gen, 1);
+}
+
+uint64_t
+early_dir_gen(const early_seqs *e)
+{
+	return atomic_load(&((early_seqs *)e)->dir_gen);
 }
 
 uint64_t

@@ -248,7 +248,9 @@ recover_publish(conn *c, uint64_t id, const Sotto__Wire__RecoverRequest *rq, dl_
 		goto out;
 	}
 	in_tx = 0;
-	if (st->ops->commit(st) != SOTTO_OK) {
+	rc = st->ops->commit(st);
+	early_dir_changed(c->srv->seqs);	/* committed or not: caches re-read */
+	if (rc != SOTTO_OK) {
 		recover_failed(c, id, ST(INTERNAL), "storage error", rq->handle);
 		goto out;
 	}

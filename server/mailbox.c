@@ -196,12 +196,12 @@ mbox_send(conn *c, wire_frame *f)
 	const Sotto__Wire__SendRequest *rq = f->send;
 	/* Every recipient, plus the sender's own handle when it was left out. */
 	Sotto__Wire__StaleList stale_buf[SOTTO_MAX_RECIPIENTS + 2], *stale_ptr[SOTTO_MAX_RECIPIENTS + 2];
-	store *st = c->srv->st;
-	dl_list *l = NULL;
+	dl_list *l = NULL;		/* read into when there is no cache */
+	const dl_list *cur;
 	size_t i, j, n_stale = 0;
 	int rc, own_seen = 0, own;
 
-	if ((l = malloc(sizeof(*l))) == NULL) {
+	if (c->srv->seqs == NULL && (l = malloc(sizeof(*l))) == NULL) {
 		session_respond_status(c, f->id, ST(INTERNAL), "out of memory");
 		goto fail;
 	}
@@ -239,7 +239,7 @@ mbox_send(conn *c, wire_frame *f)
 		const Sotto__Wire__Recipient *rc_ = rq->recipients[i];
 
 		own = strcmp(rc_->handle, c->handle) == 0;
-		if ((rc = dir_current(st, rc_->handle, l, NULL, NULL)) != SOTTO_OK) {
+		if ((rc = dircache_get(c->srv, rc_->handle, l, &cur)) != SOTTO_OK) {
 			if (rc == SOTTO_ERR_NOT_FOUND) {
 				r.status = ST(NO_SUCH_HANDLE);
 				r.error = "no such handle";
@@ -249,24 +249,24 @@ mbox_send(conn *c, wire_frame *f)
 				session_respond_status(c, f->id, ST(INTERNAL), "storage error");
 			goto fail;
 		}
-		if (rc_->list_version != l->version || !copies_match(rc_, l, own ? c->device_id : NULL)) {
+		if (rc_->list_version != cur->version || !copies_match(rc_, cur, own ? c->device_id : NULL)) {
 			sotto__wire__stale_list__init(&stale_buf[n_stale]);
 			stale_buf[n_stale].handle = rc_->handle;
-			stale_buf[n_stale].version = l->version;
+			stale_buf[n_stale].version = cur->version;
 			stale_ptr[n_stale] = &stale_buf[n_stale];
 			n_stale++;
 		}
 	}
 	/* Leaving out one's own handle is only right with no other device to tell. */
 	if (!own_seen) {
-		if ((rc = dir_current(st, c->handle, l, NULL, NULL)) != SOTTO_OK) {
+		if ((rc = dircache_get(c->srv, c->handle, l, &cur)) != SOTTO_OK) {
 			session_respond_status(c, f->id, ST(INTERNAL), "storage error");
 			goto fail;
 		}
-		if (other_devices(l, c->device_id) > 0) {
+		if (other_devices(cur, c->device_id) > 0) {
 			sotto__wire__stale_list__init(&stale_buf[n_stale]);
 			stale_buf[n_stale].handle = c->handle;
-			stale_buf[n_stale].version = l->version;
+			stale_buf[n_stale].version = cur->version;
 			stale_ptr[n_stale] = &stale_buf[n_stale];
 			n_stale++;
 		}
@@ -703,6 +703,7 @@ mailbox_free(server *s)
 	s->early_seen = NULL;
 	free(s->route_cnt);
 	s->route_cnt = NULL;
+	dircache_free(s);
 	for (int k = 0; k < 2; k++) {
 		free(s->mb[k].ops);
 		free(s->mb[k].pushes);

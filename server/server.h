@@ -134,6 +134,7 @@ struct server {
 	early_seqs *seqs;		/* shared by the node's workers; NULL: no early delivery */
 	uint64_t *early_seen;		/* DELIVER seqs received (early_got); owned */
 	uint16_t *route_cnt;		/* fetching connections per route slot (early.c); owned */
+	struct dircache *dc;		/* dircache.c; owned */
 	int store_failed;		/* the committer's store broke: the worker restarts */
 	volatile int stopping;
 	size_t worker;			/* this worker's index (supervisor.c) */
@@ -198,6 +199,14 @@ int dir_invite_create(store *st, const char *handle, uint8_t secret[static INVIT
  * (also for a stored list that does not parse). *raw: caller frees (may be NULL). */
 int dir_current(store *st, const char *handle, dl_list *l, uint8_t **raw, size_t *rawlen)
     __attribute__((warn_unused_result));
+
+/* dircache.c: the current list of handle for the send path, from a per-worker
+ * cache valid while the node's directory generation holds (SQLite nodes), or
+ * read into *buf (caller's, may be NULL then). *out: borrowed until the next
+ * call. Errors as dir_current. */
+int dircache_get(server *s, const char *handle, dl_list *buf, const dl_list **out)
+    __attribute__((warn_unused_result));
+void dircache_free(server *s);
 
 /* After a new list of l->handle is committed: delete the queued copies of
  * every device of prev that l no longer lists (inside the transaction). */
@@ -282,6 +291,9 @@ void early_worker_reset(early_seqs *e, size_t worker);
 /* Around each mailbox commit of the node's committers (NULL: nothing). */
 void early_commit_lock(early_seqs *e);
 void early_commit_unlock(early_seqs *e);
+/* The node's directory generation: bumped after each commit of a list. */
+void early_dir_changed(early_seqs *e);
+uint64_t early_dir_gen(const early_seqs *e);
 /* The node's next seq (0 without early delivery). */
 uint64_t early_next(const server *s);
 /* n consecutive seqs for the staging batch; returns the first. */

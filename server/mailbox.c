@@ -138,7 +138,7 @@ send_staged(conn *c, wire_frame *f)
 {
 	server *s = c->srv;
 	const Sotto__Wire__SendRequest *rq = f->send;
-	uint64_t first = 0, seq, now;
+	uint64_t first = 0, seq, now, members;
 	size_t n = 0, wrap_max = 0;
 	int remote;
 
@@ -170,7 +170,9 @@ send_staged(conn *c, wire_frame *f)
 
 			early_push(s, cp->device_id.data, seq, now, rq->envelope.data, rq->envelope.len,
 			    cp->wrap.data, cp->wrap.len, 0);
-			if (!remote)
+			/* Only workers holding the device (none: an offline device). */
+			members = early_route(s->seqs, cp->device_id.data) & ~(1ULL << s->worker);
+			if (!remote || members == 0)
 				continue;
 			memset(&w, 0, sizeof(w));
 			w.kind = STORE_WAKE_DELIVER;
@@ -181,7 +183,7 @@ send_staged(conn *c, wire_frame *f)
 			w.envelope_len = rq->envelope.len;
 			w.wrap = cp->wrap.data;
 			w.wrap_len = cp->wrap.len;
-			if (store_sqlite_deliver(s->st, &w, early_route(s->seqs, cp->device_id.data)) != SOTTO_OK)
+			if (store_sqlite_deliver(s->st, &w, members) != SOTTO_OK)
 				metrics_error(ME_WAKE);
 		}
 	/* Written at the end of this turn (mailbox_kick), even if the batch

@@ -48,6 +48,23 @@ mailbox_staged(const server *s)
 
 /* A batch at its bounds is handed on at once, so no batch grows without end;
  * if the committer still holds the previous one, the loop waits for it. */
+/* A new slot at the end of b (uninitialised), or NULL out of memory. */
+static staged_op *
+batch_add(mbatch *b)
+{
+	staged_op *nb;
+
+	if (b->n == b->cap) {
+		size_t ncap = b->cap == 0 ? 32 : b->cap * 2;
+
+		if ((nb = realloc(b->ops, ncap * sizeof(*nb))) == NULL)
+			return NULL;
+		b->ops = nb;
+		b->cap = ncap;
+	}
+	return &b->ops[b->n++];
+}
+
 static void wait_inflight(server *s);
 
 static void
@@ -62,17 +79,10 @@ stage(conn *c, enum op_kind kind, wire_frame *f, uint64_t first_seq, int early_r
 {
 	server *s = c->srv;
 	mbatch *b = staging(s);
-	staged_op *op, *nb;
+	staged_op *op;
 
-	if (b->n == b->cap) {
-		size_t ncap = b->cap == 0 ? 32 : b->cap * 2;
-
-		if ((nb = realloc(b->ops, ncap * sizeof(*nb))) == NULL)
-			return SOTTO_ERR_NOMEM;
-		b->ops = nb;
-		b->cap = ncap;
-	}
-	op = &b->ops[b->n++];
+	if ((op = batch_add(b)) == NULL)
+		return SOTTO_ERR_NOMEM;
 	if (kind == OP_ACK)
 		b->rows += f->ack->n_seqs;
 	else
@@ -527,19 +537,12 @@ static int
 restage(server *s, const staged_op *op)
 {
 	mbatch *b = staging(s);
-	staged_op *nb;
+	staged_op *slot;
 
-	if (b->n == b->cap) {
-		size_t ncap = b->cap == 0 ? 32 : b->cap * 2;
-
-		if ((nb = realloc(b->ops, ncap * sizeof(*nb))) == NULL)
-			return SOTTO_ERR_NOMEM;
-		b->ops = nb;
-		b->cap = ncap;
-	}
-	b->ops[b->n] = *op;
-	b->ops[b->n].waits = 0;
-	b->n++;
+	if ((slot = batch_add(b)) == NULL)
+		return SOTTO_ERR_NOMEM;
+	*slot = *op;
+	slot->waits = 0;
 	b->rows += op->f->ack->n_seqs;
 	return SOTTO_OK;
 }

@@ -12,6 +12,10 @@
 
 enum op_kind { OP_SEND, OP_ACK };
 
+/* An ack waiting for a copy another worker has not committed yet is tried
+ * again this long after (early.c). */
+#define MAILBOX_ACK_RETRY_US	1000
+
 struct staged_op {
 	enum op_kind kind;
 	conn *c;			/* referenced (conn_ref) until answered */
@@ -549,10 +553,10 @@ restage(server *s, const staged_op *op)
 
 /* Back on the loop: answer every op of a committed (or failed) batch, push its
  * new copies to this worker's devices, and empty it. */
-static void
+static size_t
 answer(server *s, mbatch *b)
 {
-	size_t i, sent_ok = 0, sends = 0, n;
+	size_t i, sent_ok = 0, sends = 0, n, moved = 0;
 
 	metrics_commit(b->commit_us);
 	if (!b->committed)
@@ -567,6 +571,7 @@ answer(server *s, mbatch *b)
 
 		if (op->waits && b->committed && restage(s, op) == SOTTO_OK) {
 			op->c = NULL;	/* moved: neither answered nor released here */
+			moved++;
 			continue;
 		}
 		r.status = op->status;
@@ -614,6 +619,7 @@ answer(server *s, mbatch *b)
 		wire_free(b->ops[i].f);
 		conn_unref(b->ops[i].c);
 	}
+	return moved;
 }
 
 void
@@ -653,12 +659,19 @@ mailbox_kick(server *s)
 void
 mailbox_reap(server *s)
 {
+	size_t moved;
+
 	if (s->cm == NULL || !s->inflight || !committer_done(s->cm))
 		return;
 	s->inflight = 0;
-	answer(s, &s->mb[!s->staging]);
+	moved = answer(s, &s->mb[!s->staging]);
 	early_publish(s);
-	mailbox_kick(s);
+	/* Only acks waiting for another worker's commit: try again shortly, not
+	 * in a tight loop of commits that cannot help them yet. */
+	if (moved > 0 && moved == staging(s)->n)
+		net_request_flush_after(s, MAILBOX_ACK_RETRY_US);
+	else
+		mailbox_kick(s);
 }
 
 /* Block until the committer is done with its batch, and answer it. */

@@ -196,6 +196,17 @@ committer_cb(struct ev_loop *loop, ev_io *w, int revents)
 }
 
 void
+net_request_flush_after(server *s, uint64_t us)
+{
+	net *n = s->net;
+
+	lws_sul_schedule(n->ctx, 0, &n->flush_sul, flush_cb, (lws_usec_t)us);
+	/* From outside an lws callback lws would arm its timer only at its next
+	 * service (tick_cb): poke it now. */
+	lws_cancel_service(n->ctx);
+}
+
+void
 net_request_flush(server *s)
 {
 	net *n = s->net;

@@ -162,6 +162,8 @@ void conn_ref(conn *c);
 void conn_unref(conn *c);
 /* Ask for mailbox_flush() at the end of this event-loop turn. */
 void net_request_flush(server *s);
+/* The same, us microseconds from now (or sooner if asked again meanwhile). */
+void net_request_flush_after(server *s, uint64_t us);
 /* Run the loop until SIGTERM/SIGINT; prints "listening on ..." when ready. */
 int net_run(server *s);
 

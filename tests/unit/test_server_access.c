@@ -83,6 +83,13 @@ net_request_flush(server *s)
 	(void)s;
 }
 
+void
+net_request_flush_after(server *s, uint64_t us)
+{
+	(void)us;
+	net_request_flush(s);
+}
+
 int
 net_run(server *s)
 {

@@ -50,8 +50,6 @@ mailbox_staged(const server *s)
 	return s->mb[s->staging].n;
 }
 
-/* A batch at its bounds is handed on at once, so no batch grows without end;
- * if the committer still holds the previous one, the loop waits for it. */
 /* A new slot at the end of b (uninitialised), or NULL out of memory. */
 static staged_op *
 batch_add(mbatch *b)
@@ -71,6 +69,8 @@ batch_add(mbatch *b)
 
 static void wait_inflight(server *s);
 
+/* A batch at its bounds is handed on at once, so no batch grows without end;
+ * if the committer still holds the previous one, the loop waits for it. */
 static void
 stage_full(server *s)
 {
@@ -184,9 +184,10 @@ send_staged(conn *c, wire_frame *f)
 
 			early_push(s, cp->device_id.data, seq, now, rq->envelope.data, rq->envelope.len,
 			    cp->wrap.data, cp->wrap.len, 0);
+			if (!remote)
+				continue;
 			/* Only workers holding the device (none: an offline device). */
-			members = early_route(s->seqs, cp->device_id.data) & ~(1ULL << s->worker);
-			if (!remote || members == 0)
+			if ((members = early_route(s->seqs, cp->device_id.data) & ~(1ULL << s->worker)) == 0)
 				continue;
 			memset(&w, 0, sizeof(w));
 			w.kind = STORE_WAKE_DELIVER;
@@ -445,7 +446,6 @@ announce_copies(store *st, mbatch *b)
 	store_wake w;
 
 	memset(&w, 0, sizeof(w));
-	w.kind = STORE_WAKE_COPY;
 	for (size_t i = 0; i < b->np; i++) {
 		const Sotto__Wire__SendRequest *rq = b->ops[b->pushes[i].op].f->send;
 
@@ -535,6 +535,28 @@ mailbox_commit(store *st, mbatch *b, const sottod_config *cfg, const early_seqs 
 	b->store_broken = !b->committed && st->ops->wake_drain(st, 0, ignore_wake, NULL) != SOTTO_OK;
 }
 
+/*
+ * Empty b: every op's frame freed and reference dropped, but for ops moved to
+ * another batch (c == NULL). The counts are reset first: conn_unref may free a
+ * conn, which never re-enters the batch.
+ */
+static void
+release(mbatch *b)
+{
+	size_t n = b->n;
+
+	b->n = 0;
+	b->rows = 0;
+	b->np = 0;
+	b->first_seq = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (b->ops[i].c == NULL)
+			continue;
+		wire_free(b->ops[i].f);
+		conn_unref(b->ops[i].c);
+	}
+}
+
 /* An ack that must wait for a commit goes into the staging batch again, with
  * its reference and frame (never the batch being answered: that is b). */
 static int
@@ -556,7 +578,7 @@ restage(server *s, const staged_op *op)
 static size_t
 answer(server *s, mbatch *b)
 {
-	size_t i, sent_ok = 0, sends = 0, n, moved = 0;
+	size_t i, sent_ok = 0, sends = 0, moved = 0;
 
 	metrics_commit(b->commit_us);
 	if (!b->committed)
@@ -607,18 +629,7 @@ answer(server *s, mbatch *b)
 	}
 	log_debug("batch_commit", "ops=%zu sends=%zu copies=%zu ok=%d us=%llu", b->n, sends, b->np,
 	    b->committed, (unsigned long long)b->commit_us);
-	/* Reset first: conn_unref may free a conn, never re-entering the batch. */
-	n = b->n;
-	b->n = 0;
-	b->rows = 0;
-	b->np = 0;
-	b->first_seq = 0;
-	for (i = 0; i < n; i++) {
-		if (b->ops[i].c == NULL)
-			continue;
-		wire_free(b->ops[i].f);
-		conn_unref(b->ops[i].c);
-	}
+	release(b);
 	return moved;
 }
 
@@ -697,20 +708,9 @@ mailbox_flush(server *s)
 void
 mailbox_discard(server *s)
 {
-	for (int k = 0; k < 2; k++) {
-		mbatch *b = &s->mb[k];
-		size_t n = b->n;
-
-		if (k != (int)s->staging && s->inflight)
-			continue;	/* still the committer's */
-		b->n = 0;
-		b->rows = 0;
-		b->np = 0;
-		for (size_t i = 0; i < n; i++) {
-			wire_free(b->ops[i].f);
-			conn_unref(b->ops[i].c);
-		}
-	}
+	for (int k = 0; k < 2; k++)
+		if (k == (int)s->staging || !s->inflight)	/* else still the committer's */
+			release(&s->mb[k]);
 }
 
 void

@@ -100,6 +100,7 @@ typedef struct store_sqlite {
 	int in_tx;
 	wakeq wq;		/* announced in the open transaction */
 	wakepipe wp;		/* the node's other workers */
+	sbuf rec;		/* one DELIVER record at a time (store_sqlite_deliver) */
 } store_sqlite;
 
 static store_sqlite *
@@ -203,6 +204,7 @@ sq_close(store *s)
 	sqlite3_close(q->db);
 	wakeq_free(&q->wq);
 	wakepipe_free(&q->wp);
+	sbw_free(&q->rec);
 	free(q);
 }
 
@@ -845,20 +847,18 @@ int
 store_sqlite_deliver(store *s, const store_wake *w, uint64_t members)
 {
 	store_sqlite *q = SQ(s);
-	sbuf b;
 	int rc;
 
 	if (s->ops->close != sq_close || w->kind != STORE_WAKE_DELIVER)
 		return SOTTO_ERR_INVALID_ARG;
 	if (q->wp.g == NULL || q->wp.g->n < 2)
 		return SOTTO_OK;
-	if (w->envelope_len + w->wrap_len > PIPE_BUF)
-		return SOTTO_ERR_TOO_LARGE;
-	sbw_init(&b, PIPE_BUF);
-	if ((rc = wake_put(&b, w)) == SOTTO_OK)
-		rc = wakepipe_queue(&q->wp, members, b.p, b.len);
-	sbw_free(&b);
-	return rc == SOTTO_ERR_TOO_LARGE || rc == SOTTO_OK ? rc : SOTTO_ERR_TOO_LARGE;
+	/* The same buffer for every copy: no allocation per message. A record
+	 * over PIPE_BUF fails in wake_put (the buffer's bound). */
+	sbw_clear(&q->rec);
+	if ((rc = wake_put(&q->rec, w)) != SOTTO_OK)
+		return rc;
+	return wakepipe_queue(&q->wp, members, q->rec.p, q->rec.len);
 }
 
 int
@@ -959,6 +959,7 @@ store_sqlite_open(store **out, const char *path)
 	if ((q = calloc(1, sizeof(*q))) == NULL)
 		goto out;
 	q->base.ops = &sqlite_ops;
+	sbw_init(&q->rec, PIPE_BUF);
 	rc = SOTTO_ERR_DB;
 	if (sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 	    SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)

@@ -166,52 +166,30 @@ write_one(wakepipe *p, size_t member, const uint8_t *buf, size_t len, size_t rec
 		p->dropped += records;
 }
 
-/* Copies go to the members the route says (a list to all); every record is
- * written in chunks of whole records. */
-static int
-wanted(const wakepipe *p, const store_wake *w, size_t member)
-{
-	if (p->route == NULL || w->kind == STORE_WAKE_LIST)
-		return 1;
-	return (p->route(p->route_arg, w->device_id) >> member) & 1;
-}
-
-static void
-send_to(wakepipe *p, const wakeq *q, size_t member)
-{
-	uint8_t chunk[PIPE_BUF];
-	size_t used = 0, records = 0;
-	sbuf b;
-
-	for (size_t i = 0; i < q->n; i++) {
-		if (!wanted(p, &q->w[i], member))
-			continue;
-		sbw_init(&b, WAKE_RECORD_MAX);
-		if (wake_put(&b, &q->w[i]) != SOTTO_OK) {
-			sbw_free(&b);
-			continue;
-		}
-		if (b.len > sizeof(chunk) - used) {
-			write_one(p, member, chunk, used, records);
-			used = records = 0;
-		}
-		memcpy(chunk + used, b.p, b.len);
-		used += b.len;
-		records++;
-		sbw_free(&b);
-	}
-	if (used > 0)
-		write_one(p, member, chunk, used, records);
-}
-
+/*
+ * Each record is encoded once and queued for the members that want it (a list
+ * for all; a copy for those its route names), then every queue is written:
+ * whole records, at most PIPE_BUF bytes per write.
+ */
 void
 wakepipe_send(wakepipe *p, const wakeq *q)
 {
+	sbuf b;
+
 	if (p->g == NULL || p->g->n < 2)
 		return;
-	for (size_t j = 0; j < p->g->n; j++)
-		if (j != p->self)
-			send_to(p, q, j);
+	sbw_init(&b, WAKE_RECORD_MAX);
+	for (size_t i = 0; i < q->n; i++) {
+		const store_wake *w = &q->w[i];
+		uint64_t to = p->route == NULL || w->kind == STORE_WAKE_LIST ? UINT64_MAX :
+		    p->route(p->route_arg, w->device_id);
+
+		sbw_clear(&b);
+		if (wake_put(&b, w) != SOTTO_OK || wakepipe_queue(p, to, b.p, b.len) != SOTTO_OK)
+			p->dropped++;
+	}
+	sbw_free(&b);
+	wakepipe_flush(p);
 }
 
 int

@@ -52,8 +52,9 @@ typedef struct wakepipe {
 	void *route_arg;
 } wakepipe;
 
-/* Write q to every other member's pipe, whole records per write (<= PIPE_BUF);
- * a full pipe drops them (counted). */
+/* Write q to the other members' pipes (a copy only to those its route names),
+ * whole records per write (<= PIPE_BUF); a full pipe drops them (counted).
+ * What wakepipe_queue holds goes out too. */
 void wakepipe_send(wakepipe *p, const wakeq *q);
 /* Queue one record (already in byte form) for the other members in mask; a
  * member's full queue is written first. SOTTO_ERR_TOO_LARGE over PIPE_BUF. */

@@ -151,8 +151,7 @@ committer_open(server *s, const store_wakegroup *g, size_t i)
 		/* A copy's wake-up goes only to workers holding its device. */
 		if (rc == SOTTO_OK && s->seqs != NULL)
 			rc = store_sqlite_route(w, route_of, s->seqs);
-	}
-	else
+	} else
 		rc = store_pg_pair(s->st, w);
 	if (rc == SOTTO_OK && (rc = committer_start(&s->cm, w, &s->cfg, s->seqs)) == SOTTO_OK)
 		return SOTTO_OK;

@@ -168,6 +168,13 @@ sbw_free(sbuf *b)
 	b->len = b->cap = 0;
 }
 
+void
+sbw_clear(sbuf *b)
+{
+	b->len = 0;
+	b->err = 0;
+}
+
 int
 sbw_error(const sbuf *b)
 {

@@ -52,6 +52,8 @@ typedef struct sbuf {
 
 void sbw_init(sbuf *b, size_t max);
 void sbw_free(sbuf *b);		/* wipes and frees; accepts a zeroed sbuf */
+/* Empty b (and forget its error) but keep its memory: one sbuf for many records. */
+void sbw_clear(sbuf *b);
 int sbw_error(const sbuf *b);
 int sbw_put(sbuf *b, const void *p, size_t n);
 int sbw_u8(sbuf *b, uint8_t v);

@@ -343,6 +343,17 @@ test_writer_max(void **state)
 	assert_null(sbw_reserve(&w, 1));
 	assert_int_equal(w.len, 4);
 	assert_int_equal(sbw_error(&w), SOTTO_ERR_TOO_LARGE);
+	/* cleared: empty, the error forgotten, the same memory and max kept */
+	{
+		const uint8_t *mem = w.p;
+
+		sbw_clear(&w);
+		assert_int_equal(w.len, 0);
+		assert_int_equal(sbw_error(&w), SOTTO_OK);
+		assert_int_equal(sbw_u64(&w, 5), SOTTO_OK);
+		assert_ptr_equal(w.p, mem);
+		assert_int_equal(sbw_u8(&w, 6), SOTTO_ERR_TOO_LARGE);
+	}
 	sbw_free(&w);
 
 	/* string lengths above what the prefix can say */

@@ -531,6 +531,8 @@ handle_response(dconn *c, wire_frame *f, uint64_t now)
 			ws->errs++;
 			c->errs++;
 			snprintf(ws->why, sizeof(ws->why), "send: %s", r->error);
+			if (getenv("LG_DEBUG") != NULL)
+				fprintf(stderr, "loadgen: %s: %s\n", c->me.handle, ws->why);
 		}
 		c->inflight--;
 		if (!W.paced)
@@ -559,6 +561,8 @@ handle_response(dconn *c, wire_frame *f, uint64_t now)
 		if (r->status != SOTTO__WIRE__STATUS__OK) {
 			ws->errs++;
 			snprintf(ws->why, sizeof(ws->why), "ack: %s", r->error);
+			if (getenv("LG_DEBUG") != NULL)
+				fprintf(stderr, "loadgen: %s: %s\n", c->me.handle, ws->why);
 		}
 		c->acked += c->role == R_DRAIN ? c->drain_batch : 1;
 		ws->acked += c->role == R_DRAIN ? c->drain_batch : 1;

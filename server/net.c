@@ -44,6 +44,11 @@
  * flood of connections must not leave its memory behind). */
 #define NET_TRIM_AFTER_CLOSES	256
 #define NET_TRIM_DELAY_US	(500 * LWS_US_PER_MS)
+/* Output buffers (out_write). */
+#define NET_OUT_BUF		16384		/* pooled buffer size */
+#define NET_OUT_POOL		256		/* pooled buffers kept per worker */
+#define NET_OUT_WRITE_MAX	(256 * 1024)	/* per lws_write: bounds what lws copies */
+#define NET_WS_HDR_MAX		10
 
 typedef struct net {
 	server *srv;
@@ -58,6 +63,9 @@ typedef struct net {
 	size_t closed_since_trim;
 	int trim_pending;
 	int spare_fd;			/* given up when out of descriptors (accept_refuse) */
+	struct conn *out_list;		/* connections with frames to write this turn */
+	uint8_t *pool[NET_OUT_POOL];		/* empty output buffers (NET_OUT_POOL) */
+	size_t npool;
 	unsigned long long refused;	/* connections refused since the last log line */
 	uint64_t refused_logged_at;
 } net;
@@ -81,6 +89,7 @@ conn_unref(conn *c)
 	if (c == NULL || --c->refs > 0)
 		return;
 	free(c->rx);
+	free(c->out);
 	free(c);
 }
 
@@ -107,65 +116,184 @@ net_closed_one(server *s, size_t weight)
 	lws_sul_schedule(n->ctx, 0, &n->trim_sul, trim_cb, NET_TRIM_DELAY_US);
 }
 
-static void
-outq_clear(conn *c)
-{
-	outmsg *m;
+/*
+ * Output. A frame is framed (RFC 6455 5.2: FIN, binary, not masked from the
+ * server) straight into its connection's buffer; at the end of the loop turn
+ * every connection that got frames writes them with one lws_write (one TLS
+ * record, one system call) instead of one writable callback, one record and
+ * one write per frame. The frames are whole, so nothing lws writes itself (a
+ * pong, a close) can land inside one; lws keeps what the socket did not take
+ * and writes it before anything else. Buffers come from a small per-worker
+ * pool and go back once written, so an idle connection holds none.
+ */
 
-	while ((m = c->out_head) != NULL) {
-		c->out_head = m->next;
-		free(m->buf);
-		free(m);
+static size_t
+ws_header(uint8_t *p, size_t len)
+{
+	p[0] = 0x82;
+	if (len < 126) {
+		p[1] = (uint8_t)len;
+		return 2;
 	}
-	c->out_tail = NULL;
-	c->srv->out_total -= c->out_bytes;
-	c->out_bytes = 0;
+	if (len <= 0xffff) {
+		p[1] = 126;
+		p[2] = (uint8_t)(len >> 8);
+		p[3] = (uint8_t)len;
+		return 4;
+	}
+	p[1] = 127;
+	for (int i = 0; i < 8; i++)
+		p[2 + i] = (uint8_t)((uint64_t)len >> (56 - 8 * i));
+	return 10;
+}
+
+/* The buffer is written or dropped: back to the pool (or freed). */
+static void
+out_release(conn *c)
+{
+	net *n = c->srv->net;
+
+	c->srv->out_total -= c->out_len - c->out_off;
+	if (c->out != NULL && n != NULL && c->out_cap == NET_OUT_BUF && n->npool < NET_OUT_POOL)
+		n->pool[n->npool++] = c->out;
+	else
+		free(c->out);
+	c->out = NULL;
+	c->out_off = c->out_len = c->out_cap = 0;
+}
+
+/* Room for need more bytes after out_len. */
+static int
+out_reserve(conn *c, size_t need)
+{
+	net *n = c->srv->net;
+	size_t ncap;
+	uint8_t *nb;
+
+	if (need <= c->out_cap - c->out_len)
+		return SOTTO_OK;
+	if (c->out_off > 0) {
+		memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+		c->out_len -= c->out_off;
+		c->out_off = 0;
+		if (need <= c->out_cap - c->out_len)
+			return SOTTO_OK;
+	}
+	if (c->out == NULL && need <= NET_OUT_BUF && n != NULL && n->npool > 0) {
+		c->out = n->pool[--n->npool];
+		c->out_cap = NET_OUT_BUF;
+		return SOTTO_OK;
+	}
+	/* need is bounded by SOTTOD_MAX_OUTQ_BYTES (conn_send), so this ends. */
+	for (ncap = c->out_cap > 0 ? c->out_cap : NET_OUT_BUF; ncap - c->out_len < need; ncap *= 2)
+		;
+	if ((nb = realloc(c->out, ncap)) == NULL)
+		return SOTTO_ERR_NOMEM;
+	c->out = nb;
+	c->out_cap = ncap;
+	return SOTTO_OK;
+}
+
+/* Write what is queued (at most NET_OUT_WRITE_MAX); -1: the connection broke. */
+static int
+out_write(conn *c, struct lws *wsi)
+{
+	size_t len = c->out_len - c->out_off;
+
+	if (len > NET_OUT_WRITE_MAX)
+		len = NET_OUT_WRITE_MAX;
+	if (len == 0)
+		return 0;
+	/* LWS_WRITE_RAW: the bytes as they are, through TLS; they are frames. */
+	if (lws_write(wsi, c->out + c->out_off, len, LWS_WRITE_RAW) < 0)
+		return -1;
+	c->out_off += len;
+	c->srv->out_total -= len;
+	if (c->out_off == c->out_len)
+		out_release(c);
+	else
+		lws_callback_on_writable(wsi);
+	return 0;
+}
+
+/* End of a loop turn: every connection that got frames writes them. */
+static void
+out_flush(net *n)
+{
+	conn *c;
+
+	while ((c = n->out_list) != NULL) {
+		n->out_list = c->out_next;
+		c->out_next = NULL;
+		c->out_listed = 0;
+		if (c->wsi != NULL && c->out_len > c->out_off) {
+			/* lws still holds part of an earlier write: its writable
+			 * callback comes once that is out (on_writable). */
+			if (lws_partial_buffered(c->wsi))
+				lws_callback_on_writable(c->wsi);
+			else if (out_write(c, c->wsi) < 0) {
+				out_release(c);
+				c->closing = 1;
+				lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+			}
+		}
+		conn_unref(c);
+	}
+}
+
+static void
+out_pool_free(net *n)
+{
+	while (n->npool > 0)
+		free(n->pool[--n->npool]);
 }
 
 int
 conn_send(conn *c, const wire_frame *f)
 {
-	outmsg *m = NULL;
-	uint8_t *buf = NULL;
-	size_t n;
+	net *n = c->srv->net;
+	size_t len, queued;
+	uint8_t *p;
 	int rc;
 
 	if (c->wsi == NULL || c->closing)
 		return SOTTO_OK;
-	if ((rc = wire_encode(f, LWS_PRE, &buf, &n)) != SOTTO_OK)
-		goto fail;
+	if ((len = wire_size(f)) > SOTTO_MAX_FRAME)
+		return SOTTO_ERR_TOO_LARGE;
+	queued = c->out_len - c->out_off;
 	/* A reader this far behind would hold memory without bound: cut it off.
 	 * So is one with a fair share queued while the worker's total is at its
 	 * cap (many slow readers at once). */
-	if (n > SOTTOD_MAX_OUTQ_BYTES - c->out_bytes ||
-	    (c->srv->out_total + n > SOTTOD_MAX_OUTQ_TOTAL && c->out_bytes >= SOTTOD_OUTQ_FAIR_SHARE)) {
+	if (len + NET_WS_HDR_MAX > SOTTOD_MAX_OUTQ_BYTES - queued ||
+	    (c->srv->out_total + len > SOTTOD_MAX_OUTQ_TOTAL && queued >= SOTTOD_OUTQ_FAIR_SHARE)) {
 		log_info("slow_reader", "conn=%llu queued=%zu worker_queued=%zu", (unsigned long long)c->serial,
-		    c->out_bytes, c->srv->out_total);
+		    queued, c->srv->out_total);
 		metrics_error(ME_SLOW_READER);
-		free(buf);
-		outq_clear(c);
+		out_release(c);
 		net_closed_one(c->srv, NET_TRIM_AFTER_CLOSES);
 		c->closing = 1;
 		lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 		return SOTTO_ERR_TOO_LARGE;
 	}
-	rc = SOTTO_ERR_NOMEM;
-	if ((m = calloc(1, sizeof(*m))) == NULL)
-		goto fail;
-	m->buf = buf;
-	m->len = n;
-	if (c->out_tail != NULL)
-		c->out_tail->next = m;
-	else
-		c->out_head = m;
-	c->out_tail = m;
-	c->out_bytes += n;
-	c->srv->out_total += n;
-	lws_callback_on_writable(c->wsi);
+	if ((rc = out_reserve(c, NET_WS_HDR_MAX + len)) != SOTTO_OK)
+		return rc;
+	p = c->out + c->out_len;
+	p += ws_header(p, len);
+	if ((rc = wire_pack(f, p, len)) != SOTTO_OK) {
+		if (c->out_len == c->out_off)
+			out_release(c);
+		return rc;
+	}
+	len += (size_t)(p - (c->out + c->out_len));
+	c->out_len += len;
+	c->srv->out_total += len;
+	if (!c->out_listed && n != NULL) {
+		c->out_listed = 1;
+		conn_ref(c);
+		c->out_next = n->out_list;
+		n->out_list = c;
+	}
 	return SOTTO_OK;
-fail:
-	free(buf);
-	return rc;
 }
 
 void
@@ -263,7 +391,7 @@ conn_gone(conn *c)
 	server *s = c->srv;
 
 	session_closed(c);
-	outq_clear(c);
+	out_release(c);
 	free(c->rx);
 	c->rx = NULL;
 	c->rx_len = c->rx_cap = 0;
@@ -365,24 +493,12 @@ on_receive(conn *c, struct lws *wsi, const uint8_t *in, size_t len)
 static int
 on_writable(conn *c, struct lws *wsi)
 {
-	outmsg *m;
-	int n;
-
-	if ((m = c->out_head) != NULL) {
-		c->out_head = m->next;
-		if (c->out_head == NULL)
-			c->out_tail = NULL;
-		c->out_bytes -= m->len;
-		c->srv->out_total -= m->len;
-		n = lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_BINARY);
-		free(m->buf);
-		free(m);
-		if (n < 0)
-			return -1;
-	}
-	if (c->out_head != NULL)
-		lws_callback_on_writable(wsi);
-	else if (c->closing) {
+	if (out_write(c, wsi) < 0)
+		return -1;
+	/* More to write: out_write or lws asked for another callback. */
+	if (c->out_len > c->out_off || lws_partial_buffered(wsi))
+		return 0;
+	if (c->closing) {
 		lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
 		return -1;
 	}
@@ -813,6 +929,9 @@ net_run(server *s)
 	/* TLS handshake and WebSocket upgrade: the same pre-authentication bound. */
 	info.timeout_secs = (unsigned int)s->cfg.preauth_seconds;
 	info.ssl_options_set = tls_server_options();
+	/* HTTP/1.1 only: frames are written as raw bytes on the TLS stream
+	 * (out_write), which a WebSocket inside HTTP/2 would not be. */
+	info.alpn = "http/1.1";
 	/*
 	 * No lws idle policy ("validity" pings): lws 4.1 keeps every connection's
 	 * validity timer in one sorted linked list and re-inserts it, scanning
@@ -874,10 +993,13 @@ net_run(server *s)
 			metrics_error(ME_WAKE);
 			n.failed = 1;
 		}
+		out_flush(&n);
 	}
 	log_info("shutdown", "signal=%d conns=%zu staged=%zu", (int)got_signal, s->n_conns, mailbox_staged(s));
-	/* What was staged is committed before anything closes. */
+	/* What was staged is committed before anything closes, and its answers
+	 * written. */
 	mailbox_flush(s);
+	out_flush(&n);
 	if (s->store_failed)
 		log_error("store_failed", "what=committer");
 	rc = n.failed || s->store_failed ? SOTTO_ERR_DB : SOTTO_OK;
@@ -887,6 +1009,8 @@ out:
 		lws_sul_cancel(&n.sweep_sul);
 		lws_sul_cancel(&n.trim_sul);
 		lws_context_destroy(n.ctx);
+		/* Connections closed while listed: their references go. */
+		out_flush(&n);
 	}
 	if (loop != NULL) {
 		if (ev_is_active(&tick))
@@ -898,6 +1022,7 @@ out:
 	if (n.spare_fd >= 0)
 		close(n.spare_fd);
 	mailbox_discard(s);
+	out_pool_free(&n);
 	signal_ctx = NULL;
 	s->net = NULL;
 	return rc;

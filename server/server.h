@@ -59,12 +59,6 @@ enum conn_state {
 	CONN_DEAD,		/* WebSocket gone; kept only for refs */
 };
 
-typedef struct outmsg {
-	struct outmsg *next;
-	uint8_t *buf;		/* LWS headroom, then the frame */
-	size_t len;		/* frame bytes after the headroom */
-} outmsg;
-
 typedef struct server server;
 
 typedef struct conn {
@@ -87,8 +81,12 @@ typedef struct conn {
 	uint8_t *rx;			/* message being reassembled */
 	size_t rx_len, rx_cap;
 
-	outmsg *out_head, *out_tail;
-	size_t out_bytes;
+	/* WebSocket frames not written yet (net.c): bytes out_off..out_len of
+	 * out. Written together at the end of the loop turn that queued them. */
+	uint8_t *out;
+	size_t out_off, out_len, out_cap;
+	int out_listed;			/* on the worker's list of connections to write */
+	struct conn *out_next;
 
 	unsigned refs;			/* 1 while open + 1 per staged operation */
 	struct conn *next, *prev;	/* all connections */

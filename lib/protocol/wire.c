@@ -144,6 +144,25 @@ wire_encode(const wire_frame *f, size_t headroom, uint8_t **out, size_t *n)
 	return SOTTO_OK;
 }
 
+size_t
+wire_size(const wire_frame *f)
+{
+	return sotto__wire__frame__get_packed_size(f);
+}
+
+int
+wire_pack(const wire_frame *f, uint8_t *dst, size_t len)
+{
+	/* Checked again here: packing more than len would overrun dst. */
+	if (sotto__wire__frame__get_packed_size(f) != len)
+		return SOTTO_ERR_INTERNAL;
+	if (len > SOTTO_MAX_FRAME)
+		return SOTTO_ERR_TOO_LARGE;
+	if (sotto__wire__frame__pack(f, dst) != len)
+		return SOTTO_ERR_INTERNAL;
+	return SOTTO_OK;
+}
+
 static const struct {
 	Sotto__Wire__Status st;
 	int err;

@@ -34,6 +34,13 @@ void wire_free(wire_frame *f);
 int wire_encode(const wire_frame *f, size_t headroom, uint8_t **out, size_t *n)
     __attribute__((warn_unused_result));
 
+/* The encoded size of f, and f packed into exactly that many bytes at dst
+ * (the caller owns dst; no allocation): for a sender that frames many
+ * messages into one buffer. wire_pack: SOTTO_ERR_TOO_LARGE past
+ * SOTTO_MAX_FRAME, SOTTO_ERR_INTERNAL if len is not wire_size(f). */
+size_t wire_size(const wire_frame *f);
+int wire_pack(const wire_frame *f, uint8_t *dst, size_t len) __attribute__((warn_unused_result));
+
 /* Map a wire status to a sotto_err, and back. */
 int wire_status_to_err(Sotto__Wire__Status st);
 Sotto__Wire__Status wire_err_to_status(int err);

@@ -64,6 +64,7 @@ typedef struct net {
 	int trim_pending;
 	int spare_fd;			/* given up when out of descriptors (accept_refuse) */
 	struct conn *out_list;		/* connections with frames to write this turn */
+	struct conn *rx_list;		/* connections whose TLS records were read */
 	uint8_t *pool[NET_OUT_POOL];		/* empty output buffers (NET_OUT_POOL) */
 	size_t npool;
 	unsigned long long refused;	/* connections refused since the last log line */
@@ -248,6 +249,55 @@ out_pool_free(net *n)
 		free(n->pool[--n->npool]);
 }
 
+/*
+ * Input. The TLS layer reads ahead (tls_server_ctx_setup): one read() takes
+ * every record the socket holds, and lws, reading one record per SSL_read,
+ * leaves the rest in OpenSSL's buffer, where no poll sees them. Every
+ * connection whose records were read this turn is listed (on_records); at the
+ * end of the turn each one whose buffer holds a whole record is serviced again
+ * as if its socket were readable, at most NET_RX_DRAIN_MAX records each. What
+ * is left (a sender faster than that) is listed again and the next turn does
+ * not wait for the sockets.
+ */
+#define NET_RX_DRAIN_MAX	64
+
+static void
+on_records(void *user)
+{
+	conn *c = user;
+	net *n = c->srv->net;
+
+	if (c->rx_listed || c->wsi == NULL || n == NULL)
+		return;
+	c->rx_listed = 1;
+	conn_ref(c);
+	c->rx_next = n->rx_list;
+	n->rx_list = c;
+}
+
+static void
+rx_drain(net *n)
+{
+	struct lws_pollfd pfd;
+	conn *c, *list = n->rx_list;
+
+	n->rx_list = NULL;
+	while ((c = list) != NULL) {
+		list = c->rx_next;
+		c->rx_next = NULL;
+		c->rx_listed = 0;
+		for (int i = 0; i < NET_RX_DRAIN_MAX && c->wsi != NULL &&
+		    tls_record_buffered(lws_get_ssl(c->wsi)); i++) {
+			memset(&pfd, 0, sizeof(pfd));
+			pfd.fd = lws_get_socket_fd(c->wsi);
+			pfd.events = pfd.revents = LWS_POLLIN;
+			if (pfd.fd < 0 || lws_service_fd(n->ctx, &pfd) < 0)
+				break;
+		}
+		conn_unref(c);
+	}
+}
+
 int
 conn_send(conn *c, const wire_frame *f)
 {
@@ -392,6 +442,7 @@ conn_gone(conn *c)
 
 	session_closed(c);
 	out_release(c);
+	(void)tls_conn_read_ahead(lws_get_ssl(c->wsi), on_records, NULL);
 	free(c->rx);
 	c->rx = NULL;
 	c->rx_len = c->rx_cap = 0;
@@ -585,6 +636,9 @@ callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in
 			return -1;
 		log_info("conn_open", "conn=%llu peer=%s conns=%zu", (unsigned long long)pss->c->serial,
 		    pss->c->peer, s->n_conns);
+		/* Without it, two reads and a loop turn per record. */
+		if (tls_conn_read_ahead(lws_get_ssl(wsi), on_records, pss->c) != SOTTO_OK)
+			log_warn("read_ahead_failed", "conn=%llu", (unsigned long long)pss->c->serial);
 		/* The timer answers (UNAUTHENTICATED) and closes; the timeout is
 		 * the backstop for a peer that does not even take that answer. */
 		lws_set_timer_usecs(wsi, (lws_usec_t)s->cfg.preauth_seconds * LWS_US_PER_SEC);
@@ -910,6 +964,10 @@ net_run(server *s)
 		log_error("start_failed", "what=context");
 		goto out;
 	}
+	if (tls_read_ahead_init() != SOTTO_OK) {
+		log_error("start_failed", "what=tls_read_ahead");
+		goto out;
+	}
 	memset(&info, 0, sizeof(info));
 	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 	info.vhost_name = "sottod";
@@ -987,12 +1045,13 @@ net_run(server *s)
 	while (!got_signal && !n.failed && !s->store_failed) {
 		/* Blocks until something is ready; a signal's lws_cancel_service
 		 * makes the context's wake pipe ready. */
-		ev_run(loop, EVRUN_ONCE);
+		ev_run(loop, n.rx_list != NULL ? EVRUN_NOWAIT : EVRUN_ONCE);
 		if ((rc = wake_run(s, 0)) != SOTTO_OK) {
 			log_error("wake_failed", "err=\"%s\"", sotto_strerror(rc));
 			metrics_error(ME_WAKE);
 			n.failed = 1;
 		}
+		rx_drain(&n);
 		out_flush(&n);
 	}
 	log_info("shutdown", "signal=%d conns=%zu staged=%zu", (int)got_signal, s->n_conns, mailbox_staged(s));
@@ -1010,6 +1069,7 @@ out:
 		lws_sul_cancel(&n.trim_sul);
 		lws_context_destroy(n.ctx);
 		/* Connections closed while listed: their references go. */
+		rx_drain(&n);
 		out_flush(&n);
 	}
 	if (loop != NULL) {

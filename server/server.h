@@ -87,6 +87,8 @@ typedef struct conn {
 	size_t out_off, out_len, out_cap;
 	int out_listed;			/* on the worker's list of connections to write */
 	struct conn *out_next;
+	int rx_listed;			/* records read this turn: more may wait in TLS */
+	struct conn *rx_next;
 
 	unsigned refs;			/* 1 while open + 1 per staged operation */
 	struct conn *next, *prev;	/* all connections */

@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -210,6 +211,74 @@ tls_server_ctx_setup(void *ssl_ctx)
 	if (ssl_ctx == NULL || SSL_CTX_set_min_proto_version((SSL_CTX *)ssl_ctx, TLS1_3_VERSION) != 1)
 		return SOTTO_ERR_TLS;
 	return SOTTO_OK;
+}
+
+/*
+ * Read-ahead on an established connection: one read() takes every record the
+ * socket holds instead of two reads (header, then body) per record. The
+ * records beyond the first then wait in OpenSSL's buffer, where no poll sees
+ * them; the record callback names the connection whose records were read, so
+ * that its owner can have them read (tls_record_buffered). Only once the
+ * connection is established: during the handshake and the HTTP upgrade the
+ * owner (libwebsockets) would not look for records read ahead.
+ */
+static int conn_user_idx = -1;
+
+static void
+msg_cb(int write_p, int version, int content_type, const void *buf, size_t len, SSL *ssl, void *arg)
+{
+	void (*on_records)(void *) = (void (*)(void *))arg;
+	void *user;
+
+	(void)version;
+	(void)buf;
+	(void)len;
+	if (write_p || content_type != SSL3_RT_HEADER || conn_user_idx < 0)
+		return;
+	if ((user = SSL_get_ex_data(ssl, conn_user_idx)) != NULL)
+		on_records(user);
+}
+
+int
+tls_conn_read_ahead(void *ssl, void (*on_records)(void *user), void *user)
+{
+	if (ssl == NULL || conn_user_idx < 0)
+		return SOTTO_ERR_TLS;
+	if (SSL_set_ex_data(ssl, conn_user_idx, user) != 1)
+		return SOTTO_ERR_TLS;
+	if (user == NULL)
+		return SOTTO_OK;
+	SSL_set_msg_callback(ssl, msg_cb);
+	SSL_set_msg_callback_arg(ssl, (void *)on_records);
+	SSL_set_read_ahead(ssl, 1);
+	return SOTTO_OK;
+}
+
+int
+tls_read_ahead_init(void)
+{
+	if (conn_user_idx < 0)
+		conn_user_idx = SSL_get_ex_new_index(0, (void *)"sotto conn", NULL, NULL, NULL);
+	return conn_user_idx < 0 ? SOTTO_ERR_TLS : SOTTO_OK;
+}
+
+int
+tls_record_buffered(void *ssl)
+{
+	unsigned char b;
+	int n, e;
+
+	if (ssl == NULL || !SSL_has_pending(ssl))
+		return 0;
+	/* Decrypts the next record (kept for the next SSL_read); only a record
+	 * still incomplete waits for the socket. An error or a close is left
+	 * for the owner's read to find. */
+	ERR_clear_error();
+	if ((n = SSL_peek(ssl, &b, 1)) > 0)
+		return 1;
+	e = SSL_get_error(ssl, n);
+	ERR_clear_error();
+	return e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE;
 }
 
 int

@@ -34,6 +34,17 @@ int tls_pin_from_text(uint8_t pin[static TLS_PIN_LEN], const char *text) __attri
  * the minimum protocol version on the server's SSL_CTX (passed as void *). */
 long tls_server_options(void);
 int tls_server_ctx_setup(void *ssl_ctx) __attribute__((warn_unused_result));
+/* Read-ahead on an established server connection (ssl: its SSL *): once
+ * tls_read_ahead_init has run, every record the socket holds is read at once,
+ * and on_records(user) is called whenever one of its records was read: the
+ * records after it may wait in OpenSSL's buffer, which tls_record_buffered
+ * tells. user NULL: on_records is not called any more (the connection is
+ * going). */
+int tls_read_ahead_init(void) __attribute__((warn_unused_result));
+int tls_conn_read_ahead(void *ssl, void (*on_records)(void *user), void *user);
+/* 1: a whole record (or an error, or the peer's close) waits in ssl's buffer
+ * for the next SSL_read; 0: nothing, or only part of a record. */
+int tls_record_buffered(void *ssl);
 
 /* Client side: pin of the certificate being checked in an OpenSSL verify
  * callback; store_ctx is the X509_STORE_CTX * (libwebsockets passes it as `user`

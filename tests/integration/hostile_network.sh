@@ -120,6 +120,13 @@ slow_readers() {
 attack slow_readers slow_readers
 grep -q 'event=slow_reader' "$T/server.log" || fail "slow readers were not cut off"
 
+# Pipelining: a ping and 50 requests in one TCP segment, each its own TLS
+# record. The server reads them all at once (TLS read-ahead) and must answer
+# every one without waiting for more bytes from the peer.
+attack pipeline hostile pipeline "$T/home-mallory" 50
+grep -q 'mode=pipeline requests=50 answered=50 in_order=1' "$T/out-pipeline" ||
+    fail "pipelined requests not all answered: $(cat "$T/out-pipeline")"
+
 # Enumeration: lookups of handles that do not exist, as fast as answered.
 attack enumerate hostile enumerate "$T/home-mallory" 1000
 line=$(grep 'mode=enumerate' "$T/out-enumerate")

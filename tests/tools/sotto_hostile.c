@@ -24,6 +24,11 @@
  *                                              answers are never read
  *   sotto_hostile HOST:PORT enumerate HOME N  as HOME's device: N lookups of handles
  *                                              that do not exist, as fast as answered
+ *   sotto_hostile HOST:PORT pipeline HOME N   as HOME's device: a ping and N lookups, each
+ *                                              its own TLS record, in one TCP segment; all
+ *                                              N answers must come, in order, with nothing
+ *                                              more sent (records the server read ahead
+ *                                              must not wait for more bytes)
  *
  * Prints one "key=value ..." summary line per case; exits 1 when the server
  * did not behave (kept a connection it should have dropped, answered wrongly).
@@ -280,6 +285,8 @@ ws_recv(peer *p, int *op, uint8_t **out, size_t *n)
 	for (;;) {
 		if (tls_read_full(p, h, 2) != 0)
 			return -1;
+		/* Before h is reused for an extended length. */
+		*op = h[0] & 0x0f;
 		len = h[1] & 0x7f;
 		if (len == 126) {
 			if (tls_read_full(p, h, 2) != 0)
@@ -292,7 +299,6 @@ ws_recv(peer *p, int *op, uint8_t **out, size_t *n)
 			for (int i = 0; i < 8; i++)
 				len = (len << 8) | h[i];
 		}
-		*op = h[0] & 0x0f;
 		if (len > RX_MAX || (b = malloc(len + 1)) == NULL)
 			return -1;
 		if (tls_read_full(p, b, len) != 0) {
@@ -892,6 +898,53 @@ enumerate(int n)
 }
 
 static int
+pipeline(int n)
+{
+	peer p = { -1, NULL };
+	Sotto__Wire__GetDeviceListRequest rq = SOTTO__WIRE__GET_DEVICE_LIST_REQUEST__INIT;
+	wire_frame f = SOTTO__WIRE__FRAME__INIT, *r;
+	int on = 1, off = 0, answered = 0, in_order = 1;
+	double t0;
+
+	if (authed_open(&p) != 0) {
+		bad("%s: could not authenticate", "pipeline");
+		return 1;
+	}
+	/* Corked: the records leave together when uncorked, so the server's
+	 * first read takes them all. */
+	(void)setsockopt(p.fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
+	if (ws_send_raw(&p, 9, 1, 4, (const uint8_t *)"ping", 4) != 0)
+		bad("%s: ping not written", "pipeline");
+	rq.handle = dev->cfg.handle;
+	f.msg_case = SOTTO__WIRE__FRAME__MSG_GET_DEVICE_LIST;
+	f.get_device_list = &rq;
+	for (int i = 0; i < n; i++) {
+		f.id = 5000 + (uint64_t)i;
+		if (send_frame(&p, &f) != 0) {
+			bad("%s: request %d not written", "pipeline", i);
+			break;
+		}
+	}
+	t0 = now_s();
+	(void)setsockopt(p.fd, IPPROTO_TCP, TCP_CORK, &off, sizeof(off));
+	/* Each read waits at most IO_TIMEOUT_S (SO_RCVTIMEO). */
+	for (int i = 0; i < n; i++) {
+		if ((r = recv_frame(&p, 1)) == NULL)
+			break;
+		if (r->id != 5000 + (uint64_t)i || r->response->status != SOTTO__WIRE__STATUS__OK)
+			in_order = 0;
+		answered++;
+		wire_free(r);
+	}
+	printf("mode=pipeline requests=%d answered=%d in_order=%d secs=%.2f\n", n, answered, in_order,
+	    now_s() - t0);
+	if (answered != n || !in_order)
+		bad("%s: %d of %d pipelined requests answered (in order: %d)", "pipeline", answered, n, in_order);
+	peer_close(&p);
+	return 0;
+}
+
+static int
 num(const char *s)
 {
 	char *end;
@@ -928,7 +981,7 @@ main(int argc, char **argv)
 		return 2;
 	SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_NONE, NULL);
 	if ((strcmp(argv[2], "pb-absurd") == 0 || strcmp(argv[2], "slow-reader") == 0 ||
-	    strcmp(argv[2], "enumerate") == 0)) {
+	    strcmp(argv[2], "enumerate") == 0 || strcmp(argv[2], "pipeline") == 0)) {
 		if (argc < 4 || sotto_open(&dev, argv[3], NULL) != SOTTO_OK) {
 			fprintf(stderr, "sotto_hostile: cannot open the device in %s\n", argc > 3 ? argv[3] : "?");
 			return 2;
@@ -940,6 +993,8 @@ main(int argc, char **argv)
 		rc = slow_reader(num(argv[4]));
 	else if (strcmp(argv[2], "enumerate") == 0 && argc == 5)
 		rc = enumerate(num(argv[4]));
+	else if (strcmp(argv[2], "pipeline") == 0 && argc == 5)
+		rc = pipeline(num(argv[4]));
 	else if (strcmp(argv[2], "idle") == 0 && argc == 8)
 		rc = idle(num(argv[3]), num(argv[4]), argv[5], num(argv[6]), num(argv[7]));
 	else if (argc == 4)

@@ -5,6 +5,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "qcount.h"
 #include "server.h"
 #include "sotto/error.h"
 
@@ -382,7 +383,7 @@ apply_send(store *st, mbatch *b, size_t opi, uint64_t cap, uint64_t expiry_ms)
 	staged_op *op = &b->ops[opi];
 	const Sotto__Wire__SendRequest *rq = op->f->send;
 	store_copy cp;
-	uint64_t count, seq, k = 0;
+	uint64_t count, seq, k = 0, *kept;
 	size_t start = b->np;
 	int rc;
 
@@ -394,8 +395,12 @@ apply_send(store *st, mbatch *b, size_t opi, uint64_t cap, uint64_t expiry_ms)
 		for (size_t j = 0; j < r->n_copies; j++) {
 			const Sotto__Wire__Copy *c = r->copies[j];
 
-			if ((rc = st->ops->copy_count(st, c->device_id.data, b->now, &count)) != SOTTO_OK)
+			if ((kept = qcount_find(b->qc, c->device_id.data)) != NULL)
+				count = *kept;
+			else if ((rc = st->ops->copy_count(st, c->device_id.data, b->now, &count)) != SOTTO_OK)
 				goto fail;
+			else
+				kept = qcount_put(b->qc, c->device_id.data, count);
 			if (count >= cap) {
 				op->full_handle = r->handle;
 				rc = SOTTO_ERR_MAILBOX_FULL;
@@ -417,6 +422,8 @@ apply_send(store *st, mbatch *b, size_t opi, uint64_t cap, uint64_t expiry_ms)
 				goto fail;
 			if (seq == 0)
 				continue;	/* already queued: a retried send */
+			if (kept != NULL)
+				(*kept)++;
 			if (b->np == b->pcap) {
 				size_t ncap = b->pcap == 0 ? 64 : b->pcap * 2;
 				push_rec *nb;
@@ -434,6 +441,8 @@ apply_send(store *st, mbatch *b, size_t opi, uint64_t cap, uint64_t expiry_ms)
 	return st->ops->release(st);
 fail:
 	st->ops->undo(st);
+	/* The counts kept include what was just undone. */
+	qcount_reset(b->qc);
 	b->np = start;
 	return rc;
 }
@@ -492,6 +501,10 @@ mailbox_commit(store *st, mbatch *b, const sottod_config *cfg, const early_seqs 
 	b->committed = 0;
 	b->store_broken = 0;
 	b->wake_errors = 0;
+	/* Without it (out of memory) every copy counts its queue. */
+	if (b->qc == NULL)
+		b->qc = qcount_new();
+	qcount_reset(b->qc);
 	if ((rc = st->ops->begin(st)) != SOTTO_OK) {
 		log_error("begin_failed", "ops=%zu rows=%zu err=\"%s\"", b->n, b->rows, sotto_strerror(rc));
 		for (i = 0; i < b->n; i++)
@@ -510,8 +523,12 @@ mailbox_commit(store *st, mbatch *b, const sottod_config *cfg, const early_seqs 
 		} else {
 			size_t del = 0;
 
+			uint64_t *kept;
+
 			rc = st->ops->copy_ack(st, op->device_id, op->f->ack->seqs, op->f->ack->n_seqs, &del);
 			op->deleted += del;
+			if ((kept = qcount_find(b->qc, op->device_id)) != NULL)
+				*kept -= del < *kept ? del : *kept;
 			op->status = rc == SOTTO_OK ? ST(OK) : ST(INTERNAL);
 			/* A seq pushed early whose copy is not committed yet: again later. */
 			op->waits = rc == SOTTO_OK && del < op->f->ack->n_seqs && b->now < op->wait_until &&
@@ -725,6 +742,7 @@ mailbox_free(server *s)
 	for (int k = 0; k < 2; k++) {
 		free(s->mb[k].ops);
 		free(s->mb[k].pushes);
+		qcount_free(s->mb[k].qc);
 		memset(&s->mb[k], 0, sizeof(s->mb[k]));
 	}
 }

@@ -112,6 +112,7 @@ typedef struct mbatch {
 	size_t wake_errors;		/* announcements that could not be queued */
 	int committed;
 	int store_broken;		/* the writer's connection is gone (restart) */
+	struct qcount *qc;		/* queue counts in its transaction (qcount.h) */
 } mbatch;
 
 typedef struct committer committer;

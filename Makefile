@@ -62,7 +62,7 @@ bench: deps
 
 # (a) and (f) with the node on PostgreSQL (a throwaway cluster, fsync on; about
 # 4 minutes). BENCH_PG_ARGS go to bench/loadgen.
-BENCH_PG_ARGS ?= --only af --queue 256000
+BENCH_PG_ARGS ?= --only af --queue 256000 --rounds 1
 bench-pg: deps
 	@./bench/deps.sh
 	@cmake -S . -B $(BUILD_BENCH) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSOTTO_BENCH=ON -DSOTTO_TESTS=OFF >/dev/null

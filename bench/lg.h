@@ -26,6 +26,7 @@ void *lg_shared(size_t n);
 int lg_workers(int n, int (*fn)(int wid, void *arg), void *arg);
 /* The same in two halves, so the parent can measure while they run. */
 #define LG_MAX_WORKERS 64
+#define LG_MAX_ROUNDS 9		/* --rounds of (a) */
 int lg_workers_start(int n, int (*fn)(int wid, void *arg), void *arg, pid_t *pids);
 int lg_workers_wait(int n, const pid_t *pids);
 /* 1 if a child has exited abnormally (not reaped: lg_workers_wait still sees it). */

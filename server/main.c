@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -221,13 +223,44 @@ cmd_init(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * One `sottod run` per folder: two would hand out the same copy seqs from two
+ * counters (early.c) and each think it alone holds the node's shared memory.
+ * The lock (flock on sottod.lock) is the supervisor's, shared by the workers
+ * it forks, and goes with the last of them however they end. Opened read-only,
+ * so a lock file made by root still serves the user sottod runs as.
+ */
+#define LOCK_WAIT_US	50000
+#define LOCK_WAIT_TRIES	100	/* 5 s */
+
+static int
+lock_dir(const char *dir)
+{
+	char path[4200];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/sottod.lock", dir);
+	if ((fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644)) == -1)
+		die("cannot open %s: %s", path, strerror(errno));
+	/* A sottod just stopped may still have workers exiting (they follow
+	 * their supervisor through PR_SET_PDEATHSIG): wait for them a while. */
+	for (int i = 0; flock(fd, LOCK_EX | LOCK_NB) == -1; i++) {
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			die("cannot lock %s: %s", path, strerror(errno));
+		if (i >= LOCK_WAIT_TRIES)
+			die("another sottod is already running on %s (it holds %s)", dir, path);
+		usleep(LOCK_WAIT_US);
+	}
+	return fd;
+}
+
 static int
 cmd_run(int argc, char **argv)
 {
 	server *s;
 	const char *dir = NULL, *listen = NULL;
 	char host[SOTTO_MAX_ADDRESS + 1];
-	int port, rc, i;
+	int port, rc, i, lock_fd;
 
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc)
@@ -258,6 +291,7 @@ cmd_run(int argc, char **argv)
 		    CONFIG_FILE_NAME);
 	s->listen_fd = -1;
 	s->ready_fd = -1;
+	lock_fd = lock_dir(dir);
 	check_key_file(dir);
 	load_pin(dir, s->pin);
 	read_tls_files(s, dir);
@@ -266,6 +300,7 @@ cmd_run(int argc, char **argv)
 	    (unsigned long long)s->cfg.expiry_seconds, (unsigned long long)s->cfg.mailbox_cap,
 	    s->cfg.storage == CONFIG_STORAGE_POSTGRES ? "postgres" : "sqlite");
 	rc = supervisor_run(s);
+	close(lock_fd);
 	sc_secure_free(s->tls_key);
 	free(s->tls_cert);
 	free(s);

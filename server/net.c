@@ -250,13 +250,14 @@ out_pool_free(net *n)
 }
 
 /*
- * Input. The TLS layer reads ahead (tls_server_ctx_setup): one read() takes
- * every record the socket holds, and lws, reading one record per SSL_read,
- * leaves the rest in OpenSSL's buffer, where no poll sees them. Every
- * connection whose records were read this turn is listed (on_records); at the
- * end of the turn each one whose buffer holds a whole record is serviced again
- * as if its socket were readable, at most NET_RX_DRAIN_MAX records each. What
- * is left (a sender faster than that) is listed again and the next turn does
+ * Input. An established connection's TLS reads ahead (tls_conn_read_ahead):
+ * one read() takes every record the socket holds, and lws, reading one record
+ * per SSL_read, leaves the rest in OpenSSL's buffer, where no poll sees them.
+ * Every connection whose records were read this turn is listed (on_records); at
+ * the end of the turn each one whose buffer holds a whole record is serviced
+ * again as if its socket were readable, at most NET_RX_DRAIN_MAX records each.
+ * A connection read from meanwhile is listed again (on_records), so what is
+ * left (a sender faster than that) is found by the next turn, which then does
  * not wait for the sockets.
  */
 #define NET_RX_DRAIN_MAX	64

@@ -25,6 +25,15 @@ if tail -n +"$((before + 1))" "$T/server.log" | grep -Eq 'event=(conn_open|regis
 fi
 ok "wrong pin refused before any request: $(cat "$T/e1")"
 
+# A second sottod on the same folder is refused while the first runs (their
+# copy seqs would collide), and the first keeps serving.
+if timeout 10 "$SOTTOD" run "$DIR" >"$T/second.out" 2>"$T/second.err"; then
+	fail "a second sottod ran on the same folder"
+fi
+grep -q 'already running' "$T/second.err" || fail "second sottod: no clear error: $(cat "$T/second.err")"
+kill -0 "$SPID" 2>/dev/null || fail "the first sottod died when a second was started"
+ok "second sottod on one folder refused: $(head -n 1 "$T/second.err")"
+
 # TLS 1.2 is refused, TLS 1.3 works.
 if echo | timeout 10 openssl s_client -connect "$ADDR" -tls1_2 >/dev/null 2>&1; then fail "TLS 1.2 accepted"; fi
 echo | timeout 10 openssl s_client -connect "$ADDR" -tls1_3 2>/dev/null | grep 'TLSv1.3' >/dev/null || fail "TLS 1.3 handshake failed"

@@ -50,6 +50,22 @@ ratio(double a, double b)
 	return b > 0 ? a / b : 0;
 }
 
+/* The round with the median throughput among n (1 <= n <= LG_MAX_ROUNDS). */
+static unsigned
+median_round(const lg_run *r, unsigned n)
+{
+	unsigned idx[LG_MAX_ROUNDS];
+
+	for (unsigned i = 0; i < n; i++) {
+		unsigned j = i;
+
+		for (; j > 0 && r[i].msgs_per_s < r[idx[j - 1]].msgs_per_s; j--)
+			idx[j] = idx[j - 1];
+		idx[j] = i;
+	}
+	return idx[n / 2];
+}
+
 static void
 print_pairs(const char *title, const lg_run *s, const lg_run *m, int with_rate)
 {
@@ -216,7 +232,6 @@ main(int argc, char **argv)
 		 * to the next: the two alternate, round after round, and the table
 		 * shows each side's median round. */
 		lg_run ra[LG_MAX_ROUNDS], rm[LG_MAX_ROUNDS];
-		size_t ia[LG_MAX_ROUNDS], im[LG_MAX_ROUNDS];
 
 		for (unsigned r = 0; r < rounds; r++) {
 			ra[r] = a;
@@ -238,27 +253,11 @@ main(int argc, char **argv)
 		    a.per_sender * pairs, rounds);
 		printf("\n| round | Sotto msgs/s | Mosquitto msgs/s | Sotto / Mosquitto |\n|---:|---:|---:|---:|\n");
 		for (unsigned r = 0; r < rounds; r++) {
-			ia[r] = im[r] = r;
 			printf("| %u | %.0f | %.0f | %.2f |\n", r + 1, ra[r].msgs_per_s, have_mqtt ? rm[r].msgs_per_s : 0,
 			    have_mqtt ? ratio(ra[r].msgs_per_s, rm[r].msgs_per_s) : 0);
 		}
-		/* Rounds by throughput (insertion sort of at most LG_MAX_ROUNDS). */
-		for (unsigned i = 1; i < rounds; i++)
-			for (unsigned j = i; j > 0 && ra[ia[j]].msgs_per_s < ra[ia[j - 1]].msgs_per_s; j--) {
-				size_t t = ia[j];
-
-				ia[j] = ia[j - 1];
-				ia[j - 1] = t;
-			}
-		for (unsigned i = 1; i < rounds; i++)
-			for (unsigned j = i; j > 0 && rm[im[j]].msgs_per_s < rm[im[j - 1]].msgs_per_s; j--) {
-				size_t t = im[j];
-
-				im[j] = im[j - 1];
-				im[j - 1] = t;
-			}
-		a = ra[ia[rounds / 2]];
-		am = rm[im[rounds / 2]];
+		a = ra[median_round(ra, rounds)];
+		am = rm[median_round(rm, rounds)];
 		/* Errors: those of every round. */
 		a.errors = am.errors = 0;
 		for (unsigned r = 0; r < rounds; r++) {

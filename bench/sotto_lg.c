@@ -500,6 +500,16 @@ on_ready(dconn *c)
 	}
 }
 
+/* A request answered with an error: kept as the worker's last reason (and
+ * printed at once with LG_DEBUG set). */
+static void
+answer_failed(const dconn *c, lg_wstat *ws, const char *what, const char *error)
+{
+	snprintf(ws->why, sizeof(ws->why), "%s: %s", what, error != NULL ? error : "");
+	if (getenv("LG_DEBUG") != NULL)
+		fprintf(stderr, "loadgen: %s: %s\n", c->me.handle, ws->why);
+}
+
 static void
 handle_response(dconn *c, wire_frame *f, uint64_t now)
 {
@@ -530,9 +540,7 @@ handle_response(dconn *c, wire_frame *f, uint64_t now)
 		} else {
 			ws->errs++;
 			c->errs++;
-			snprintf(ws->why, sizeof(ws->why), "send: %s", r->error);
-			if (getenv("LG_DEBUG") != NULL)
-				fprintf(stderr, "loadgen: %s: %s\n", c->me.handle, ws->why);
+			answer_failed(c, ws, "send", r->error);
 		}
 		c->inflight--;
 		if (!W.paced)
@@ -560,9 +568,7 @@ handle_response(dconn *c, wire_frame *f, uint64_t now)
 		}
 		if (r->status != SOTTO__WIRE__STATUS__OK) {
 			ws->errs++;
-			snprintf(ws->why, sizeof(ws->why), "ack: %s", r->error);
-			if (getenv("LG_DEBUG") != NULL)
-				fprintf(stderr, "loadgen: %s: %s\n", c->me.handle, ws->why);
+			answer_failed(c, ws, "ack", r->error);
 		}
 		c->acked += c->role == R_DRAIN ? c->drain_batch : 1;
 		ws->acked += c->role == R_DRAIN ? c->drain_batch : 1;

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: ISC */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "array.h"
 #include "log.h"
 #include "metrics.h"
 #include "qcount.h"
@@ -55,16 +57,8 @@ mailbox_staged(const server *s)
 static staged_op *
 batch_add(mbatch *b)
 {
-	staged_op *nb;
-
-	if (b->n == b->cap) {
-		size_t ncap = b->cap == 0 ? 32 : b->cap * 2;
-
-		if ((nb = realloc(b->ops, ncap * sizeof(*nb))) == NULL)
-			return NULL;
-		b->ops = nb;
-		b->cap = ncap;
-	}
+	if (array_grow(&b->ops, &b->cap, b->n, sizeof(*b->ops), 32, SIZE_MAX) != SOTTO_OK)
+		return NULL;
 	return &b->ops[b->n++];
 }
 
@@ -424,17 +418,9 @@ apply_send(store *st, mbatch *b, size_t opi, uint64_t cap, uint64_t expiry_ms)
 				continue;	/* already queued: a retried send */
 			if (kept != NULL)
 				(*kept)++;
-			if (b->np == b->pcap) {
-				size_t ncap = b->pcap == 0 ? 64 : b->pcap * 2;
-				push_rec *nb;
-
-				if ((nb = realloc(b->pushes, ncap * sizeof(*nb))) == NULL) {
-					rc = SOTTO_ERR_NOMEM;
-					goto fail;
-				}
-				b->pushes = nb;
-				b->pcap = ncap;
-			}
+			if ((rc = array_grow(&b->pushes, &b->pcap, b->np, sizeof(*b->pushes), 64, SIZE_MAX)) !=
+			    SOTTO_OK)
+				goto fail;
 			b->pushes[b->np++] = (push_rec){ .op = opi, .rcpt = i, .copy = j, .seq = seq };
 		}
 	}
@@ -522,7 +508,6 @@ mailbox_commit(store *st, mbatch *b, const sottod_config *cfg, const early_seqs 
 			    rc == SOTTO_ERR_MAILBOX_FULL ? ST(MAILBOX_FULL) : ST(INTERNAL);
 		} else {
 			size_t del = 0;
-
 			uint64_t *kept;
 
 			rc = st->ops->copy_ack(st, op->device_id, op->f->ack->seqs, op->f->ack->n_seqs, &del);

@@ -90,7 +90,8 @@ typedef struct conn {
 	int rx_listed;			/* records read this turn: more may wait in TLS */
 	struct conn *rx_next;
 
-	unsigned refs;			/* 1 while open + 1 per staged operation */
+	unsigned refs;			/* 1 while open + 1 per staged operation
+				 * + 1 on each of net.c's turn lists */
 	struct conn *next, *prev;	/* all connections */
 	struct conn *dnext, *dprev;	/* same device-id bucket (authenticated) */
 } conn;

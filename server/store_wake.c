@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "array.h"
 #include "sotto/error.h"
 #include "store_wake.h"
 #include "wire.h"
@@ -17,8 +18,6 @@
 int
 wakeq_push(wakeq *q, const store_wake *w)
 {
-	store_wake *nb;
-
 	if ((w->kind != STORE_WAKE_COPY && w->kind != STORE_WAKE_EARLY_COPY &&
 	    w->kind != STORE_WAKE_LIST) ||
 	    (w->kind == STORE_WAKE_LIST && !handle_valid(w->handle)))
@@ -27,14 +26,8 @@ wakeq_push(wakeq *q, const store_wake *w)
 		q->dropped++;
 		return SOTTO_OK;
 	}
-	if (q->n == q->cap) {
-		size_t ncap = q->cap == 0 ? 64 : q->cap * 2;
-
-		if ((nb = realloc(q->w, ncap * sizeof(*nb))) == NULL)
-			return SOTTO_ERR_NOMEM;
-		q->w = nb;
-		q->cap = ncap;
-	}
+	if (array_grow(&q->w, &q->cap, q->n, sizeof(*q->w), 64, WAKEQ_MAX) != SOTTO_OK)
+		return SOTTO_ERR_NOMEM;
 	q->w[q->n++] = *w;
 	return SOTTO_OK;
 }

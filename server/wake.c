@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "log.h"
 #include "metrics.h"
 #include "server.h"
@@ -15,7 +16,6 @@ static void
 collect(void *arg, const store_wake *w)
 {
 	server *s = arg;
-	store_wake *nb;
 
 	/* A copy pushed before its commit (early.c): its bytes are borrowed from
 	 * the pipe's buffer, so it goes out now rather than into the queue. */
@@ -26,15 +26,10 @@ collect(void *arg, const store_wake *w)
 		return;
 	}
 
-	if (s->wakes_n == s->wakes_cap) {
-		size_t ncap = s->wakes_cap == 0 ? 256 : s->wakes_cap * 2;
-
-		if (ncap > WAKE_BATCH_MAX || (nb = realloc(s->wakes, ncap * sizeof(*nb))) == NULL) {
-			metrics_error(ME_WAKE);
-			return;
-		}
-		s->wakes = nb;
-		s->wakes_cap = ncap;
+	if (array_grow(&s->wakes, &s->wakes_cap, s->wakes_n, sizeof(*s->wakes), 256, WAKE_BATCH_MAX) !=
+	    SOTTO_OK) {
+		metrics_error(ME_WAKE);
+		return;
 	}
 	s->wakes[s->wakes_n++] = *w;
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -8,6 +9,7 @@
 
 #include <sqlite3.h>
 
+#include "array.h"
 #include "client.h"
 
 struct cstore {
@@ -601,7 +603,7 @@ int
 cstore_alerts(cstore *s, sotto_alert **out, size_t *nout)
 {
 	sqlite3_stmt *st = NULL;
-	sotto_alert *a = NULL, *na;
+	sotto_alert *a = NULL;
 	size_t n = 0, cap = 0;
 	uint8_t dev[SC_DEVICE_ID];
 	int r, step;
@@ -612,13 +614,8 @@ cstore_alerts(cstore *s, sotto_alert **out, size_t *nout)
 	    "ORDER BY id")) != SOTTO_OK)
 		return r;
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		r = SOTTO_ERR_NOMEM;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16;
-			if ((na = reallocarray(a, cap, sizeof(*a))) == NULL)
-				goto out;
-			a = na;
-		}
+		if ((r = array_grow(&a, &cap, n, sizeof(*a), 16, SIZE_MAX)) != SOTTO_OK)
+			goto out;
 		memset(&a[n], 0, sizeof(a[n]));
 		n++;
 		r = SOTTO_ERR_DB;

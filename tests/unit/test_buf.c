@@ -7,6 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "array.h"
 #include "buf.h"
 #include "sotto/error.h"
 
@@ -395,6 +396,36 @@ test_writer_max(void **state)
 	sbw_free(&w);
 }
 
+/* array_grow: doubles from `first`, stops at max, refuses an overflowing size,
+ * keeps the elements, and leaves the array as it was when it refuses. */
+static void
+test_array_grow(void **state)
+{
+	uint32_t *a = NULL;
+	size_t cap = 0, n = 0;
+
+	(void)state;
+	for (uint32_t i = 0; i < 20; i++) {
+		assert_int_equal(array_grow(&a, &cap, n, sizeof(*a), 4, 20), SOTTO_OK);
+		assert_true(n < cap && cap <= 20);
+		a[n++] = i;
+	}
+	assert_int_equal(cap, 20);	/* 4, 8, 16, then clamped to max */
+	assert_int_equal(array_grow(&a, &cap, n, sizeof(*a), 4, 20), SOTTO_ERR_TOO_LARGE);
+	assert_int_equal(cap, 20);
+	for (uint32_t i = 0; i < 20; i++)
+		assert_int_equal(a[i], i);
+	/* Room left: nothing to do. */
+	assert_int_equal(array_grow(&a, &cap, 3, sizeof(*a), 4, 20), SOTTO_OK);
+	free(a);
+
+	/* A byte count that would overflow is refused before realloc. */
+	a = NULL;
+	cap = SIZE_MAX / 8 + 1;
+	assert_int_equal(array_grow(&a, &cap, cap, sizeof(*a), 4, SIZE_MAX), SOTTO_ERR_TOO_LARGE);
+	assert_null(a);
+}
+
 int
 main(void)
 {
@@ -405,6 +436,7 @@ main(void)
 		cmocka_unit_test(test_str),
 		cmocka_unit_test(test_writer_roundtrip),
 		cmocka_unit_test(test_writer_max),
+		cmocka_unit_test(test_array_grow),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

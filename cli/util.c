@@ -178,7 +178,8 @@ cli_open(const char *home, sotto_client **c)
 	cli_free_secret(pass);
 	if (r != SOTTO_OK)
 		return cli_fail_err(NULL, r);
-	/* Tests shorten the directory alert; anything not a number is ignored. */
+	/* The directory alert's threshold (README "Using the client"); anything
+	 * not a number of seconds is ignored, keeping the 24 h default. */
 	if ((e = getenv("SOTTO_DIRECTORY_ALERT_SECONDS")) != NULL &&
 	    cli_parse_int(e, 1, 365L * 24 * 3600, &secs) == 0)
 		sotto_set_directory_alert(*c, (uint64_t)secs);

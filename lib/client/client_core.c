@@ -168,8 +168,11 @@ client_connect(sotto_client *c)
 	a.signature.len = SC_SIG;
 	f.msg_case = SOTTO__WIRE__FRAME__MSG_AUTH;
 	f.auth = &a;
-	if ((r = conn_request(cn, &f, &resp)) != SOTTO_OK)
+	if ((r = conn_request(cn, &f, &resp)) != SOTTO_OK) {
+		/* A server that refuses this device hides its account's list too. */
+		client_directory_failed(c, r);
 		goto out;
+	}
 	c->cn = cn;
 	cn = NULL;
 out:

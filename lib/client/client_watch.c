@@ -55,10 +55,21 @@ client_directory_ok(sotto_client *c)
 	(void)ignored;
 }
 
+/* Failures of this device itself, not of the server: they say nothing about
+ * whether the directory answers. */
+static int
+local_failure(int err)
+{
+	return err == SOTTO_ERR_INTERNAL || err == SOTTO_ERR_NOMEM || err == SOTTO_ERR_INVALID_ARG ||
+	    err == SOTTO_ERR_DB || err == SOTTO_ERR_PASSPHRASE || err == SOTTO_ERR_PERMISSIONS;
+}
+
 /*
  * Blocking the directory must not hide an added device forever: after a set
  * time without a verified check of my own list, say so, once per outage (the
- * next good check ends the outage).
+ * next good check ends the outage). Every failure the server could cause
+ * counts — no answer, but also an answer that refuses this device, says the
+ * handle is unknown or does not verify: a hostile server answers too.
  */
 void
 client_directory_failed(sotto_client *c, int err)
@@ -66,9 +77,7 @@ client_directory_failed(sotto_client *c, int err)
 	uint64_t ok_at = 0, alerted = 0, now = client_now_ms(), limit;
 	char text[640], since[32];
 
-	if (err != SOTTO_ERR_NETWORK && err != SOTTO_ERR_TIMEOUT && err != SOTTO_ERR_TLS &&
-	    err != SOTTO_ERR_PIN && err != SOTTO_ERR_SERVER && err != SOTTO_ERR_PROTOCOL &&
-	    err != SOTTO_ERR_RATE_LIMITED)
+	if (local_failure(err))
 		return;
 	limit = c->dir_alert_ms > 0 ? c->dir_alert_ms : CLIENT_DIR_ALERT_MS;
 	if (cstore_u64_get(c->st, KEY_DIR_OK_AT, &ok_at) != SOTTO_OK) {
@@ -84,7 +93,7 @@ client_directory_failed(sotto_client *c, int err)
 		return;
 	snprintf(since, sizeof(since), "%llu", (unsigned long long)((now - ok_at) / 1000));
 	snprintf(text, sizeof(text), "the directory at %s has not answered a device-list check for %s s "
-	    "(%s): a device added to your account or a contact's could go unnoticed",
+	    "(last: %s): a device added to your account or a contact's could go unnoticed",
 	    c->cfg.address, since, sotto_strerror(err));
 	if (cstore_begin(c->st) != SOTTO_OK)
 		return;

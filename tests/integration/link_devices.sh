@@ -85,11 +85,22 @@ ok "unknown code, code with the wrong secret and an unapproved link are refused;
 # ---- remove-device: the removed device cannot authenticate; its queue goes ----
 as bob send alice "queued for the tablet" >/dev/null 2>&1
 [ "$(copies_for "$a3")" -eq 1 ] || fail "no copy queued for alice3"
+# alice3 is connected and waiting when it is removed: that connection must end.
+as alice3 receive --wait 60 >"$T/w3.out" 2>"$T/w3.err" &
+wp=$!
+for i in $(seq 1 100); do [ -s "$T/w3.out" ] && break; sleep 0.1; done
+grep -q "queued for the tablet" "$T/w3.out" || fail "alice3 did not get its queued copy: $(cat "$T/w3.out" "$T/w3.err")"
 as alice2 remove-device "$a3" >"$T/rm" || fail "remove-device: $(cat "$T/rm")"
 grep -q "^removed $a3" "$T/rm" || fail "remove output: $(cat "$T/rm")"
+for i in $(seq 1 100); do kill -0 "$wp" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$wp" 2>/dev/null; then kill "$wp"; fail "the removed device's open connection was not closed"; fi
+wait "$wp" 2>/dev/null || true
 [ "$(copies_for "$a3")" -eq 0 ] || fail "the removed device's copies are still queued"
 expect_fail "$T/e3" as alice3 receive
 expect_fail "$T/e4" as alice3 send bob "still here?"
+for e in e3 e4; do
+	grep -q "refused this device: it is not in its account's device list" "$T/$e" || fail "removed device, $e: $(cat "$T/$e")"
+done
 as alice receive >/dev/null 2>&1
 as alice alerts --json | jq -e --arg i "$a3" 'select(.kind == "device_removed" and .device == $i)' >/dev/null ||
     fail "alice did not see device_removed"
@@ -100,14 +111,29 @@ ok "removed device refused ($(cat "$T/e3")), its queue deleted, alice and bob to
 
 # ---- directory_unreachable: once per outage, after the configured time ----
 server_stop
+expect_fail "$T/e6" as alice2 receive
+[ "$(alerts_of alice2 directory_unreachable)" -eq 0 ] || fail "an outage shorter than the threshold (24 h) raised an alert"
 export SOTTO_DIRECTORY_ALERT_SECONDS=1
 sleep 2
-expect_fail "$T/e6" as alice2 receive
 expect_fail "$T/e7" as alice2 receive
+expect_fail "$T/e8" as alice2 receive
 [ "$(alerts_of alice2 directory_unreachable)" -eq 1 ] || fail "directory_unreachable alerts: $(alerts_of alice2 directory_unreachable)"
 server_start
 as alice2 receive >/dev/null
+[ "$(alerts_of alice2 directory_unreachable)" -eq 1 ] || fail "a good check raised an alert"
+# A good check ended the outage: the next one is alerted again.
+server_stop
+sleep 2
+expect_fail "$T/e9" as alice2 receive
+[ "$(alerts_of alice2 directory_unreachable)" -eq 2 ] || fail "a second outage was not alerted"
+server_start
+# A server that answers, but refuses the device, hides the account's list just
+# as well: alice3 (removed above, so refused) is alerted too, with the reason.
+expect_fail "$T/e10" as alice3 receive
+as alice3 alerts --json >"$T/a3-alerts"
+jq -e -s 'map(select(.kind == "directory_unreachable" and (.text | contains("not authenticated")))) | length == 1' "$T/a3-alerts" >/dev/null ||
+    fail "a device the server refuses was not alerted: $(cat "$T/a3-alerts")"
 unset SOTTO_DIRECTORY_ALERT_SECONDS
-ok "directory_unreachable recorded once per outage"
+ok "directory_unreachable: none within the threshold, once per outage, again after a good check, also for a refusing server"
 
 server_stop

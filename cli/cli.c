@@ -33,15 +33,30 @@ usage_all(FILE *f)
 		fprintf(f, "       sotto %s %s\n", commands[i].name, commands[i].usage);
 }
 
+/* Errors are one line (DESIGN.md section 7), usage errors too: the usage
+ * text's continuation lines are joined into it. */
 int
 cli_usage(const char *name)
 {
-	for (size_t i = 0; i < N_COMMANDS; i++)
-		if (strcmp(commands[i].name, name) == 0) {
-			fprintf(stderr, "usage: sotto %s %s\n", commands[i].name, commands[i].usage);
-			return CLI_EXIT_USAGE;
+	const char *u;
+
+	for (size_t i = 0; i < N_COMMANDS; i++) {
+		if (strcmp(commands[i].name, name) != 0)
+			continue;
+		fprintf(stderr, "sotto: wrong arguments; usage: sotto %s ", commands[i].name);
+		for (u = commands[i].usage; *u != '\0'; u++) {
+			if (*u != '\n') {
+				fputc(*u, stderr);
+				continue;
+			}
+			while (u[1] == ' ')
+				u++;
+			fputs(strncmp(u + 1, "sotto ", 6) == 0 ? " | " : " ", stderr);
 		}
-	usage_all(stderr);
+		fputc('\n', stderr);
+		return CLI_EXIT_USAGE;
+	}
+	fprintf(stderr, "sotto: wrong arguments (sotto --help lists the commands)\n");
 	return CLI_EXIT_USAGE;
 }
 
@@ -82,7 +97,7 @@ cli_main(int argc, char **argv)
 			opts_done = 1;
 		if (!opts_done && strcmp(argv[i], "--home") == 0) {
 			if (i + 1 >= argc) {
-				usage_all(stderr);
+				fprintf(stderr, "sotto: --home needs a folder\n");
 				goto out;
 			}
 			home_arg = argv[++i];
@@ -95,7 +110,7 @@ cli_main(int argc, char **argv)
 		args[n++] = argv[i];
 	}
 	if (n == 0) {
-		usage_all(stderr);
+		fprintf(stderr, "sotto: no command given (sotto --help lists them)\n");
 		goto out;
 	}
 	if (strcmp(args[0], "help") == 0 || strcmp(args[0], "--help") == 0 ||
@@ -119,7 +134,7 @@ cli_main(int argc, char **argv)
 		rc = commands[k].run(home, n, args);
 		goto out;
 	}
-	fprintf(stderr, "sotto: unknown command: %s\n", args[0]);
+	fprintf(stderr, "sotto: unknown command: %s (sotto --help lists them)\n", args[0]);
 	rc = CLI_EXIT_USAGE;
 out:
 	free(home);

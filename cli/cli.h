@@ -43,6 +43,9 @@ int cli_open(const char *home, sotto_client **c);
 /* Each line of sotto_warnings(c) as `sotto: warning: <line>` on stderr. */
 void cli_warnings(const sotto_client *c);
 
+/* 1 if there is a terminal to ask on (cli_confirm, cli_passphrase). */
+int cli_has_terminal(void);
+
 /* Ask "QUESTION [y/N] " on /dev/tty: 1 yes, 0 no, -1 no terminal. */
 int cli_confirm(const char *question);
 
@@ -63,6 +66,11 @@ void cli_text(FILE *f, const char *s, size_t n);
 /* One message on stdout: a JSON object line (DESIGN.md section 7), or
  * "TIME FROM -> TO: TEXT" for a person. */
 void cli_print_message(const sotto_message *m, int json);
+
+/* The handle and device name of a new device (init, link, recover), checked
+ * before any work so each gets its own message. CLI_EXIT_OK or the exit code
+ * after printing. name may be NULL (the default name). */
+int cli_check_new_device(const char *handle, const char *name);
 
 /* Parse a decimal int in [min, max]; 0 on success. */
 int cli_parse_int(const char *s, long min, long max, long *out);

@@ -59,6 +59,8 @@ cmd_init(const char *home, int argc, char **argv)
 		return cli_usage("init");
 	if (o.invite != NULL ? (o.server != NULL || o.pin != NULL) : (o.server == NULL || o.pin == NULL))
 		return cli_usage("init");
+	if ((rc = cli_check_new_device(o.handle, o.device_name)) != CLI_EXIT_OK)
+		return rc;
 	if (!no_pass && (rc = cli_passphrase(&pass, 1)) != CLI_EXIT_OK)
 		return rc;
 	o.passphrase = pass;
@@ -72,6 +74,9 @@ cmd_init(const char *home, int argc, char **argv)
 		if (r == SOTTO_ERR_INVITE && o.invite != NULL)
 			return cli_fail("invite code is invalid, already used, or not for handle %s",
 			    o.handle);
+		if (r == SOTTO_ERR_INVITE)
+			return cli_fail("the server at %s registers only with an invite code: ask its "
+			    "operator for one (sottod invite)", o.server);
 		if (r == SOTTO_ERR_EXISTS)
 			return cli_fail("%s already holds a device", home);
 		if ((r == SOTTO_ERR_NETWORK || r == SOTTO_ERR_TIMEOUT) && o.server != NULL)

@@ -6,15 +6,18 @@
 #include "cli.h"
 
 /* The code goes out alone on the first line, at once: a script reads it
- * while this process keeps waiting. */
+ * while this process keeps waiting. The fingerprint is what the approving
+ * device will show: the user compares the two screens. */
 static void
-show_code(const char *code, void *arg)
+show_code(const char *code, const sotto_link_offer *self, void *arg)
 {
 	(void)arg;
 	printf("%s\n", code);
 	fflush(stdout);
-	fprintf(stderr, "On a device of this account run: sotto approve %s\n", code);
-	fprintf(stderr, "Waiting for approval...\n");
+	fprintf(stderr, "On a device of %s run: sotto approve %s\n", self->handle, code);
+	fprintf(stderr, "It will show this device as \"%s\", fingerprint %s: check that it does.\n",
+	    self->name, self->fingerprint);
+	fprintf(stderr, "Waiting for approval (stopping here withdraws the request)...\n");
 }
 
 int
@@ -53,6 +56,8 @@ cmd_link(const char *home, int argc, char **argv)
 	}
 	if (optind != argc || o.server == NULL || o.pin == NULL || o.handle == NULL)
 		return cli_usage("link");
+	if ((r = cli_check_new_device(o.handle, o.device_name)) != CLI_EXIT_OK)
+		return r;
 	if (!no_pass && cli_passphrase(&pass, 1) != CLI_EXIT_OK)
 		return CLI_EXIT_FAIL;
 	o.passphrase = pass;
@@ -67,7 +72,8 @@ cmd_link(const char *home, int argc, char **argv)
 	case SOTTO_ERR_EXISTS:
 		return cli_fail("%s already holds a device", home);
 	case SOTTO_ERR_TIMEOUT:
-		return cli_fail("not approved within %ld s", timeout);
+		return cli_fail("not approved within %ld s (or the approved device list never "
+		    "appeared); nothing was linked", timeout);
 	case SOTTO_ERR_BAD_SIGNATURE:
 		return cli_fail("the approval failed its check against the link code: someone "
 		    "tampered with it; nothing was linked");
@@ -91,7 +97,8 @@ ask(const sotto_link_offer *o, void *arg)
 	fflush(stdout);
 	if (yes)
 		return 1;
-	if ((r = cli_confirm("Compare the fingerprint with the new device's screen. Approve it?")) < 0) {
+	if ((r = cli_confirm("Compare the name and fingerprint with the new device's screen. "
+	    "Approve it?")) < 0) {
 		*(int *)arg = -1;
 		return 0;
 	}
@@ -121,6 +128,9 @@ cmd_approve(const char *home, int argc, char **argv)
 	}
 	if (code == NULL)
 		return cli_usage("approve");
+	/* Refused before anything is shown or fetched, not after. */
+	if (!yes && !cli_has_terminal())
+		return cli_fail("no terminal to confirm on: use --yes");
 	if ((rc = cli_open(home, &c)) != CLI_EXIT_OK)
 		return rc;
 	r = sotto_approve(c, code, ask, &yes, id);
@@ -185,6 +195,8 @@ cmd_recover(const char *home, int argc, char **argv)
 	}
 	if (optind != argc || o.server == NULL || o.pin == NULL || o.handle == NULL || o.code == NULL)
 		return cli_usage("recover");
+	if ((r = cli_check_new_device(o.handle, o.device_name)) != CLI_EXIT_OK)
+		return r;
 	if (!no_pass && cli_passphrase(&pass, 1) != CLI_EXIT_OK)
 		return CLI_EXIT_FAIL;
 	o.passphrase = pass;

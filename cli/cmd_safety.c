@@ -70,7 +70,9 @@ cmd_trust(const char *home, int argc, char **argv)
 		return cli_usage("trust");
 	if ((rc = cli_open(home, &c)) != CLI_EXIT_OK)
 		return rc;
-	if ((r = sotto_trust(c, argv[1])) != SOTTO_OK)
+	if ((r = sotto_trust(c, argv[1])) == SOTTO_ERR_IDENTITY_RESET)
+		rc = cli_fail("%s", sotto_error_detail(c));
+	else if (r != SOTTO_OK)
 		rc = cli_fail_err(c, r);
 	else
 		printf("trusted %s\n", argv[1]);

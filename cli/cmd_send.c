@@ -33,6 +33,15 @@ read_stdin(uint8_t **out, size_t *n)
 	return CLI_EXIT_OK;
 }
 
+static int
+blank(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != ' ' && p[i] != '\t' && p[i] != '\n' && p[i] != '\r')
+			return 0;
+	return 1;
+}
+
 int
 cmd_send(const char *home, int argc, char **argv)
 {
@@ -64,6 +73,12 @@ cmd_send(const char *home, int argc, char **argv)
 		if ((body = malloc(body_len + 1)) == NULL)
 			return cli_fail("out of memory");
 		memcpy(body, text, body_len + 1);
+	}
+	/* An empty or blank message is a slip (an empty pipe, a missing
+	 * argument), not something to put on every recipient's screen. */
+	if (blank(body, body_len)) {
+		rc = cli_fail("nothing to send: the message is empty");
+		goto out;
 	}
 	if ((rc = cli_open(home, &c)) != CLI_EXIT_OK)
 		goto out;

@@ -57,6 +57,18 @@ cli_fail_err(const sotto_client *c, int err)
 	return cli_fail("%s", sotto_strerror(err));
 }
 
+int
+cli_check_new_device(const char *handle, const char *name)
+{
+	if (handle != NULL && !sotto_handle_valid(handle))
+		return cli_fail("invalid handle: %s (1 to %d of a-z 0-9 . _ -, not starting with . or -)",
+		    handle, SOTTO_HANDLE_MAX);
+	if (name != NULL && !sotto_device_name_valid(name))
+		return cli_fail("invalid device name: 1 to %d bytes of UTF-8 without control characters",
+		    SOTTO_DEVICE_NAME_MAX);
+	return CLI_EXIT_OK;
+}
+
 void
 cli_free_secret(char *s)
 {
@@ -312,6 +324,17 @@ cli_warnings(const sotto_client *c)
 		fputc('\n', stderr);
 		p = *nl != '\0' ? nl + 1 : nl;
 	}
+}
+
+int
+cli_has_terminal(void)
+{
+	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+
+	if (fd == -1)
+		return 0;
+	close(fd);
+	return 1;
 }
 
 int

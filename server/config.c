@@ -24,6 +24,7 @@ config_defaults(sottod_config *c)
 	c->max_recipients = SOTTO_MAX_RECIPIENTS;
 	c->max_conns_per_addr = SOTTO_DEFAULT_MAX_CONNS_PER_ADDR;
 	c->preauth_seconds = SOTTO_PREAUTH_SECONDS;
+	c->link_offer_seconds = CONFIG_DEFAULT_LINK_OFFER_SECONDS;
 	c->lookup_rate = SOTTO_DEFAULT_LOOKUP_RATE;
 	c->lookup_burst = SOTTO_DEFAULT_LOOKUP_BURST;
 	c->addr_lookup_rate = SOTTO_DEFAULT_ADDR_LOOKUP_RATE;
@@ -116,6 +117,8 @@ static const num_key num_keys[] = {
 	NUM_KEY(max_conns_per_addr, 1, SOTTO_MAX_CONNS_PER_ADDR,
 	    "max_conns_per_addr must be a number from 1 to 65536"),
 	NUM_KEY(preauth_seconds, 1, SOTTO_PREAUTH_SECONDS, "preauth_seconds must be a number from 1 to 10"),
+	NUM_KEY(link_offer_seconds, 1, CONFIG_MAX_LINK_OFFER_SECONDS,
+	    "link_offer_seconds must be a number from 1 to 60"),
 	NUM_KEY(lookup_rate, 1, SOTTO_MAX_RATE, "rates and bursts must be numbers from 1 to 1000000"),
 	NUM_KEY(lookup_burst, 1, SOTTO_MAX_RATE, "rates and bursts must be numbers from 1 to 1000000"),
 	NUM_KEY(addr_lookup_rate, 1, SOTTO_MAX_RATE, "rates and bursts must be numbers from 1 to 1000000"),
@@ -340,7 +343,9 @@ config_write_new(const char *path, const sottod_config *c)
 	    "# postgresql://USER@HOST/DB, shared by several nodes; docs/OPERATIONS.md).\n"
 	    "# user: when started as root, run as this user (root without it is refused).\n"
 	    "# Caps (may only be lowered): max_frame, max_recipients, mailbox_cap,\n"
-	    "# max_conns_per_addr, preauth_seconds. Rate limits (per worker, token buckets):\n"
+	    "# max_conns_per_addr, preauth_seconds. link_offer_seconds: a waiting device's link\n"
+	    "# offer is withdrawn this long after it stops asking for the answer.\n"
+	    "# Rate limits (per worker, token buckets):\n"
 	    "# lookup_rate, lookup_burst, send_rate, send_burst (per device), addr_lookup_rate,\n"
 	    "# addr_lookup_burst, addr_send_rate, addr_send_burst (per source address).\n",
 	    c->address, c->registration_open ? "open" : "invite",

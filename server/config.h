@@ -25,6 +25,10 @@
  *                   N workers allows its share, rounded up
  *   preauth_seconds 1..SOTTO_PREAUTH_SECONDS to finish TLS, WebSocket and
  *                   authentication
+ *   link_offer_seconds 1..CONFIG_MAX_LINK_OFFER_SECONDS: a link offer is
+ *                   withdrawn this long after its new device last asked for the
+ *                   answer (it asks every second while it waits); default
+ *                   CONFIG_DEFAULT_LINK_OFFER_SECONDS
  * Rate limits (token buckets, per worker; 1..SOTTO_MAX_RATE; caps.h defaults):
  *   lookup_rate, lookup_burst            GetDeviceList per device
  *   addr_lookup_rate, addr_lookup_burst  GetDeviceList per source address
@@ -46,6 +50,8 @@
 #define CONFIG_FILE_NAME "sottod.conf"
 #define CONFIG_MAX_WORKERS 64
 #define CONFIG_MAX_USER 32
+#define CONFIG_DEFAULT_LINK_OFFER_SECONDS 10
+#define CONFIG_MAX_LINK_OFFER_SECONDS 60
 
 enum config_storage { CONFIG_STORAGE_SQLITE = 0, CONFIG_STORAGE_POSTGRES };
 
@@ -64,6 +70,7 @@ typedef struct sottod_config {
 	uint64_t max_recipients;
 	uint64_t max_conns_per_addr;
 	uint64_t preauth_seconds;
+	uint64_t link_offer_seconds;
 	uint64_t lookup_rate, lookup_burst, addr_lookup_rate, addr_lookup_burst;
 	uint64_t send_rate, send_burst, addr_send_rate, addr_send_burst;
 } sottod_config;

@@ -31,12 +31,26 @@ link_allowed(conn *c)
 	return 1;
 }
 
+/*
+ * An offer lives only while its new device waits for the answer: each of its
+ * polls (about one a second) moves the offer's end this far ahead. A device
+ * that gave up, was interrupted or crashed stops polling, and its offer can no
+ * longer be approved a few seconds later: approving it would add a device
+ * whose keys nobody holds any more.
+ */
+static uint64_t
+offer_alive_ms(const conn *c)
+{
+	return c->srv->cfg.link_offer_seconds * 1000;
+}
+
 static int
 backend_ready(conn *c, uint64_t id)
 {
 	const store_ops *o = c->srv->st->ops;
 
-	if (o->rdv_put != NULL && o->rdv_take != NULL && o->copy_purge != NULL)
+	if (o->rdv_put != NULL && o->rdv_take != NULL && o->rdv_extend != NULL &&
+	    o->copy_purge != NULL)
 		return 1;
 	session_respond_status(c, id, ST(INTERNAL), "not supported by this storage backend");
 	return 0;
@@ -71,7 +85,8 @@ link_post(conn *c, uint64_t id, const Sotto__Wire__LinkPostRequest *rq)
 	    &offer_len)) != SOTTO_OK)
 		goto out;
 	if ((rc = st->ops->rdv_put(st, rq->rendezvous_id.data, rq->slot, rq->blob.data, rq->blob.len,
-	    now, now + SOTTOD_LINK_TTL_MS, SOTTOD_LINK_MAX_LIVE)) != SOTTO_OK)
+	    now, now + (rq->slot == WIRE_LINK_OFFER ? offer_alive_ms(c) : SOTTOD_LINK_TTL_MS),
+	    SOTTOD_LINK_MAX_LIVE)) != SOTTO_OK)
 		goto out;
 	in_tx = 0;
 	if ((rc = st->ops->commit(st)) != SOTTO_OK)
@@ -108,6 +123,7 @@ link_get(conn *c, uint64_t id, const Sotto__Wire__LinkGetRequest *rq)
 	store *st = c->srv->st;
 	uint8_t *blob = NULL;
 	size_t len = 0;
+	uint64_t now = now_ms();
 	int rc, in_tx = 0, consume = rq->slot == WIRE_LINK_ANSWER;
 
 	if (!backend_ready(c, id))
@@ -122,9 +138,18 @@ link_get(conn *c, uint64_t id, const Sotto__Wire__LinkGetRequest *rq)
 			goto fail;
 		in_tx = 1;
 	}
-	rc = st->ops->rdv_take(st, rq->rendezvous_id.data, rq->slot, now_ms(), consume, &blob, &len);
+	rc = st->ops->rdv_take(st, rq->rendezvous_id.data, rq->slot, now, consume, &blob, &len);
 	if (rc != SOTTO_OK && rc != SOTTO_ERR_NOT_FOUND)
 		goto fail;
+	/* Asking for the answer is the new device saying it still waits. No
+	 * offer (answered, or withdrawn already) is not an error here. */
+	if (consume && rc == SOTTO_ERR_NOT_FOUND) {
+		int ext = st->ops->rdv_extend(st, rq->rendezvous_id.data, WIRE_LINK_OFFER, now,
+		    now + offer_alive_ms(c));
+
+		if (ext != SOTTO_OK && ext != SOTTO_ERR_NOT_FOUND)
+			goto fail;
+	}
 	if (in_tx) {
 		in_tx = 0;
 		if (st->ops->commit(st) != SOTTO_OK)

@@ -158,11 +158,16 @@ typedef struct store_ops {
 	 * (len 1..SOTTO_MAX_LINK_BLOB, else SOTTO_ERR_TOO_LARGE).
 	 * rdv_take: the blob of (id, slot) if stored, unused and expires_at > now
 	 * (*blob: caller frees), else SOTTO_ERR_NOT_FOUND; consume = 1 also marks
-	 * it used (then only inside a transaction), so no later take sees it. */
+	 * it used (then only inside a transaction), so no later take sees it.
+	 * rdv_extend: moves expires_at of (id, slot) if stored, unused and
+	 * expires_at > now, else SOTTO_ERR_NOT_FOUND (a link offer lives only while
+	 * its new device keeps asking for the answer). */
 	int (*rdv_put)(store *s, const uint8_t id[STORE_RDV_ID_LEN], uint32_t slot,
 	    const uint8_t *blob, size_t len, uint64_t now, uint64_t expires_at, uint64_t max_live);
 	int (*rdv_take)(store *s, const uint8_t id[STORE_RDV_ID_LEN], uint32_t slot, uint64_t now,
 	    int consume, uint8_t **blob, size_t *len);
+	int (*rdv_extend)(store *s, const uint8_t id[STORE_RDV_ID_LEN], uint32_t slot, uint64_t now,
+	    uint64_t expires_at);
 
 	/* Wake-ups (see store_wake). announce: only inside a transaction; dropped
 	 * by rollback(). wake_fd: a descriptor that turns readable when wake-ups

@@ -27,7 +27,7 @@ enum stmt_id {
 	Q_LIST_ADD, Q_DEVICES_CLEAR, Q_DEVICE_ADD, Q_LIST_CURRENT, Q_LIST_HISTORY,
 	Q_INVITE_ADD, Q_INVITE_CANDIDATES, Q_INVITE_USE,
 	Q_COPY_ADD, Q_COPY_COUNT, Q_COPY_FETCH, Q_COPY_ACK, Q_COPY_SWEEP, Q_COPY_TOTAL, Q_COPY_GET,
-	Q_COPY_PURGE, Q_RDV_SWEEP, Q_RDV_COUNT, Q_RDV_ADD, Q_RDV_GET, Q_RDV_USE,
+	Q_COPY_PURGE, Q_RDV_SWEEP, Q_RDV_COUNT, Q_RDV_ADD, Q_RDV_GET, Q_RDV_USE, Q_RDV_EXTEND,
 	Q_NOTIFY,
 	Q__COUNT
 };
@@ -74,6 +74,8 @@ static const struct {
 	/* One statement: two nodes taking the same blob at once, one gets it. */
 	[Q_RDV_USE] = { "bii", "UPDATE rendezvous SET used = 1 WHERE id = $1 AND slot = $2 AND used = 0 "
 	    "AND expires_at > $3 RETURNING blob" },
+	[Q_RDV_EXTEND] = { "biii", "UPDATE rendezvous SET expires_at = $4 WHERE id = $1 AND slot = $2 "
+	    "AND used = 0 AND expires_at > $3" },
 	[Q_NOTIFY] = { "a", "SELECT pg_notify('" PG_WAKE_CHANNEL "', w) FROM unnest($1::text[]) AS w" },
 };
 
@@ -912,6 +914,23 @@ pg_rdv_take(store *s, const uint8_t id[STORE_RDV_ID_LEN], uint32_t slot, uint64_
 }
 
 static int
+pg_rdv_extend(store *s, const uint8_t id[STORE_RDV_ID_LEN], uint32_t slot, uint64_t now,
+    uint64_t expires_at)
+{
+	pgparams p = { .n = 0 };
+	uint64_t changed = 0;
+	int rc;
+
+	p_blob(&p, id, STORE_RDV_ID_LEN);
+	p_u64(&p, slot);
+	p_u64(&p, now);
+	p_u64(&p, expires_at);
+	if ((rc = run_cmd(PQ(s), Q_RDV_EXTEND, &p, &changed)) != SOTTO_OK)
+		return rc;
+	return changed == 1 ? SOTTO_OK : SOTTO_ERR_NOT_FOUND;
+}
+
+static int
 pg_announce(store *s, const store_wake *w)
 {
 	store_pg *q = PQ(s);
@@ -1030,6 +1049,7 @@ static const store_ops pg_ops = {
 	.copy_purge = pg_copy_purge,
 	.rdv_put = pg_rdv_put,
 	.rdv_take = pg_rdv_take,
+	.rdv_extend = pg_rdv_extend,
 	.announce = pg_announce,
 	.wake_fd = pg_wake_fd,
 	.wake_drain = pg_wake_drain,

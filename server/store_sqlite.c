@@ -20,7 +20,7 @@ enum stmt_id {
 	ST_LIST_ADD, ST_DEVICES_CLEAR, ST_DEVICE_ADD, ST_LIST_CURRENT, ST_LIST_HISTORY,
 	ST_INVITE_ADD, ST_INVITE_CANDIDATES, ST_INVITE_USE,
 	ST_COPY_ADD, ST_COPY_COUNT, ST_COPY_FETCH, ST_COPY_ACK, ST_COPY_SWEEP, ST_COPY_TOTAL, ST_COPY_GET,
-	ST_COPY_PURGE, ST_RDV_SWEEP, ST_RDV_COUNT, ST_RDV_EXISTS, ST_RDV_ADD, ST_RDV_GET, ST_RDV_USE,
+	ST_COPY_PURGE, ST_RDV_SWEEP, ST_RDV_COUNT, ST_RDV_EXISTS, ST_RDV_ADD, ST_RDV_GET, ST_RDV_USE, ST_RDV_EXTEND,
 	ST__COUNT
 };
 
@@ -64,6 +64,8 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_RDV_GET] = "SELECT blob FROM rendezvous WHERE id = ?1 AND slot = ?2 AND used = 0 "
 	    "AND expires_at > ?3",
 	[ST_RDV_USE] = "UPDATE rendezvous SET used = 1 WHERE id = ?1 AND slot = ?2 AND used = 0",
+	[ST_RDV_EXTEND] = "UPDATE rendezvous SET expires_at = ?4 WHERE id = ?1 AND slot = ?2 AND used = 0 "
+	    "AND expires_at > ?3",
 };
 
 static const char schema_sql[] =
@@ -752,6 +754,21 @@ out:
 }
 
 static int
+sq_rdv_extend(store *s, const uint8_t id[STORE_RDV_ID_LEN], uint32_t slot, uint64_t now,
+    uint64_t expires_at)
+{
+	store_sqlite *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, ST_RDV_EXTEND);
+	int rc;
+
+	if ((rc = bind_blob(st, 1, id, STORE_RDV_ID_LEN)) != SOTTO_OK ||
+	    (rc = bind_u64(st, 2, slot)) != SOTTO_OK || (rc = bind_u64(st, 3, now)) != SOTTO_OK ||
+	    (rc = bind_u64(st, 4, expires_at)) != SOTTO_OK || (rc = step_done(st)) != SOTTO_OK)
+		return rc;
+	return sqlite3_changes(q->db) == 1 ? SOTTO_OK : SOTTO_ERR_NOT_FOUND;
+}
+
+static int
 sq_copy_get(store *s, const uint8_t device_id[SC_DEVICE_ID], uint64_t seq, uint64_t now,
     store_copy **out)
 {
@@ -917,6 +934,7 @@ static const store_ops sqlite_ops = {
 	.copy_purge = sq_copy_purge,
 	.rdv_put = sq_rdv_put,
 	.rdv_take = sq_rdv_take,
+	.rdv_extend = sq_rdv_extend,
 	.announce = sq_announce,
 	.wake_fd = sq_wake_fd,
 	.wake_drain = sq_wake_drain,

@@ -205,22 +205,8 @@ typedef struct sotto_link_options {
 	int timeout_seconds;		/* how long to wait for approval; 0: 600 */
 } sotto_link_options;
 
-/* Called once with the link code to show (NUL-terminated, borrowed for the call). */
-typedef void (*sotto_link_code_cb)(const char *code, void *arg);
-
-/* Make a new device in home (which must not hold one: SOTTO_ERR_EXISTS) and
- * join handle's account: makes the device's keys, posts an offer to the
- * server, calls show with the link code, and waits for a device of the account
- * to approve it (sotto_approve). Then verifies the account's whole device-list
- * chain itself, from version 1 to the list the approver named, checks this
- * device is in it, and writes the home. Nothing is left behind on failure.
- * SOTTO_ERR_TIMEOUT (not approved in time), SOTTO_ERR_BAD_SIGNATURE (the
- * approval failed its check: tampered with), SOTTO_ERR_CHAIN (the lists the
- * server showed do not match the approval), network errors. */
-int sotto_link(const char *home, const sotto_link_options *o, sotto_link_code_cb show, void *arg,
-    char device_id[SOTTO_ID_HEX_LEN + 1]) __attribute__((warn_unused_result));
-
-/* A device asking to join, as sotto_approve shows it. */
+/* A device asking to join, as sotto_approve shows it (and sotto_link, so the
+ * two screens can be compared). */
 typedef struct sotto_link_offer {
 	char handle[SOTTO_HANDLE_MAX + 1];
 	char name[SOTTO_DEVICE_NAME_MAX + 1];
@@ -228,13 +214,43 @@ typedef struct sotto_link_offer {
 	char fingerprint[SOTTO_FINGERPRINT_LEN + 1];
 } sotto_link_offer;
 
+/* Called once with the link code to show and the new device as the approver
+ * will see it (both borrowed for the call). */
+typedef void (*sotto_link_code_cb)(const char *code, const sotto_link_offer *self, void *arg);
+
+/* Make a new device in home (which must not hold one: SOTTO_ERR_EXISTS) and
+ * join handle's account: makes the device's keys, posts an offer to the
+ * server, calls show with the link code, and waits for a device of the account
+ * to approve it (sotto_approve), asking the server for the answer every second:
+ * the server withdraws the offer a few seconds after that stops, so a device
+ * that gave up or was interrupted cannot be approved later. Then verifies the
+ * account's whole device-list chain itself, from version 1 to the list the
+ * approver named, checks this device is in it, and writes the home. Nothing is
+ * left behind on failure. SOTTO_ERR_TIMEOUT (not approved in time, or the
+ * approved list never appeared), SOTTO_ERR_BAD_SIGNATURE (the approval failed
+ * its check: tampered with), SOTTO_ERR_CHAIN (the lists the server showed do
+ * not match the approval), SOTTO_ERR_INVALID_ARG (see sotto_device_name_valid),
+ * network errors. */
+int sotto_link(const char *home, const sotto_link_options *o, sotto_link_code_cb show, void *arg,
+    char device_id[SOTTO_ID_HEX_LEN + 1]) __attribute__((warn_unused_result));
+
+/* 1 if name can go in a device list: 1..SOTTO_DEVICE_NAME_MAX bytes of strict
+ * UTF-8 without control characters (it is shown on other people's screens). */
+int sotto_device_name_valid(const char *name);
+
+/* 1 if handle is one the directory can hold: 1..SOTTO_HANDLE_MAX bytes of
+ * [a-z0-9._-], not starting with '.' or '-'. */
+int sotto_handle_valid(const char *handle);
+
 /* Return 1 to approve, 0 to decline. o is borrowed for the call. */
 typedef int (*sotto_approve_cb)(const sotto_link_offer *o, void *arg);
 
 /* Approve the device that shows code: fetch its offer, check it with the
- * code's secret, let confirm decide, then publish my account's next device
- * list with the device added (signed by this device) and answer the new
- * device. SOTTO_ERR_NOT_FOUND (no such offer: wrong code, expired, used),
+ * code's secret, let confirm decide, then answer the new device (which spends
+ * its offer: refused if the device stopped waiting) and publish my account's
+ * next device list with the device added (signed by this device), in that
+ * order, so a device that is gone is never added. SOTTO_ERR_NOT_FOUND (no such
+ * offer: wrong code, expired, used, or the device stopped waiting),
  * SOTTO_ERR_BAD_SIGNATURE (the offer failed its check), SOTTO_ERR_UNTRUSTED
  * (declined), SOTTO_ERR_EXISTS (already a device of the account),
  * SOTTO_ERR_TOO_LARGE (the list is full), SOTTO_ERR_INVALID_ARG (for another

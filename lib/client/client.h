@@ -155,6 +155,7 @@ struct sotto_client {
 	uint8_t *keys;		/* CLIENT_KEYS_LEN bytes, sc_secure_alloc */
 	conn *cn;		/* NULL until the first network call */
 	char detail[256];
+	char reset_why[160];	/* why the last identity reset was raised */
 	char warnings[2048];	/* sotto_warnings: lines raised by the current call */
 	uint64_t dir_alert_ms;	/* directory_unreachable after this long without a check */
 };

@@ -135,7 +135,7 @@ sotto_init(const char *home, const sotto_init_options *o, char recovery[SOTTO_RE
 	if ((r = sc_init()) != SOTTO_OK)
 		return r;
 	name = o->device_name != NULL ? o->device_name : "device";
-	if (strlen(name) == 0 || strlen(name) > SOTTO_MAX_DEVICE_NAME)
+	if (!dl_name_valid(name))
 		return SOTTO_ERR_INVALID_ARG;
 	if (o->invite != NULL) {
 		if (o->server != NULL || o->pin != NULL)
@@ -223,4 +223,16 @@ out:
 	free(check);
 	free(list);
 	return r;
+}
+
+int
+sotto_device_name_valid(const char *name)
+{
+	return dl_name_valid(name);
+}
+
+int
+sotto_handle_valid(const char *handle)
+{
+	return handle != NULL && handle_valid(handle);
 }

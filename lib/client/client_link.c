@@ -17,6 +17,10 @@ _Static_assert(SOTTO_LINK_CODE_LEN == LINK_CODE_TEXT_LEN, "public and protocol c
 
 #define LINK_DEFAULT_TIMEOUT 600
 #define LINK_POLL_MS 1000
+/* After the answer: how long the new device waits for the approved list to be
+ * published, and how often it looks. */
+#define LINK_PUBLISH_WAIT_MS 30000
+#define LINK_PUBLISH_POLL_MS 250
 
 
 /* The account's device lists, each verified against the one before. */
@@ -28,13 +32,22 @@ typedef struct chain {
 	dl_list last;
 } chain;
 
+/* Empty again, keeping the account key the chain must start from. */
+static void
+chain_reset(chain *ch)
+{
+	for (size_t i = 0; i < ch->n; i++)
+		free(ch->p[i]);
+	ch->n = 0;
+	memset(&ch->last, 0, sizeof(ch->last));
+}
+
 static void
 chain_free(chain *ch)
 {
 	if (ch == NULL)
 		return;
-	for (size_t i = 0; i < ch->n; i++)
-		free(ch->p[i]);
+	chain_reset(ch);
 	free(ch);
 }
 
@@ -335,7 +348,7 @@ sotto_link(const char *home, const sotto_link_options *o, sotto_link_code_cb sho
 	uint8_t rid[WIRE_RENDEZVOUS_LEN], *blob = NULL, h[SC_SHA256];
 	size_t blen = 0, i;
 	const dl_device *me;
-	int64_t deadline;
+	int64_t deadline, publish_deadline;
 	int r, made_dir = 0, claimed = 0, found = 0;
 
 	memset(&cfg, 0, sizeof(cfg));
@@ -344,10 +357,11 @@ sotto_link(const char *home, const sotto_link_options *o, sotto_link_code_cb sho
 	    o->pin == NULL || o->handle == NULL || strlen(o->server) > SOTTO_MAX_ADDRESS ||
 	    strchr(o->server, ':') == NULL || !handle_valid(o->handle) || o->timeout_seconds < 0)
 		return SOTTO_ERR_INVALID_ARG;
-	snprintf(offer.name, sizeof(offer.name), "%s", o->device_name != NULL ? o->device_name : "device");
-	if (o->device_name != NULL && (strlen(o->device_name) == 0 ||
-	    strlen(o->device_name) > SOTTO_MAX_DEVICE_NAME))
+	/* A name the approver could not put in a list is refused here, before
+	 * anyone is asked to approve it. */
+	if (!dl_name_valid(o->device_name != NULL ? o->device_name : "device"))
 		return SOTTO_ERR_INVALID_ARG;
+	snprintf(offer.name, sizeof(offer.name), "%s", o->device_name != NULL ? o->device_name : "device");
 	if ((r = sc_init()) != SOTTO_OK)
 		return r;
 	if (tls_pin_from_text(cfg.pin, o->pin) != SOTTO_OK)
@@ -381,7 +395,20 @@ sotto_link(const char *home, const sotto_link_options *o, sotto_link_code_cb sho
 	resp = NULL;
 	conn_close(cn);
 	cn = NULL;
-	show(s->code, arg);
+	{
+		sotto_link_offer self;
+		dl_device d;
+
+		memset(&self, 0, sizeof(self));
+		memset(&d, 0, sizeof(d));
+		memcpy(d.sig_pub, offer.sig_pub, SC_SIGN_PUB);
+		memcpy(d.enc_pub, offer.enc_pub, SC_KX_PUB);
+		snprintf(self.handle, sizeof(self.handle), "%s", offer.handle);
+		snprintf(self.name, sizeof(self.name), "%s", offer.name);
+		sc_hex(self.id, cfg.device_id, SC_DEVICE_ID);
+		dl_fingerprint(self.fingerprint, &d);
+		show(s->code, &self, arg);
+	}
 
 	if ((r = wait_answer(&cfg, rid, deadline, &resp)) != SOTTO_OK)
 		goto out;
@@ -395,23 +422,48 @@ sotto_link(const char *home, const sotto_link_options *o, sotto_link_code_cb sho
 	memcpy(cfg.account_pub, ans.account_pub, SC_SIGN_PUB);
 	memcpy(ch->account_pub, ans.account_pub, SC_SIGN_PUB);
 
-	/* Now a device of the account: authenticate and verify the chain here. */
-	if ((r = conn_open(&cn, cfg.address, cfg.pin)) != SOTTO_OK ||
-	    (r = conn_auth(cn, cfg.pin, cfg.handle, cfg.device_id, s->keys)) != SOTTO_OK)
-		goto out;
-	if ((r = fetch_chain(cn, cfg.handle, ch)) != SOTTO_OK) {
-		if (r == SOTTO_ERR_CHAIN || r == SOTTO_ERR_PROTOCOL)
-			r = SOTTO_ERR_CHAIN;
-		goto out;
+	/* Now a device of the account: authenticate and verify the chain here.
+	 * The approver answers first and publishes right after (so that a device
+	 * that stopped waiting is never added): until the approved list is
+	 * published the server does not know this device yet, or shows an older
+	 * chain. Wait for it, within bounds. */
+	publish_deadline = mono_ms() + LINK_PUBLISH_WAIT_MS;
+	for (;;) {
+		conn_close(cn);
+		cn = NULL;
+		chain_reset(ch);
+		if ((r = conn_open(&cn, cfg.address, cfg.pin)) != SOTTO_OK)
+			goto out;
+		r = conn_auth(cn, cfg.pin, cfg.handle, cfg.device_id, s->keys);
+		if (r == SOTTO_OK && (r = fetch_chain(cn, cfg.handle, ch)) != SOTTO_OK) {
+			if (r == SOTTO_ERR_CHAIN || r == SOTTO_ERR_PROTOCOL)
+				r = SOTTO_ERR_CHAIN;
+			goto out;
+		}
+		if (r == SOTTO_OK) {
+			for (i = 0; i < ch->n; i++) {
+				dl_hash(h, ch->p[i], ch->len[i]);
+				if (sc_memeq(h, ans.list_hash, SC_SHA256))
+					break;
+			}
+			if (i < ch->n) {
+				found = 1;
+				break;
+			}
+			/* A chain past the approved version without it: not coming. */
+			if (ch->last.version >= ans.version) {
+				r = SOTTO_ERR_CHAIN;
+				goto out;
+			}
+		} else if (r != SOTTO_ERR_UNAUTHENTICATED)
+			goto out;
+		if (mono_ms() >= publish_deadline) {
+			r = SOTTO_ERR_TIMEOUT;
+			goto out;
+		}
+		sleep_ms(LINK_PUBLISH_POLL_MS);
 	}
 	r = SOTTO_ERR_CHAIN;
-	for (i = 0; i < ch->n; i++) {
-		dl_hash(h, ch->p[i], ch->len[i]);
-		if (sc_memeq(h, ans.list_hash, SC_SHA256)) {
-			found = 1;
-			break;
-		}
-	}
 	/* The approved list and the latest must both hold this very device. */
 	if (!found || (me = dl_find(&ch->last, cfg.device_id)) == NULL ||
 	    !sc_memeq(me->enc_pub, offer.enc_pub, SC_KX_PUB))
@@ -449,22 +501,19 @@ out:
 
 /* ---- sotto_approve, sotto_remove_device: an existing device ---- */
 
-/* Publish next (signed by this device) and keep it as my latest verified list. */
+/* Publish next, already signed by this device as p/n, and keep it as my
+ * latest verified list. */
 static int
-publish(sotto_client *c, dl_list *next, uint8_t **signed_out, size_t *n_out)
+publish_signed(sotto_client *c, const dl_list *next, const uint8_t *p, size_t n)
 {
 	Sotto__Wire__Frame f = SOTTO__WIRE__FRAME__INIT;
 	Sotto__Wire__PublishDeviceListRequest pr = SOTTO__WIRE__PUBLISH_DEVICE_LIST_REQUEST__INIT;
 	wire_frame *resp = NULL;
-	uint8_t *out = NULL;
-	size_t n = 0;
 	int r;
 
-	if ((r = dl_sign_device(next, c->cfg.device_id, CLIENT_SIGN_SEC(c), &out, &n)) != SOTTO_OK)
-		goto out;
 	if ((r = client_connect(c)) != SOTTO_OK)
 		goto out;
-	pr.device_list.data = out;
+	pr.device_list.data = (uint8_t *)p;
 	pr.device_list.len = n;
 	f.msg_case = SOTTO__WIRE__FRAME__MSG_PUBLISH_DEVICE_LIST;
 	f.publish_device_list = &pr;
@@ -473,15 +522,22 @@ publish(sotto_client *c, dl_list *next, uint8_t **signed_out, size_t *n_out)
 			client_disconnect(c);
 		goto out;
 	}
-	if ((r = cstore_list_add(c->st, c->cfg.handle, next->version, out, n)) != SOTTO_OK)
-		goto out;
-	if (signed_out != NULL) {
-		*signed_out = out;
-		*n_out = n;
-		out = NULL;
-	}
+	r = cstore_list_add(c->st, c->cfg.handle, next->version, p, n);
 out:
 	wire_free(resp);
+	return r;
+}
+
+/* Sign next with this device's key and publish it. */
+static int
+publish(sotto_client *c, dl_list *next)
+{
+	uint8_t *out = NULL;
+	size_t n = 0;
+	int r;
+
+	if ((r = dl_sign_device(next, c->cfg.device_id, CLIENT_SIGN_SEC(c), &out, &n)) == SOTTO_OK)
+		r = publish_signed(c, next, out, n);
 	free(out);
 	return r;
 }
@@ -599,13 +655,15 @@ sotto_approve(sotto_client *c, const char *code, sotto_approve_cb confirm, void 
 		goto out;
 	}
 	next->n_devices++;
-	if ((r = publish(c, next, &signed_list, &signed_len)) != SOTTO_OK) {
+	if ((r = dl_sign_device(next, c->cfg.device_id, CLIENT_SIGN_SEC(c), &signed_list,
+	    &signed_len)) != SOTTO_OK) {
 		if (r == SOTTO_ERR_INVALID_ARG)
 			client_set_detail(c, "the device's name cannot go in a device list");
 		goto out;
 	}
-	if ((r = note_change(c, "device_added", d, "approved by this device")) != SOTTO_OK)
-		goto out;
+	/* Answer first: the answer spends the offer, which the server keeps only
+	 * while the new device is still waiting. A device that gave up, was
+	 * interrupted or crashed is refused here, before any list names it. */
 	memcpy(ans.account_pub, c->cfg.account_pub, SC_SIGN_PUB);
 	ans.version = next->version;
 	dl_hash(ans.list_hash, signed_list, signed_len);
@@ -613,13 +671,23 @@ sotto_approve(sotto_client *c, const char *code, sotto_approve_cb confirm, void 
 		goto out;
 	wire_free(resp);
 	resp = NULL;
+	if ((r = client_connect(c)) != SOTTO_OK)
+		goto out;
 	if ((r = link_request(c->cn, 1, WIRE_LINK_ANSWER, rid, blob, blen, &resp)) != SOTTO_OK) {
-		client_set_detail(c, "the device was added to the list but could not be told (%s); "
-		    "remove it with `sotto remove-device %s`", sotto_strerror(r), shown.id);
+		if (r == SOTTO_ERR_NOT_FOUND)
+			client_set_detail(c, "the new device is no longer waiting (it gave up or was "
+			    "stopped): nothing was approved");
 		if (resp == NULL)
 			client_disconnect(c);
 		goto out;
 	}
+	if ((r = publish_signed(c, next, signed_list, signed_len)) != SOTTO_OK) {
+		client_set_detail(c, "the new device was answered but the device list could not be "
+		    "published (%s): it was not added, and will give up", sotto_strerror(r));
+		goto out;
+	}
+	if ((r = note_change(c, "device_added", d, "approved by this device")) != SOTTO_OK)
+		goto out;
 	memcpy(device_id, shown.id, sizeof(shown.id));
 	r = SOTTO_OK;
 out:
@@ -666,7 +734,7 @@ sotto_remove_device(sotto_client *c, const char *device_id)
 		if (!sc_memeq(cur->devices[i].id, id, SC_DEVICE_ID))
 			next->devices[k++] = cur->devices[i];
 	next->n_devices = k;
-	if ((r = publish(c, next, NULL, NULL)) != SOTTO_OK)
+	if ((r = publish(c, next)) != SOTTO_OK)
 		goto out;
 	r = note_change(c, "device_removed", dl_find(cur, id), "removed by this device");
 out:
@@ -734,7 +802,7 @@ sotto_recover(const char *home, const sotto_recover_options *o, char device_id[S
 	    strchr(o->server, ':') == NULL || !handle_valid(o->handle))
 		return SOTTO_ERR_INVALID_ARG;
 	name = o->device_name != NULL ? o->device_name : "device";
-	if (strlen(name) == 0 || strlen(name) > SOTTO_MAX_DEVICE_NAME)
+	if (!dl_name_valid(name))
 		return SOTTO_ERR_INVALID_ARG;
 	if ((r = sc_init()) != SOTTO_OK)
 		return r;

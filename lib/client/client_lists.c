@@ -98,6 +98,7 @@ identity_reset(sotto_client *c, const char *handle, const char *why)
 	char text[640];
 	int r, mine = is_mine(c, handle);
 
+	snprintf(c->reset_why, sizeof(c->reset_why), "%s", why);
 	if ((r = cstore_contact_get(c->st, handle, &k)) != SOTTO_OK)
 		return r;
 	if (mine)
@@ -375,15 +376,31 @@ client_list_recheck(sotto_client *c, const char *handle, uint64_t since, dl_list
 	return refresh(c, handle, 0, since, out, NULL, NULL);
 }
 
+/*
+ * Forget the verified chain and accept the one the server shows now — all or
+ * nothing: if the new chain cannot be fetched or does not verify either, the
+ * old state (and its refusal to send) stays as it was. Otherwise a failed
+ * trust would leave a contact with no chain, and the next send would take
+ * whatever the server showed as a first sight.
+ */
 int
 sotto_trust(sotto_client *c, const char *handle)
 {
 	int r;
 
 	c->detail[0] = '\0';
+	c->reset_why[0] = '\0';
 	if (!handle_valid(handle))
 		return SOTTO_ERR_INVALID_ARG;
-	if ((r = cstore_contact_forget(c->st, handle)) != SOTTO_OK)
+	if ((r = cstore_begin(c->st)) != SOTTO_OK)
 		return r;
-	return refresh(c, handle, 1, 0, NULL, NULL, NULL);
+	if ((r = cstore_contact_forget(c->st, handle)) == SOTTO_OK)
+		r = refresh(c, handle, 1, 0, NULL, NULL, NULL);
+	if (r == SOTTO_OK && (r = cstore_commit(c->st)) == SOTTO_OK)
+		return SOTTO_OK;
+	cstore_rollback(c->st);
+	if (r == SOTTO_ERR_IDENTITY_RESET)
+		client_set_detail(c, "the device lists the server shows for %s do not verify either (%s): "
+		    "nothing was trusted", handle, c->reset_why[0] != '\0' ? c->reset_why : "fork");
+	return r;
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 
 struct cstore {
 	sqlite3 *db;
+	unsigned depth;		/* open cstore_begin levels: the outer one is the transaction */
 };
 
 static const char schema[] =
@@ -113,22 +115,46 @@ cstore_close(cstore *s)
 	free(s);
 }
 
+/*
+ * Transactions nest: the outer level is a write transaction (IMMEDIATE: the
+ * lock is taken at once, not upgraded later), inner ones are savepoints, so a
+ * caller can make several steps that commit on their own all-or-nothing
+ * (`trust` replaces a contact's chain only if the new one verifies).
+ */
 int
 cstore_begin(cstore *s)
 {
-	return exec(s, "BEGIN IMMEDIATE");
+	int r;
+
+	if (s->depth == UINT_MAX)
+		return SOTTO_ERR_INTERNAL;
+	if ((r = exec(s, s->depth == 0 ? "BEGIN IMMEDIATE" : "SAVEPOINT nested")) == SOTTO_OK)
+		s->depth++;
+	return r;
 }
 
 int
 cstore_commit(cstore *s)
 {
-	return exec(s, "COMMIT");
+	int r;
+
+	if (s->depth == 0)
+		return SOTTO_ERR_INTERNAL;
+	if ((r = exec(s, s->depth == 1 ? "COMMIT" : "RELEASE nested")) == SOTTO_OK)
+		s->depth--;
+	return r;
 }
 
 void
 cstore_rollback(cstore *s)
 {
-	(void)exec(s, "ROLLBACK");
+	if (s->depth == 0)
+		return;
+	if (s->depth == 1)
+		(void)exec(s, "ROLLBACK");
+	else
+		(void)exec(s, "ROLLBACK TO nested; RELEASE nested");
+	s->depth--;
 }
 
 static int

@@ -58,6 +58,14 @@ name_valid(const uint8_t *p, size_t n)
 	return 1;
 }
 
+int
+dl_name_valid(const char *name)
+{
+	size_t n = name != NULL ? strlen(name) : 0;
+
+	return n > 0 && n <= SOTTO_MAX_DEVICE_NAME && name_valid((const uint8_t *)name, n);
+}
+
 static int
 write_body(sbuf *b, const dl_list *l)
 {

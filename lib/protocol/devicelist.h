@@ -63,6 +63,10 @@ int dl_sign_device(dl_list *l, const uint8_t device_id[static SC_DEVICE_ID],
  * SOTTO_ERR_TOO_LARGE. */
 int dl_parse(dl_list *l, const uint8_t *p, size_t n) __attribute__((warn_unused_result));
 
+/* 1 if name (NUL-terminated) is a device name a list can hold: 1 to
+ * SOTTO_MAX_DEVICE_NAME bytes, strict UTF-8, no control characters. */
+int dl_name_valid(const char *name);
+
 /* SHA-256 of the whole signed list: what the next version puts in prev_hash. */
 void dl_hash(uint8_t out[static SC_SHA256], const uint8_t *p, size_t n);
 

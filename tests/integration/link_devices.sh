@@ -8,6 +8,8 @@
 . "$(dirname "$0")/lib.sh"
 
 server_init
+# A link offer is withdrawn this long after its device stops waiting (default 10).
+server_conf link_offer_seconds 2
 server_start
 user_init alice
 user_init bob
@@ -21,6 +23,9 @@ a2=$(sed -n 's/^device id: //p' "$T/link-alice2.out")
 [ ${#a2} -eq 32 ] || fail "link printed no device id: $(cat "$T/link-alice2.out")"
 grep -q "alice-phone" "$T/approve-alice2.out" || fail "approve did not show the name: $(cat "$T/approve-alice2.out")"
 grep -Eq 'fingerprint: ([0-9a-f]{4} ){7}[0-9a-f]{4}$' "$T/approve-alice2.out" || fail "approve showed no fingerprint"
+# Both screens show the same fingerprint, for the user to compare.
+fp=$(sed -n 's/^  fingerprint: //p' "$T/approve-alice2.out")
+grep -q "\"alice-phone\", fingerprint $fp" "$T/link-alice2.err" || fail "link did not show the fingerprint $fp: $(cat "$T/link-alice2.err")"
 as alice2 devices --json >"$T/d2"
 [ "$(jq -s length "$T/d2")" -eq 2 ] || fail "alice2 sees $(jq -s length "$T/d2") devices"
 [ "$(jq -r --arg i "$a2" 'select(.id == $i) | .approved_by' "$T/d2")" = "$a1" ] || fail "approved_by is not the approver"
@@ -79,8 +84,28 @@ grep -qi "failed its check" "$T/e2" || fail "tampered code: $(cat "$T/e2")"
 if wait "$lp"; then fail "an unapproved link succeeded"; fi
 grep -q "not approved within 3 s" "$T/l4.err" || fail "link timeout: $(cat "$T/l4.err")"
 [ ! -e "$T/home-alice4/sotto.db" ] && [ ! -e "$T/home-alice4/device.key" ] || fail "a failed link left a device behind"
+# The device gave up: its keys are gone, so approving its code now would add a
+# device nobody holds. The offer died with its last poll (link_offer_seconds).
+sleep 3
+expect_fail "$T/e2b" as alice approve "$code" --yes
+grep -qi "no device is waiting" "$T/e2b" || fail "approving a link that timed out: $(cat "$T/e2b")"
+# Same for a link killed while it waits (a crash, or Ctrl-C).
+"$SOTTO" --home "$T/home-alice5" link --server "$ADDR" --pin "$PIN" --handle alice --no-passphrase \
+    --device-name "alice-gone" >"$T/l5.out" 2>"$T/l5.err" &
+lp=$!
+for i in $(seq 1 300); do [ -s "$T/l5.out" ] && break; sleep 0.1; done
+code5=$(head -n 1 "$T/l5.out")
+kill -KILL "$lp"
+wait "$lp" 2>/dev/null || true
+sleep 3
+expect_fail "$T/e2c" as alice approve "$code5" --yes
+grep -qi "no device is waiting" "$T/e2c" || fail "approving an interrupted link: $(cat "$T/e2c")"
 [ "$(as alice devices --json | jq -s length)" -eq 3 ] || fail "a refused approval changed the list"
-ok "unknown code, code with the wrong secret and an unapproved link are refused; nothing is added"
+# A name that could not go in a device list is refused by link itself, at once.
+expect_fail "$T/e2d" "$SOTTO" --home "$T/home-alice6" link --server "$ADDR" --pin "$PIN" --handle alice \
+    --no-passphrase --device-name "$(printf 'evil\033[31mred')" --timeout 3
+grep -q "invalid device name" "$T/e2d" || fail "control characters in a link name: $(cat "$T/e2d")"
+ok "unknown code, wrong secret, unapproved, timed-out and killed links and a bad name are refused; nothing is added"
 
 # ---- remove-device: the removed device cannot authenticate; its queue goes ----
 as bob send alice "queued for the tablet" >/dev/null 2>&1

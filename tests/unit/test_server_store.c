@@ -777,6 +777,20 @@ test_rendezvous(void **state)
 	assert_int_equal(st->ops->rdv_take(st, id, 0, 250, 0, &got, &len), SOTTO_OK);
 	assert_int_equal(len, 7);
 	free(got);
+	/* extend: a live entry lives longer; an expired, used or absent one is
+	 * not brought back */
+	assert_int_equal(st->ops->rdv_extend(st, id, 0, 250, 400), SOTTO_OK);
+	assert_int_equal(st->ops->rdv_take(st, id, 0, 350, 0, &got, &len), SOTTO_OK);
+	free(got);
+	assert_int_equal(st->ops->rdv_extend(st, id, 0, 400, 500), SOTTO_ERR_NOT_FOUND);
+	assert_int_equal(st->ops->rdv_take(st, id, 0, 400, 0, &got, &len), SOTTO_ERR_NOT_FOUND);
+	assert_int_equal(st->ops->rdv_extend(st, id2, 0, 100, 500), SOTTO_ERR_NOT_FOUND);
+	assert_int_equal(st->ops->rdv_put(st, id2, 0, blob, 9, 500, 600, 10), SOTTO_OK);
+	assert_int_equal(st->ops->begin(st), SOTTO_OK);
+	assert_int_equal(st->ops->rdv_take(st, id2, 0, 550, 1, &got, &len), SOTTO_OK);
+	free(got);
+	assert_int_equal(st->ops->commit(st), SOTTO_OK);
+	assert_int_equal(st->ops->rdv_extend(st, id2, 0, 550, 900), SOTTO_ERR_NOT_FOUND);
 }
 
 int

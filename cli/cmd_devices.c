@@ -17,7 +17,7 @@ cmd_devices(const char *home, int argc, char **argv)
 	const char *handle = NULL;
 	char t[32];
 	size_t n = 0;
-	int ch, json = 0, r, rc;
+	int ch, json = 0, r, rc, verified = -1;
 
 	optind = 1;
 	opterr = 0;
@@ -36,6 +36,12 @@ cmd_devices(const char *home, int argc, char **argv)
 		rc = cli_fail_err(c, r);
 		goto out;
 	}
+	/* A contact's safety number is verified or not; my own account has none. */
+	if (handle != NULL && strcmp(handle, sotto_handle(c)) != 0 &&
+	    (verified = sotto_contact_verified(c, handle)) < 0) {
+		rc = cli_fail_err(c, verified);
+		goto out;
+	}
 	for (size_t i = 0; i < n; i++) {
 		cli_iso8601(t, sizeof(t), d[i].added_at);
 		if (json) {
@@ -46,8 +52,10 @@ cmd_devices(const char *home, int argc, char **argv)
 				printf("\"%s\"", d[i].approved_by);
 			else
 				printf("\"account\"");
-			printf(",\"this_device\":%s}\n",
-			    strcmp(d[i].id, sotto_device_id(c)) == 0 ? "true" : "false");
+			printf(",\"this_device\":%s", strcmp(d[i].id, sotto_device_id(c)) == 0 ? "true" : "false");
+			if (verified >= 0)
+				printf(",\"verified\":%s", verified ? "true" : "false");
+			printf("}\n");
 		} else {
 			printf("%s  ", d[i].id);
 			cli_text(stdout, d[i].name, strlen(d[i].name));
@@ -56,6 +64,11 @@ cmd_devices(const char *home, int argc, char **argv)
 			    strcmp(d[i].id, sotto_device_id(c)) == 0 ? "  (this device)" : "");
 		}
 	}
+	if (!json && verified == 1)
+		printf("safety number verified\n");
+	else if (!json && verified == 0)
+		printf("safety number not verified: compare `sotto safety-number %s` with %s in person, "
+		    "then run `sotto verify %s NUMBER`\n", handle, handle, handle);
 	rc = CLI_EXIT_OK;
 out:
 	free(d);

@@ -175,6 +175,11 @@ int sotto_safety_number(sotto_client *c, const char *handle,
 int sotto_verify(sotto_client *c, const char *handle, const char *number)
     __attribute__((warn_unused_result));
 
+/* 1 if handle's safety number was verified on this device (sotto_verify) for
+ * the identity it trusts now, 0 if not (never, or trusted again since), or a
+ * negative sotto_err (SOTTO_ERR_NOT_FOUND: never looked up). Local only. */
+int sotto_contact_verified(sotto_client *c, const char *handle) __attribute__((warn_unused_result));
+
 /* Accept handle's current identity after a reset: forget what was verified for
  * it and verify its device list afresh (trust on first use again). The contact
  * is no longer marked verified. */

@@ -106,3 +106,17 @@ sotto_verify(sotto_client *c, const char *handle, const char *number)
 	k.verified = 1;
 	return cstore_contact_put(c->st, &k);
 }
+
+int
+sotto_contact_verified(sotto_client *c, const char *handle)
+{
+	cstore_contact k;
+	int r;
+
+	c->detail[0] = '\0';
+	if (handle == NULL || !handle_valid(handle))
+		return SOTTO_ERR_INVALID_ARG;
+	if ((r = cstore_contact_get(c->st, handle, &k)) != SOTTO_OK)
+		return r;
+	return k.verified ? 1 : 0;
+}

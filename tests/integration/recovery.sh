@@ -19,6 +19,13 @@ as alice receive >/dev/null
 sn_bob=$(as bob safety-number alice)
 sn_alice=$(as alice safety-number bob)
 [ "$sn_bob" = "$sn_alice" ] || fail "safety numbers differ before recovery"
+# bob verifies alice's number (as read out by alice): shown from then on.
+[ "$(as bob devices alice --json | jq -rs 'map(.verified) | unique | tostring')" = '[false]' ] || fail "verified before verify"
+expect_fail "$T/v0" as bob verify alice "$(( (${sn_alice:0:1} + 1) % 10 ))${sn_alice:1}"
+grep -q "safety number does not match for alice" "$T/v0" || fail "wrong number: $(cat "$T/v0")"
+[ "$(as bob verify alice "$sn_alice")" = "verified alice" ] || fail "verify with the right number"
+[ "$(as bob devices alice --json | jq -rs 'map(.verified) | unique | tostring')" = '[true]' ] || fail "verify not shown by devices --json"
+as bob devices alice | grep -qx "safety number verified" || fail "verify not shown by devices"
 as bob send alice "sent while alice's devices are lost" >/dev/null
 [ "$(copies_for "$old1")" -eq 1 ] && [ "$(copies_for "$old2")" -eq 2 ] || fail "copies not queued for the old devices"
 
@@ -47,6 +54,8 @@ ok "only the new device is listed (signed by the account key); old queues delete
 [ "$(as alice-new safety-number bob)" = "$sn_alice" ] || fail "alice's safety number changed"
 as bob send alice "welcome back" >/dev/null 2>"$T/bw" || fail "bob send: $(cat "$T/bw")"
 [ "$(as bob safety-number alice)" = "$sn_bob" ] || fail "bob's safety number for alice changed"
+# Same account key: what bob verified still holds.
+[ "$(as bob devices alice --json | jq -rs 'map(.verified) | unique | tostring')" = '[true]' ] || fail "recovery lost bob's verification"
 grep -q "alice's devices changed: added \"alice-new\"" "$T/bw" || fail "bob not warned: $(cat "$T/bw")"
 grep -q "the account was recovered" "$T/bw" || fail "bob's warning does not say recovery: $(cat "$T/bw")"
 as bob alerts --json >"$T/ba"

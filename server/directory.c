@@ -231,6 +231,13 @@ dir_get_lists(conn *c, uint64_t id, const Sotto__Wire__GetDeviceListRequest *rq)
 	}
 	r.status = ST(OK);
 	r.n_device_lists = n;
+	/* Test mode only (main.c test_mode): hide the newest list, once. */
+	if (c->srv->test_withhold[0] != '\0' && !c->test_withheld && n > 1 && !more &&
+	    strcmp(rq->handle, c->srv->test_withhold) == 0) {
+		c->test_withheld = 1;
+		r.n_device_lists = n - 1;
+		log_warn("test_withheld", "conn=%llu handle=%s", (unsigned long long)c->serial, rq->handle);
+	}
 	r.device_lists = lists;
 	r.more = more;
 	session_respond(c, id, &r);

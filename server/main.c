@@ -108,6 +108,26 @@ mkdir_parents(const char *dir)
  * workers need no access to the key file once privileges are dropped. The
  * key lives in guarded memory, freed with the server.
  */
+/*
+ * A misbehaving server for one test (tests/integration/stale_retry.sh): the
+ * client's answer to a send refused as stale — re-fetch, verify, warn, retry —
+ * can only be reached when the lists a sender was shown are older than the
+ * server's, which an honest server never does between a lookup and a send.
+ * Said loudly in the log; never set outside that test.
+ */
+static void
+test_mode(server *s)
+{
+	const char *h = getenv("SOTTOD_TEST_WITHHOLD_ONCE");
+
+	if (h == NULL || *h == '\0')
+		return;
+	if (!handle_valid(h))
+		die("SOTTOD_TEST_WITHHOLD_ONCE: not a handle: %s", h);
+	snprintf(s->test_withhold, sizeof(s->test_withhold), "%s", h);
+	log_warn("test_mode", "withhold_once=%s: this server MISBEHAVES on purpose (tests only)", h);
+}
+
 static void
 read_tls_files(server *s, const char *dir)
 {
@@ -295,6 +315,7 @@ cmd_run(int argc, char **argv)
 	check_key_file(dir);
 	load_pin(dir, s->pin);
 	read_tls_files(s, dir);
+	test_mode(s);
 	log_info("start", "dir=%s address=%s listen=%s registration=%s expiry_seconds=%llu mailbox_cap=%llu "
 	    "storage=%s", dir, s->cfg.address, s->cfg.listen, s->cfg.registration_open ? "open" : "invite",
 	    (unsigned long long)s->cfg.expiry_seconds, (unsigned long long)s->cfg.mailbox_cap,

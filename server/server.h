@@ -69,6 +69,7 @@ typedef struct conn {
 	int closing;			/* flushing its last frames, then closed */
 	int timeout_cleared;		/* pre-auth deadline lifted */
 	int nonce_used;
+	int test_withheld;		/* test mode: this connection was shown a stale list */
 	uint8_t nonce[WIRE_NONCE_LEN];
 	char handle[SOTTO_MAX_HANDLE + 1];
 	uint8_t device_id[SC_DEVICE_ID];
@@ -151,6 +152,10 @@ struct server {
 	size_t tls_key_len;		/* (sc_secure_alloc; NULL: read the files) */
 	uint8_t *tls_cert;
 	size_t tls_cert_len;
+	/* Test mode (SOTTOD_TEST_WITHHOLD_ONCE=HANDLE, for the client's retry
+	 * test): the first lookup of HANDLE on each connection is answered
+	 * without its newest list, as a server withholding it would. "": off. */
+	char test_withhold[SOTTO_MAX_HANDLE + 1];
 };
 
 uint64_t now_ms(void);

@@ -272,6 +272,21 @@ cli_json_str(FILE *f, const char *s, size_t n)
 	fputc('"', f);
 }
 
+/* Bidirectional controls (U+061C, U+200E/F, U+202A..E, U+2066..9) and the
+ * line and paragraph separators (U+2028/9): on a terminal they reorder or
+ * break what the reader sees, so one sender's text could pass for another's. */
+static int
+text_spoofer(const unsigned char *p, size_t k)
+{
+	if (k == 2)
+		return p[0] == 0xd8 && p[1] == 0x9c;
+	if (k != 3 || p[0] != 0xe2)
+		return 0;
+	if (p[1] == 0x80)
+		return p[2] == 0x8e || p[2] == 0x8f || (p[2] >= 0xa8 && p[2] <= 0xae);
+	return p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9;
+}
+
 void
 cli_text(FILE *f, const char *s, size_t n)
 {
@@ -286,8 +301,12 @@ cli_text(FILE *f, const char *s, size_t n)
 		else if (p[i] < 0x80)
 			fputc(p[i], f);
 		else if ((k = utf8_len(p + i, n - i)) == 0 ||
-		    (k == 2 && p[i] == 0xc2 && p[i + 1] < 0xa0))	/* C1 controls */
+		    (k == 2 && p[i] == 0xc2 && p[i + 1] < 0xa0) ||	/* C1 controls */
+		    text_spoofer(p + i, k)) {
 			fputc('?', f);
+			i += k > 0 ? k : 1;
+			continue;
+		}
 		else {
 			fwrite(p + i, 1, k, f);
 			i += k;

@@ -60,6 +60,13 @@ number_for(sotto_client *c, const char *handle, char out[SAFETY_NUMBER_LEN + 1])
 
 	if (!handle_valid(handle))
 		return SOTTO_ERR_INVALID_ARG;
+	/* A number compares two accounts' keys; my own devices need none (each
+	 * verified the account's chain itself). */
+	if (strcmp(handle, c->cfg.handle) == 0) {
+		client_set_detail(c, "a safety number is between two accounts, and %s is your own",
+		    handle);
+		return SOTTO_ERR_INVALID_ARG;
+	}
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return SOTTO_ERR_NOMEM;
 	if ((r = client_list_refresh(c, handle, l, NULL, NULL)) == SOTTO_OK)

@@ -75,6 +75,15 @@ test_text_line(void **state)
 	fclose(f);
 	assert_string_equal(buf, "a\\nb?[2Jc\xc3\xa7");
 	free(buf);
+	/* C1 control, right-to-left override, isolate, line separator, Arabic
+	 * letter mark, invalid byte: one '?' each; other non-ASCII kept. */
+	buf = NULL;
+	f = open_memstream(&buf, &len);
+	assert_non_null(f);
+	cli_text(f, "x\xc2\x9by\xe2\x80\xae" "evil\xe2\x81\xa6" "z\xe2\x80\xa8\xd8\x9c\xff\xe2\x82\xac", 24);
+	fclose(f);
+	assert_string_equal(buf, "x?y?evil?z???\xe2\x82\xac");
+	free(buf);
 }
 
 static void

@@ -117,6 +117,21 @@ int cstore_messages_all(cstore *s, const char *handle, int (*fn)(const cstore_me
 /* 1 if a message with that id is stored, 0 if not, negative on error. */
 int cstore_message_seen(cstore *s, const uint8_t msg_id[static 16]);
 
+/* Messages held while their sender's identity reset waits for `trust`: kept
+ * as delivered (envelope and wrap), acknowledged to the server, opened again
+ * once the sender is trusted. cstore_held_add: SOTTO_ERR_TOO_LARGE once
+ * max_held are held (a hostile server must not fill the disk).
+ * cstore_held_each: fn for each of sender's, oldest first (bytes borrowed for
+ * the call; a non-zero return stops the walk and is returned).
+ * cstore_held_drop: forget all of sender's. */
+#define CSTORE_HELD_MAX_BYTES SOTTO_MAX_ENVELOPE
+#define CSTORE_MAX_HELD 1000
+int cstore_held_add(cstore *s, const char *sender, const uint8_t *env, size_t env_len,
+    const uint8_t *wrap, size_t wrap_len, uint64_t at, size_t max_held) __attribute__((warn_unused_result));
+int cstore_held_each(cstore *s, const char *sender, int (*fn)(const uint8_t *env, size_t env_len,
+    const uint8_t *wrap, size_t wrap_len, void *arg), void *arg) __attribute__((warn_unused_result));
+int cstore_held_drop(cstore *s, const char *sender) __attribute__((warn_unused_result));
+
 /* Record an alert; device may be NULL. */
 int cstore_alert_add(cstore *s, const char *kind, const char *handle, const uint8_t *device,
     uint64_t at, const char *text) __attribute__((warn_unused_result));
@@ -201,5 +216,9 @@ int client_list_refresh(sotto_client *c, const char *handle, dl_list *out, uint8
  * was verified byte for byte, else it is an identity reset. */
 int client_list_recheck(sotto_client *c, const char *handle, uint64_t since, dl_list *out)
     __attribute__((warn_unused_result));
+
+/* After `trust` of handle: open the messages held from it, store them (shown
+ * by the next receive) and forget them, all or nothing (client_receive.c). */
+int client_release_held(sotto_client *c, const char *handle) __attribute__((warn_unused_result));
 
 #endif

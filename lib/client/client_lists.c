@@ -396,8 +396,13 @@ sotto_trust(sotto_client *c, const char *handle)
 		return r;
 	if ((r = cstore_contact_forget(c->st, handle)) == SOTTO_OK)
 		r = refresh(c, handle, 1, 0, NULL, NULL, NULL);
-	if (r == SOTTO_OK && (r = cstore_commit(c->st)) == SOTTO_OK)
+	if (r == SOTTO_OK && (r = cstore_commit(c->st)) == SOTTO_OK) {
+		/* Trusted: what was held from it can be verified now. A failure
+		 * here keeps them held for the next trust; the trust stands. */
+		if (client_release_held(c, handle) != SOTTO_OK)
+			client_set_detail(c, "messages held from %s could not be opened yet", handle);
 		return SOTTO_OK;
+	}
 	cstore_rollback(c->st);
 	if (r == SOTTO_ERR_IDENTITY_RESET)
 		client_set_detail(c, "the device lists the server shows for %s do not verify either (%s): "

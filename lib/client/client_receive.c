@@ -10,6 +10,8 @@
 /* One delivered copy on its way from the wire to the store. */
 typedef struct incoming {
 	uint64_t seq;
+	const uint8_t *env, *wrap;	/* as delivered, borrowed: kept if held */
+	size_t env_len, wrap_len;
 	env_header h;
 	uint8_t *content;	/* NULL if rejected or a replay */
 	size_t content_len;
@@ -59,14 +61,18 @@ out:
 }
 
 static void
-open_one(sotto_client *c, const Sotto__Wire__Delivery *d, incoming *in)
+open_bytes(sotto_client *c, const uint8_t *env, size_t env_len, const uint8_t *wrap, size_t wrap_len,
+    incoming *in)
 {
 	uint8_t pub[SC_SIGN_PUB];
 	env_header *opened = NULL;
 	int r;
 
-	in->seq = d->seq;
-	if ((r = env_parse_header(&in->h, d->envelope.data, d->envelope.len)) != SOTTO_OK)
+	in->env = env;
+	in->env_len = env_len;
+	in->wrap = wrap;
+	in->wrap_len = wrap_len;
+	if ((r = env_parse_header(&in->h, env, env_len)) != SOTTO_OK)
 		goto bad;
 	if ((r = sender_key(c, &in->h, pub)) != SOTTO_OK)
 		goto bad;
@@ -74,8 +80,8 @@ open_one(sotto_client *c, const Sotto__Wire__Delivery *d, incoming *in)
 	if ((opened = calloc(1, sizeof(*opened))) == NULL)
 		goto bad;
 	/* The parsed header stays in `in` for the alert if opening fails. */
-	if ((r = env_open(opened, &in->content, &in->content_len, d->envelope.data, d->envelope.len,
-	    d->wrap.data, d->wrap.len, pub, c->cfg.handle, c->cfg.device_id, CLIENT_ENC_SEC(c))) != SOTTO_OK)
+	if ((r = env_open(opened, &in->content, &in->content_len, env, env_len, wrap, wrap_len, pub,
+	    c->cfg.handle, c->cfg.device_id, CLIENT_ENC_SEC(c))) != SOTTO_OK)
 		goto bad;
 	if (in->content_len > SOTTO_MAX_BODY) {
 		r = SOTTO_ERR_TOO_LARGE;
@@ -89,6 +95,13 @@ bad:
 	free(in->content);
 	in->content = NULL;
 	in->err = r;
+}
+
+static void
+open_one(sotto_client *c, const Sotto__Wire__Delivery *d, incoming *in)
+{
+	in->seq = d->seq;
+	open_bytes(c, d->envelope.data, d->envelope.len, d->wrap.data, d->wrap.len, in);
 }
 
 static int
@@ -113,6 +126,22 @@ store_batch(sotto_client *c, incoming *in, size_t n)
 	if ((r = cstore_begin(c->st)) != SOTTO_OK)
 		goto out;
 	for (i = 0; i < n; i++) {
+		/* From a sender whose identity reset waits for `trust`: it cannot be
+		 * verified now, and must not be lost either. Kept as delivered and
+		 * opened again once the user trusts the sender (client_release_held). */
+		if (in[i].err == SOTTO_ERR_IDENTITY_RESET && in[i].h.sender[0] != '\0' &&
+		    (r = cstore_held_add(c->st, in[i].h.sender, in[i].env, in[i].env_len, in[i].wrap,
+		    in[i].wrap_len, now, CSTORE_MAX_HELD)) != SOTTO_ERR_TOO_LARGE) {
+			if (r != SOTTO_OK)
+				goto fail;
+			snprintf(text, sizeof(text), "a message from %s is held: %s's identity was reset; "
+			    "check it, then `sotto trust %s` shows it", in[i].h.sender, in[i].h.sender,
+			    in[i].h.sender);
+			if ((r = client_alert(c, "held_message", in[i].h.sender, in[i].h.sender_device, text,
+			    text)) != SOTTO_OK)
+				goto fail;
+			continue;
+		}
 		if (in[i].err != SOTTO_OK) {
 			snprintf(text, sizeof(text), "a message %s%s was rejected: %s",
 			    in[i].h.sender[0] ? "from " : "", in[i].h.sender, sotto_strerror(in[i].err));
@@ -414,4 +443,40 @@ out:
 	if (n_new != NULL)
 		*n_new = st.n_new;
 	return r;
+}
+
+/* One held message, opened again now that its sender is trusted. */
+static int
+release_one(const uint8_t *env, size_t env_len, const uint8_t *wrap, size_t wrap_len, void *arg)
+{
+	sotto_client *c = arg;
+	incoming in;
+	int r;
+
+	memset(&in, 0, sizeof(in));
+	open_bytes(c, env, env_len, wrap, wrap_len, &in);
+	/* Reset again meanwhile, or a local failure: keep them all held. */
+	if (is_local_failure(in.err) || in.err == SOTTO_ERR_IDENTITY_RESET)
+		r = in.err;
+	else
+		r = store_batch(c, &in, 1);
+	if (in.content != NULL)
+		sc_wipe(in.content, in.content_len);
+	free(in.content);
+	return r;
+}
+
+int
+client_release_held(sotto_client *c, const char *handle)
+{
+	int r;
+
+	if ((r = cstore_begin(c->st)) != SOTTO_OK)
+		return r;
+	if ((r = cstore_held_each(c->st, handle, release_one, c)) != SOTTO_OK ||
+	    (r = cstore_held_drop(c->st, handle)) != SOTTO_OK || (r = cstore_commit(c->st)) != SOTTO_OK) {
+		cstore_rollback(c->st);
+		return r;
+	}
+	return SOTTO_OK;
 }

@@ -34,7 +34,10 @@ static const char schema[] =
     "  shown INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS alerts("
     "  id INTEGER PRIMARY KEY, kind TEXT NOT NULL, handle TEXT NOT NULL, device BLOB,"
-    "  at INTEGER NOT NULL, text TEXT NOT NULL, seen INTEGER NOT NULL DEFAULT 0);";
+    "  at INTEGER NOT NULL, text TEXT NOT NULL, seen INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS held("
+    "  id INTEGER PRIMARY KEY, sender TEXT NOT NULL, envelope BLOB NOT NULL,"
+    "  wrap BLOB NOT NULL, at INTEGER NOT NULL);";
 
 static int
 exec(cstore *s, const char *sql)
@@ -584,6 +587,78 @@ cstore_message_seen(cstore *s, const uint8_t msg_id[static 16])
 out:
 	sqlite3_finalize(st);
 	return r;
+}
+
+int
+cstore_held_add(cstore *s, const char *sender, const uint8_t *env, size_t env_len,
+    const uint8_t *wrap, size_t wrap_len, uint64_t at, size_t max_held)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if (at > INT64_MAX || env_len == 0 || env_len > CSTORE_HELD_MAX_BYTES || wrap_len == 0 ||
+	    wrap_len > CSTORE_HELD_MAX_BYTES)
+		return SOTTO_ERR_INVALID_ARG;
+	if ((r = prepare(s, &st, "SELECT count(*) FROM held")) != SOTTO_OK)
+		return r;
+	r = SOTTO_ERR_DB;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		r = (uint64_t)sqlite3_column_int64(st, 0) >= max_held ? SOTTO_ERR_TOO_LARGE : SOTTO_OK;
+	sqlite3_finalize(st);
+	st = NULL;
+	if (r != SOTTO_OK)
+		return r;
+	if ((r = prepare(s, &st, "INSERT INTO held(sender, envelope, wrap, at) VALUES(?, ?, ?, ?)")) !=
+	    SOTTO_OK)
+		return r;
+	r = SOTTO_ERR_DB;
+	if (sqlite3_bind_text(st, 1, sender, -1, SQLITE_STATIC) == SQLITE_OK &&
+	    sqlite3_bind_blob(st, 2, env, (int)env_len, SQLITE_STATIC) == SQLITE_OK &&
+	    sqlite3_bind_blob(st, 3, wrap, (int)wrap_len, SQLITE_STATIC) == SQLITE_OK &&
+	    sqlite3_bind_int64(st, 4, (sqlite3_int64)at) == SQLITE_OK && sqlite3_step(st) == SQLITE_DONE)
+		r = SOTTO_OK;
+	sqlite3_finalize(st);
+	return r;
+}
+
+int
+cstore_held_each(cstore *s, const char *sender, int (*fn)(const uint8_t *env, size_t env_len,
+    const uint8_t *wrap, size_t wrap_len, void *arg), void *arg)
+{
+	sqlite3_stmt *st = NULL;
+	const void *e, *w;
+	int r, step, el, wl;
+
+	if ((r = prepare(s, &st, "SELECT envelope, wrap FROM held WHERE sender = ? ORDER BY id")) !=
+	    SOTTO_OK)
+		return r;
+	r = SOTTO_ERR_DB;
+	if (sqlite3_bind_text(st, 1, sender, -1, SQLITE_STATIC) != SQLITE_OK)
+		goto out;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		/* Rows are untrusted: sizes capped here, contents parsed by the
+		 * envelope's bounded reader like any delivery. */
+		r = SOTTO_ERR_DB;
+		e = sqlite3_column_blob(st, 0);
+		el = sqlite3_column_bytes(st, 0);
+		w = sqlite3_column_blob(st, 1);
+		wl = sqlite3_column_bytes(st, 1);
+		if (e == NULL || w == NULL || el <= 0 || wl <= 0 || (size_t)el > CSTORE_HELD_MAX_BYTES ||
+		    (size_t)wl > CSTORE_HELD_MAX_BYTES)
+			goto out;
+		if ((r = fn(e, (size_t)el, w, (size_t)wl, arg)) != 0)
+			goto out;
+	}
+	r = step == SQLITE_DONE ? SOTTO_OK : SOTTO_ERR_DB;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int
+cstore_held_drop(cstore *s, const char *sender)
+{
+	return delete_handle(s, "DELETE FROM held WHERE sender = ?", sender);
 }
 
 int

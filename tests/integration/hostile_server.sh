@@ -229,10 +229,26 @@ alert_is s2 identity_reset 1 "$(reset_text "$WHY_FORK")" "D (s2 after the restor
 # S's reset sticks even though the real list is back: only `trust` lifts it.
 expect_fail "$T/D-s-after" as s send r "after the restore"
 line_is "$T/D-s-after" "$RESET_LINE" "D: S's send after the restore"
+# r writes to s2 while s2 holds r's identity as reset: s2 cannot verify the
+# message now, and must not lose it either: held (acknowledged, kept on the
+# device), with a warning, until s2 decides.
+as r send s2 "from r during the reset" >/dev/null 2>&1 || fail "D: r's send to s2"
+as s2 receive >"$T/D-held" 2>"$T/D-held.err" || fail "D: s2's receive: $(cat "$T/D-held.err")"
+[ ! -s "$T/D-held" ] || fail "D: s2 showed a message it cannot verify: $(cat "$T/D-held")"
+grep -q "^sotto: warning: a message from r is held: r's identity was reset" "$T/D-held.err" ||
+    fail "D: no held warning: $(cat "$T/D-held.err")"
+[ "$(alerts_of s2 held_message)" -eq 1 ] || fail "D: s2 has no held_message alert"
+[ "$(copies_for "$(own_device_id s2)")" -eq 0 ] || fail "D: the held copy was not acknowledged"
+[ "$(sqlite3 "$T/home-s2/sotto.db" "SELECT count(*) FROM held;")" -eq 1 ] || fail "D: nothing held on s2"
 
 # ---- the trust success path: s2 checks and accepts R's (real) identity ----
 as s2 trust r >"$T/D-trust" 2>"$T/D-trust.err" || fail "D: s2's trust: $(cat "$T/D-trust.err")"
 line_is "$T/D-trust" "trusted r" "D: s2's trust"
+# Trusted: the held message is verified against the list now trusted and shown.
+as s2 receive --json >"$T/D-released" || fail "D: s2's receive after trust"
+[ "$(jq -s 'map(select(.body == "from r during the reset" and .from == "r")) | length' "$T/D-released")" -eq 1 ] ||
+    fail "D: the held message was not shown once after trust: $(cat "$T/D-released")"
+[ "$(sqlite3 "$T/home-s2/sotto.db" "SELECT count(*) FROM held;")" -eq 0 ] || fail "D: still held after trust"
 [ ! -s "$T/D-trust.err" ] || fail "D: s2's trust wrote to stderr: $(cat "$T/D-trust.err")"
 # What s2 trusts now is R's real account: the numbers agree and verify passes.
 [ "$(as s2 safety-number r)" = "$(cat "$T/real-r-s2")" ] || fail "D: after trust, s2's safety number is not R's"
@@ -252,7 +268,7 @@ received_once r "secret-D-trusted" D
 received_once r2 "secret-D-trusted" D
 [ "$(alerts_all r)" -eq "$base_alerts_r" ] || fail "D: R has a new alert after the exchange: $(as r alerts)"
 snap D
-ok "D split view: S (who knew R) refused (identity_reset: rolled back); first-time s2 accepts the fake key (TOFU) but its number differs and verify fails; restored, s2 sees a fork, trusts, and its copies go to exactly r1 and r2; R sees nothing"
+ok "D split view: S (who knew R) refused (identity_reset: rolled back); first-time s2 accepts the fake key (TOFU) but its number differs and verify fails; restored, s2 sees a fork, holds r's message, trusts, shows it, and its copies go to exactly r1 and r2; R sees nothing"
 
 # ---- E: a copy for a phantom device queued by the server ----
 restore base

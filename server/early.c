@@ -28,9 +28,12 @@
  *   restarted node starts EARLY_RESTART_GAP above the highest seq ever
  *   stored, far more than can be in flight.
  *
- * A send refused after its early push (mailbox full, storage error) leaves the
- * recipient with a copy the sender was told failed; the sender's retry carries
- * the same msg id and is dropped by the recipient as a repeat.
+ * A send refused after its early push (another recipient device's mailbox
+ * full, a storage error) leaves a connected recipient with a copy the sender
+ * was told failed. The library's own retries carry the same msg id, which the
+ * recipient drops as a repeat; a user who sends the text again makes a new
+ * message, which that device shows a second time (docs/OPERATIONS.md,
+ * "Early delivery").
  */
 #include <errno.h>
 #include <pthread.h>

@@ -732,23 +732,26 @@ mailbox_free(server *s)
 	}
 }
 
-void
+int
 mailbox_sweep(server *s)
 {
 	store *st = s->st;
 	size_t deleted = 0;
 	int rc;
 
+	if (s->worker != 0)
+		return 0;
 	if ((rc = st->ops->begin(st)) != SOTTO_OK ||
-	    (rc = st->ops->copy_sweep(st, now_ms(), &deleted)) != SOTTO_OK) {
+	    (rc = st->ops->copy_sweep(st, now_ms(), SOTTOD_SWEEP_BATCH, &deleted)) != SOTTO_OK) {
 		st->ops->rollback(st);
 		log_error("sweep_failed", "err=\"%s\"", sotto_strerror(rc));
-		return;
+		return 0;
 	}
 	if ((rc = st->ops->commit(st)) != SOTTO_OK) {
 		log_error("sweep_failed", "err=\"%s\"", sotto_strerror(rc));
-		return;
+		return 0;
 	}
 	if (deleted > 0)
 		log_info("expired", "copies=%zu", deleted);
+	return deleted == SOTTOD_SWEEP_BATCH;
 }

@@ -25,6 +25,7 @@
 /* Seconds a closing connection gets to take its last frames. */
 #define NET_CLOSE_GRACE		5
 #define NET_SWEEP_MAX_SECONDS	60
+#define NET_SWEEP_AGAIN_US	(20 * LWS_US_PER_MS)	/* next batch of a sweep backlog */
 /* TCP keepalive on every connection, so dead peers do not hold descriptors and
  * push registrations for ever: probes after 60 s of silence, every 15 s, closed
  * after 6 unanswered (150 s); unacknowledged data also gives up at 150 s. */
@@ -408,11 +409,13 @@ static void
 sweep_cb(lws_sorted_usec_list_t *sul)
 {
 	net *n = lws_container_of(sul, net, sweep_sul);
+	int more = mailbox_sweep(n->srv);
 
-	mailbox_sweep(n->srv);
 	if (n->srv->lim != NULL)
 		limits_sweep(n->srv->lim, now_ms());
-	lws_sul_schedule(n->ctx, 0, &n->sweep_sul, sweep_cb, sweep_interval(n->srv));
+	/* A backlog goes in short transactions, with the loop's work between. */
+	lws_sul_schedule(n->ctx, 0, &n->sweep_sul, sweep_cb,
+	    more ? NET_SWEEP_AGAIN_US : sweep_interval(n->srv));
 }
 
 static conn *
@@ -1026,8 +1029,8 @@ net_run(server *s)
 		cmw.data = s;
 		ev_io_start(loop, &cmw);
 	}
-	mailbox_sweep(s);
-	lws_sul_schedule(n.ctx, 0, &n.sweep_sul, sweep_cb, sweep_interval(s));
+	lws_sul_schedule(n.ctx, 0, &n.sweep_sul, sweep_cb,
+	    mailbox_sweep(s) ? NET_SWEEP_AGAIN_US : sweep_interval(s));
 	log_info("listening", "address=%s port=%d worker=%zu", host, port, s->worker);
 	if (s->ready_fd >= 0) {
 		/* The supervisor prints "listening on" once every worker said so. */

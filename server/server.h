@@ -342,7 +342,11 @@ int committer_done(committer *cm);
 void committer_wait(committer *cm);
 /* Wait, stop the thread, close the writer store. Accepts NULL. */
 void committer_stop(committer *cm);
-/* Delete expired copies; logs how many. */
-void mailbox_sweep(server *s);
+/* Delete expired copies, at most SOTTOD_SWEEP_BATCH in one transaction (a
+ * short stop of the loop, not one as long as the backlog); logs how many.
+ * Returns 1 if more may be left (sweep again soon), else 0. Only worker 0
+ * sweeps: the store is shared by the node's workers. */
+#define SOTTOD_SWEEP_BATCH 1000
+int mailbox_sweep(server *s);
 
 #endif

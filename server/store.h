@@ -137,8 +137,9 @@ typedef struct store_ops {
 	/* Delete the listed seqs that belong to device; others are ignored. */
 	int (*copy_ack)(store *s, const uint8_t device_id[SC_DEVICE_ID], const uint64_t *seqs,
 	    size_t n, size_t *deleted);
-	/* Delete every copy with expires_at <= now. */
-	int (*copy_sweep)(store *s, uint64_t now, size_t *deleted);
+	/* Delete at most max copies with expires_at <= now, the longest expired
+	 * first (*deleted < max: none is left). */
+	int (*copy_sweep)(store *s, uint64_t now, size_t max, size_t *deleted);
 	/* Copy seq of device if still queued and unexpired at now (a wake-up names
 	 * it). *out: caller frees with store_copies_free(*out, 1). SOTTO_ERR_NOT_FOUND. */
 	int (*copy_get)(store *s, const uint8_t device_id[SC_DEVICE_ID], uint64_t seq, uint64_t now,

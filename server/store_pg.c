@@ -60,7 +60,8 @@ static const struct {
 	[Q_COPY_FETCH] = { "bii", "SELECT seq, msg_id, envelope, wrap, stored_at, expires_at FROM copies "
 	    "WHERE device_id = $1 AND expires_at > $2 ORDER BY seq ASC LIMIT $3" },
 	[Q_COPY_ACK] = { "ba", "DELETE FROM copies WHERE device_id = $1 AND seq = ANY($2::int8[])" },
-	[Q_COPY_SWEEP] = { "i", "DELETE FROM copies WHERE expires_at <= $1" },
+	[Q_COPY_SWEEP] = { "ii", "DELETE FROM copies WHERE seq IN (SELECT seq FROM copies WHERE "
+	    "expires_at <= $1 ORDER BY expires_at LIMIT $2)" },
 	[Q_COPY_TOTAL] = { "", "SELECT count(*) FROM copies" },
 	[Q_COPY_GET] = { "bii", "SELECT seq, msg_id, envelope, wrap, stored_at, expires_at FROM copies "
 	    "WHERE device_id = $1 AND seq = $2 AND expires_at > $3" },
@@ -826,7 +827,7 @@ out:
 }
 
 static int
-pg_copy_sweep(store *s, uint64_t now, size_t *deleted)
+pg_copy_sweep(store *s, uint64_t now, size_t max, size_t *deleted)
 {
 	pgparams p = { .n = 0 };
 	uint64_t del = 0;
@@ -834,6 +835,7 @@ pg_copy_sweep(store *s, uint64_t now, size_t *deleted)
 
 	*deleted = 0;
 	p_u64(&p, now);
+	p_u64(&p, max);
 	if ((rc = run_cmd(PQ(s), Q_COPY_SWEEP, &p, &del)) != SOTTO_OK)
 		return rc;
 	*deleted = (size_t)del;

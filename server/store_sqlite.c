@@ -52,7 +52,8 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_COPY_FETCH] = "SELECT seq, msg_id, envelope, wrap, stored_at, expires_at FROM copies "
 	    "WHERE device_id = ?1 AND expires_at > ?2 ORDER BY seq ASC LIMIT ?3",
 	[ST_COPY_ACK] = "DELETE FROM copies WHERE seq = ?1 AND device_id = ?2",
-	[ST_COPY_SWEEP] = "DELETE FROM copies WHERE expires_at <= ?1",
+	[ST_COPY_SWEEP] = "DELETE FROM copies WHERE seq IN (SELECT seq FROM copies WHERE expires_at <= ?1 "
+	    "ORDER BY expires_at LIMIT ?2)",
 	[ST_COPY_TOTAL] = "SELECT count(*) FROM copies",
 	[ST_COPY_GET] = "SELECT seq, msg_id, envelope, wrap, stored_at, expires_at FROM copies "
 	    "WHERE device_id = ?1 AND seq = ?2 AND expires_at > ?3",
@@ -628,14 +629,15 @@ sq_copy_ack(store *s, const uint8_t device_id[SC_DEVICE_ID], const uint64_t *seq
 }
 
 static int
-sq_copy_sweep(store *s, uint64_t now, size_t *deleted)
+sq_copy_sweep(store *s, uint64_t now, size_t max, size_t *deleted)
 {
 	store_sqlite *q = SQ(s);
 	sqlite3_stmt *st = stmt(q, ST_COPY_SWEEP);
 	int rc;
 
 	*deleted = 0;
-	if ((rc = bind_u64(st, 1, now)) != SOTTO_OK || (rc = step_done(st)) != SOTTO_OK)
+	if ((rc = bind_u64(st, 1, now)) != SOTTO_OK || (rc = bind_u64(st, 2, max)) != SOTTO_OK ||
+	    (rc = step_done(st)) != SOTTO_OK)
 		return rc;
 	*deleted = (size_t)sqlite3_changes(q->db);
 	return SOTTO_OK;

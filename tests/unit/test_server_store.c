@@ -487,16 +487,25 @@ test_expiry(void **state)
 	assert_int_equal(c[0].seq, s_live);
 	store_copies_free(c, n);
 
+	/* a bounded sweep: one of the two expired, then the other, then none */
 	assert_int_equal(st->ops->begin(st), SOTTO_OK);
-	assert_int_equal(st->ops->copy_sweep(st, now, &deleted), SOTTO_OK);
+	assert_int_equal(st->ops->copy_sweep(st, now, 1, &deleted), SOTTO_OK);
 	assert_int_equal(st->ops->commit(st), SOTTO_OK);
-	assert_int_equal(deleted, 2);
+	assert_int_equal(deleted, 1);
+	assert_int_equal(st->ops->begin(st), SOTTO_OK);
+	assert_int_equal(st->ops->copy_sweep(st, now, 5, &deleted), SOTTO_OK);
+	assert_int_equal(st->ops->commit(st), SOTTO_OK);
+	assert_int_equal(deleted, 1);
+	assert_int_equal(st->ops->begin(st), SOTTO_OK);
+	assert_int_equal(st->ops->copy_sweep(st, now, 5, &deleted), SOTTO_OK);
+	assert_int_equal(st->ops->commit(st), SOTTO_OK);
+	assert_int_equal(deleted, 0);
 	reopen(fx);
 	st = fx->st;
 	assert_int_equal(st->ops->copy_count(st, d1, 0, &count), SOTTO_OK);
 	assert_int_equal(count, 1);
 	assert_int_equal(st->ops->begin(st), SOTTO_OK);
-	assert_int_equal(st->ops->copy_sweep(st, now + 1, &deleted), SOTTO_OK);
+	assert_int_equal(st->ops->copy_sweep(st, now + 1, 1000, &deleted), SOTTO_OK);
 	assert_int_equal(st->ops->commit(st), SOTTO_OK);
 	assert_int_equal(deleted, 1);
 }

@@ -172,13 +172,15 @@ check_key_file(const char *dir)
 		die("%s is readable by others (mode %03o): chmod 600 it", path, (unsigned)(sb.st_mode & 0777));
 }
 
+#define USAGE \
+	"usage: sottod init DIR [--address HOST:PORT] [--open]\n" \
+	"       sottod run DIR [--listen HOST:PORT]\n" \
+	"       sottod invite DIR HANDLE\n"
+
 static int
 usage(void)
 {
-	fprintf(stderr,
-	    "usage: sottod init DIR [--address HOST:PORT] [--open]\n"
-	    "       sottod run DIR [--listen HOST:PORT]\n"
-	    "       sottod invite DIR HANDLE\n");
+	fputs(USAGE, stderr);
 	return 2;
 }
 
@@ -386,5 +388,11 @@ main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (strcmp(argv[1], "invite") == 0)
 		return cmd_invite(argc - 1, argv + 1);
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		fputs(USAGE, stdout);
+		return 0;
+	}
+	fprintf(stderr, "sottod: unknown command: %s\n", argv[1]);
 	return usage();
 }

@@ -77,6 +77,11 @@ grep -qi "no device is waiting" "$T/e1" || fail "unknown code: $(cat "$T/e1")"
 lp=$!
 for i in $(seq 1 300); do [ -s "$T/l4.out" ] && break; sleep 0.1; done
 code=$(head -n 1 "$T/l4.out")
+# Without --yes the approver must be asked; with no terminal to ask on, it is
+# refused before anything is shown or published.
+expect_fail "$T/e2a" setsid -w "$SOTTO" --home "$T/home-alice" approve "$code" </dev/null
+grep -q "no terminal to confirm on: use --yes" "$T/e2a" || fail "approve without a terminal: $(cat "$T/e2a")"
+[ ! -s "$T/e2a.stdout" ] || fail "approve without a terminal printed: $(cat "$T/e2a.stdout")"
 # Same rendezvous id, another secret: the offer fails its MAC.
 bad="${code:0:22}$(printf 'B%.0s' $(seq 1 20))A"
 expect_fail "$T/e2" as alice approve "$bad" --yes

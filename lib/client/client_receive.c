@@ -116,7 +116,7 @@ static int
 store_batch(sotto_client *c, incoming *in, size_t n)
 {
 	cstore_message *m = NULL;
-	char text[256];
+	char text[512];
 	uint64_t now = client_now_ms();
 	size_t i, j, used;
 	int r;

@@ -15,8 +15,9 @@ show_code(const char *code, const sotto_link_offer *self, void *arg)
 	printf("%s\n", code);
 	fflush(stdout);
 	fprintf(stderr, "On a device of %s run: sotto approve %s\n", self->handle, code);
-	fprintf(stderr, "It will show this device as \"%s\", fingerprint %s: check that it does.\n",
-	    self->name, self->fingerprint);
+	fprintf(stderr, "It will show this device as \"");
+	cli_text(stderr, self->name, strlen(self->name));
+	fprintf(stderr, "\", fingerprint %s: check that it does.\n", self->fingerprint);
 	fprintf(stderr, "Waiting for approval (stopping here withdraws the request)...\n");
 }
 

@@ -71,7 +71,8 @@ link_post(conn *c, uint64_t id, const Sotto__Wire__LinkPostRequest *rq)
 		session_respond_status(c, id, ST(RATE_LIMITED), "too many link requests");
 		return;
 	}
-	/* Only a device of an account can answer; anyone may offer. */
+	/* Only a device of an account can answer; anyone may offer or pick up
+	 * (both MACed with the code's secret, which the approver checks). */
 	if (rq->slot == WIRE_LINK_ANSWER && c->state != CONN_AUTHED) {
 		session_respond_status(c, id, ST(UNAUTHENTICATED), "authenticate first");
 		return;
@@ -92,7 +93,7 @@ link_post(conn *c, uint64_t id, const Sotto__Wire__LinkPostRequest *rq)
 	if ((rc = st->ops->commit(st)) != SOTTO_OK)
 		goto out;
 	log_info("link_post", "conn=%llu slot=%s", (unsigned long long)c->serial,
-	    rq->slot == WIRE_LINK_ANSWER ? "answer" : "offer");
+	    rq->slot == WIRE_LINK_ANSWER ? "answer" : rq->slot == WIRE_LINK_PICKUP ? "pickup" : "offer");
 out:
 	if (in_tx)
 		st->ops->rollback(st);
@@ -124,7 +125,7 @@ link_get(conn *c, uint64_t id, const Sotto__Wire__LinkGetRequest *rq)
 	uint8_t *blob = NULL;
 	size_t len = 0;
 	uint64_t now = now_ms();
-	int rc, in_tx = 0, consume = rq->slot == WIRE_LINK_ANSWER;
+	int rc, in_tx = 0, consume = rq->slot != WIRE_LINK_OFFER;
 
 	if (!backend_ready(c, id))
 		return;
@@ -132,7 +133,8 @@ link_get(conn *c, uint64_t id, const Sotto__Wire__LinkGetRequest *rq)
 		session_respond_status(c, id, ST(RATE_LIMITED), "too many link requests");
 		return;
 	}
-	/* The answer is handed out once; the offer may be looked at until answered. */
+	/* The answer and the pickup are handed out once; the offer may be looked
+	 * at until answered. */
 	if (consume) {
 		if ((rc = st->ops->begin(st)) != SOTTO_OK)
 			goto fail;
@@ -143,7 +145,7 @@ link_get(conn *c, uint64_t id, const Sotto__Wire__LinkGetRequest *rq)
 		goto fail;
 	/* Asking for the answer is the new device saying it still waits. No
 	 * offer (answered, or withdrawn already) is not an error here. */
-	if (consume && rc == SOTTO_ERR_NOT_FOUND) {
+	if (rq->slot == WIRE_LINK_ANSWER && rc == SOTTO_ERR_NOT_FOUND) {
 		int ext = st->ops->rdv_extend(st, rq->rendezvous_id.data, WIRE_LINK_OFFER, now,
 		    now + offer_alive_ms(c));
 

@@ -21,6 +21,10 @@ _Static_assert(SOTTO_LINK_CODE_LEN == LINK_CODE_TEXT_LEN, "public and protocol c
  * published, and how often it looks. */
 #define LINK_PUBLISH_WAIT_MS 30000
 #define LINK_PUBLISH_POLL_MS 250
+/* The approver: how long it waits for the new device to pick up the answer
+ * (the new device polls once a second), and how often it looks. */
+#define LINK_PICKUP_WAIT_MS 10000
+#define LINK_PICKUP_POLL_MS 500
 
 
 /* The account's device lists, each verified against the one before. */
@@ -334,6 +338,30 @@ out:
 	return r;
 }
 
+/* Post the pickup, reconnecting a few times if the connection drops. */
+static int
+post_pickup(const cstore_config *cfg, const uint8_t rid[static WIRE_RENDEZVOUS_LEN], const uint8_t *blob,
+    size_t blen)
+{
+	wire_frame *resp = NULL;
+	conn *cn = NULL;
+	int r = SOTTO_ERR_NETWORK;
+
+	for (int attempt = 0; attempt < 3; attempt++) {
+		if ((r = conn_open(&cn, cfg->address, cfg->pin)) == SOTTO_OK) {
+			r = link_request(cn, 1, WIRE_LINK_PICKUP, rid, blob, blen, &resp);
+			wire_free(resp);
+			resp = NULL;
+			conn_close(cn);
+			cn = NULL;
+		}
+		if (r != SOTTO_ERR_NETWORK && r != SOTTO_ERR_TIMEOUT)
+			break;
+		sleep_ms(LINK_POLL_MS);
+	}
+	return r;
+}
+
 int
 sotto_link(const char *home, const sotto_link_options *o, sotto_link_code_cb show, void *arg,
     char device_id[SOTTO_ID_HEX_LEN + 1])
@@ -421,6 +449,13 @@ sotto_link(const char *home, const sotto_link_options *o, sotto_link_code_cb sho
 	}
 	memcpy(cfg.account_pub, ans.account_pub, SC_SIGN_PUB);
 	memcpy(ch->account_pub, ans.account_pub, SC_SIGN_PUB);
+	/* Tell the approver this device holds the answer (and its keys): only
+	 * then does it publish the list that names this device. */
+	free(blob);
+	blob = NULL;
+	if ((r = link_pickup_encode(ans.list_hash, s->key, rid, &blob, &blen)) != SOTTO_OK ||
+	    (r = post_pickup(&cfg, rid, blob, blen)) != SOTTO_OK)
+		goto out;
 
 	/* Now a device of the account: authenticate and verify the chain here.
 	 * The approver answers first and publishes right after (so that a device
@@ -575,6 +610,49 @@ out:
 	return r;
 }
 
+/* The approver, after answering: wait until the new device picks the answer
+ * up (it still runs and holds its keys), so a device that has gone away is
+ * never published. */
+static int
+wait_pickup(sotto_client *c, const uint8_t rid[static WIRE_RENDEZVOUS_LEN],
+    const uint8_t key[static SC_SHA256], const uint8_t list_hash[static SC_SHA256])
+{
+	uint8_t h[SC_SHA256];
+	wire_frame *resp = NULL;
+	int64_t deadline = mono_ms() + LINK_PICKUP_WAIT_MS;
+	int r;
+
+	for (;;) {
+		if ((r = link_request(c->cn, 0, WIRE_LINK_PICKUP, rid, NULL, 0, &resp)) != SOTTO_OK) {
+			if (resp == NULL)
+				client_disconnect(c);
+			goto out;
+		}
+		if (resp->response->link_blob.len > 0)
+			break;
+		if (mono_ms() >= deadline) {
+			client_set_detail(c, "the new device did not pick up the approval (it gave up or "
+			    "was stopped): nothing was approved");
+			r = SOTTO_ERR_TIMEOUT;
+			goto out;
+		}
+		wire_free(resp);
+		resp = NULL;
+		sleep_ms(LINK_PICKUP_POLL_MS);
+	}
+	if (link_pickup_parse(h, resp->response->link_blob.data, resp->response->link_blob.len, key,
+	    rid) != SOTTO_OK || !sc_memeq(h, list_hash, SC_SHA256)) {
+		client_set_detail(c, "the pickup failed its check against the link code: nothing was "
+		    "approved");
+		r = SOTTO_ERR_BAD_SIGNATURE;
+		goto out;
+	}
+	r = SOTTO_OK;
+out:
+	wire_free(resp);
+	return r;
+}
+
 int
 sotto_approve(sotto_client *c, const char *code, sotto_approve_cb confirm, void *arg,
     char device_id[SOTTO_ID_HEX_LEN + 1])
@@ -681,6 +759,8 @@ sotto_approve(sotto_client *c, const char *code, sotto_approve_cb confirm, void 
 			client_disconnect(c);
 		goto out;
 	}
+	if ((r = wait_pickup(c, rid, key, ans.list_hash)) != SOTTO_OK)
+		goto out;
 	if ((r = publish_signed(c, next, signed_list, signed_len)) != SOTTO_OK) {
 		client_set_detail(c, "the new device was answered but the device list could not be "
 		    "published (%s): it was not added, and will give up", sotto_strerror(r));

@@ -204,3 +204,44 @@ fail:
 	return r;
 }
 
+/* pickup = "SLP1" || SHA-256(signed list) || MAC */
+int
+link_pickup_encode(const uint8_t list_hash[static SC_SHA256], const uint8_t key[static SC_SHA256],
+    const uint8_t rid[static WIRE_RENDEZVOUS_LEN], uint8_t **out, size_t *n)
+{
+	sbuf b;
+	int r;
+
+	sbw_init(&b, SOTTO_MAX_LINK_BLOB);
+	sbw_put(&b, LINK_PICKUP_MAGIC, 4);
+	sbw_put(&b, list_hash, SC_SHA256);
+	r = seal_blob(&b, key, LINK_PICKUP_LABEL, rid, out, n);
+	sbw_free(&b);
+	return r;
+}
+
+int
+link_pickup_parse(uint8_t list_hash[static SC_SHA256], const uint8_t *p, size_t n,
+    const uint8_t key[static SC_SHA256], const uint8_t rid[static WIRE_RENDEZVOUS_LEN])
+{
+	sbuf_reader rd;
+	const uint8_t *magic;
+	size_t body;
+	int r;
+
+	memset(list_hash, 0, SC_SHA256);
+	if ((r = open_blob(p, n, key, LINK_PICKUP_LABEL, rid, &body)) != SOTTO_OK)
+		return r;
+	sbr_init(&rd, p, body);
+	if ((r = sbr_ptr(&rd, 4, &magic)) != SOTTO_OK || (r = sbr_copy(&rd, list_hash, SC_SHA256)) != SOTTO_OK ||
+	    (r = sbr_done(&rd)) != SOTTO_OK)
+		goto fail;
+	if (memcmp(magic, LINK_PICKUP_MAGIC, 4) != 0) {	/* not secret: a format tag */
+		r = SOTTO_ERR_FORMAT;
+		goto fail;
+	}
+	return SOTTO_OK;
+fail:
+	memset(list_hash, 0, SC_SHA256);
+	return r;
+}

@@ -12,6 +12,9 @@
  *             label "sotto-link-offer-v1"  (new device -> approver)
  * answer    = "SLA1" || account_pub (32) || u64 version || SHA-256(signed list) || MAC,
  *             label "sotto-link-answer-v1" (approver -> new device)
+ * pickup    = "SLP1" || SHA-256(signed list) || MAC, label "sotto-link-pickup-v1"
+ *             (new device -> approver: it holds the answer and still has its
+ *             keys; the approver publishes the list only after this)
  * Parsers check the MAC (constant time) before they read the body, and refuse
  * trailing bytes; outputs are zeroed on failure.
  */
@@ -31,6 +34,8 @@
 #define LINK_MAC_LEN SC_SHA256
 #define LINK_OFFER_MAGIC "SLO1"
 #define LINK_ANSWER_MAGIC "SLA1"
+#define LINK_PICKUP_MAGIC "SLP1"
+#define LINK_PICKUP_LABEL "sotto-link-pickup-v1"
 #define LINK_OFFER_LABEL "sotto-link-offer-v1"
 #define LINK_ANSWER_LABEL "sotto-link-answer-v1"
 #define LINK_HKDF_SALT "sotto-link-v1"
@@ -73,5 +78,12 @@ int link_offer_parse(link_offer *o, const uint8_t *p, size_t n, const uint8_t ke
     const uint8_t rid[static WIRE_RENDEZVOUS_LEN]) __attribute__((warn_unused_result));
 int link_answer_parse(link_answer *a, const uint8_t *p, size_t n, const uint8_t key[static SC_SHA256],
     const uint8_t rid[static WIRE_RENDEZVOUS_LEN]) __attribute__((warn_unused_result));
+/* The pickup names the list the answer named (its hash). */
+int link_pickup_encode(const uint8_t list_hash[static SC_SHA256], const uint8_t key[static SC_SHA256],
+    const uint8_t rid[static WIRE_RENDEZVOUS_LEN], uint8_t **out, size_t *n)
+    __attribute__((warn_unused_result));
+int link_pickup_parse(uint8_t list_hash[static SC_SHA256], const uint8_t *p, size_t n,
+    const uint8_t key[static SC_SHA256], const uint8_t rid[static WIRE_RENDEZVOUS_LEN])
+    __attribute__((warn_unused_result));
 
 #endif

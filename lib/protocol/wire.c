@@ -77,10 +77,10 @@ validate(const wire_frame *f)
 		return handle_valid(f->device_list_changed->handle);
 	case SOTTO__WIRE__FRAME__MSG_LINK_POST:
 		return len_is(&f->link_post->rendezvous_id, WIRE_RENDEZVOUS_LEN) &&
-		    f->link_post->slot <= 1 && f->link_post->blob.len > 0 &&
+		    f->link_post->slot <= WIRE_LINK_PICKUP && f->link_post->blob.len > 0 &&
 		    f->link_post->blob.len <= SOTTO_MAX_LINK_BLOB;
 	case SOTTO__WIRE__FRAME__MSG_LINK_GET:
-		return len_is(&f->link_get->rendezvous_id, WIRE_RENDEZVOUS_LEN) && f->link_get->slot <= 1;
+		return len_is(&f->link_get->rendezvous_id, WIRE_RENDEZVOUS_LEN) && f->link_get->slot <= WIRE_LINK_PICKUP;
 	case SOTTO__WIRE__FRAME__MSG_RECOVER:
 		return handle_valid(f->recover->handle) &&
 		    f->recover->device_list.len <= SOTTO_MAX_DEVICE_LIST &&

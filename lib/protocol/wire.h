@@ -22,6 +22,7 @@ typedef Sotto__Wire__Frame wire_frame;
 #define WIRE_RENDEZVOUS_LEN 16	/* LinkPost/LinkGet rendezvous id */
 #define WIRE_LINK_OFFER 0	/* LinkPost/LinkGet slots */
 #define WIRE_LINK_ANSWER 1
+#define WIRE_LINK_PICKUP 2	/* the new device: "I hold the answer" */
 
 /* Unpack and validate a frame of at most max bytes. *out: caller frees with
  * wire_free. SOTTO_ERR_TOO_LARGE, SOTTO_ERR_FORMAT. */

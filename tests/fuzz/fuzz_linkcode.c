@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * Link codes and the linking blobs (lib/protocol/linkcode.h). The first input
- * byte picks what the rest is:
+ * byte (mod 7) picks what the rest is:
  *   0: a link code (as a C string): one that decodes must encode to itself;
- *   1/2: an offer/answer blob as the server would relay it (MAC checked first);
- *   3/4: an offer/answer *body*, MACed here with the fixed rendezvous key, so
- *        the fuzzer reaches the body parser; what parses must encode back to the
- *        same bytes (one spelling per offer/answer).
+ *   1/2/3: an offer/answer/pickup blob as the server would relay it (MAC
+ *        checked first);
+ *   4/5/6: an offer/answer/pickup *body*, MACed here with the fixed rendezvous
+ *        key, so the fuzzer reaches the body parser; what parses must encode
+ *        back to the same bytes (one spelling per blob).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -49,30 +50,39 @@ one_code(const uint8_t *data, size_t size)
 	free(code);
 }
 
+/* kind 0 offer, 1 answer, 2 pickup */
 static void
-one_blob(const uint8_t *p, size_t n, int answer)
+one_blob(const uint8_t *p, size_t n, int kind)
 {
 	link_offer o;
 	link_answer a;
-	uint8_t *again = NULL;
+	uint8_t h[SC_SHA256], *again = NULL;
 	size_t m = 0;
 
-	if (!answer) {
+	if (kind == 0) {
 		if (link_offer_parse(&o, p, n, key, rid) != SOTTO_OK) {
 			FUZZ_ASSERT(sc_is_zero(&o, sizeof(o)));
 			return;
 		}
 		FUZZ_ASSERT(link_offer_encode(&o, key, rid, &again, &m) == SOTTO_OK);
-	} else {
+	} else if (kind == 1) {
 		if (link_answer_parse(&a, p, n, key, rid) != SOTTO_OK) {
 			FUZZ_ASSERT(sc_is_zero(&a, sizeof(a)));
 			return;
 		}
 		FUZZ_ASSERT(link_answer_encode(&a, key, rid, &again, &m) == SOTTO_OK);
+	} else {
+		if (link_pickup_parse(h, p, n, key, rid) != SOTTO_OK) {
+			FUZZ_ASSERT(sc_is_zero(h, sizeof(h)));
+			return;
+		}
+		FUZZ_ASSERT(link_pickup_encode(h, key, rid, &again, &m) == SOTTO_OK);
 	}
 	FUZZ_ASSERT(m == n && memcmp(again, p, n) == 0);
 	free(again);
 }
+
+static const char *const labels[] = { "sotto-link-offer-v1", "sotto-link-answer-v1", "sotto-link-pickup-v1" };
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -81,19 +91,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1 || size > 2 * SOTTO_MAX_LINK_BLOB)
 		return 0;
-	switch (data[0] % 5) {
+	switch (data[0] % 7) {
 	case 0:
 		one_code(data + 1, size - 1);
 		break;
 	case 1:
 	case 2:
-		one_blob(data + 1, size - 1, data[0] % 5 == 2);
+	case 3:
+		one_blob(data + 1, size - 1, data[0] % 7 - 1);
 		break;
 	default:
 		if (size - 1 > SOTTO_MAX_LINK_BLOB)
 			return 0;
-		one_blob(buf, remac(buf, data + 1, size - 1, data[0] % 5 == 4 ?
-		    "sotto-link-answer-v1" : "sotto-link-offer-v1"), data[0] % 5 == 4);
+		one_blob(buf, remac(buf, data + 1, size - 1, labels[data[0] % 7 - 4]), data[0] % 7 - 4);
 		break;
 	}
 	return 0;

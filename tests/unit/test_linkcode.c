@@ -52,28 +52,35 @@ test_code(void **state)
 }
 
 /* Every bit flip and every truncation of blob p/n must be refused. */
-static void
-mutate_all(const uint8_t *p, size_t n, int answer)
+enum blob_kind { OFFER, ANSWER, PICKUP };
+
+static int
+parse_kind(enum blob_kind k, const uint8_t *p, size_t n)
 {
-	uint8_t *m = malloc(n);
 	link_offer o;
 	link_answer a;
+	uint8_t h[SC_SHA256];
+
+	switch (k) {
+	case OFFER: return link_offer_parse(&o, p, n, key, rid);
+	case ANSWER: return link_answer_parse(&a, p, n, key, rid);
+	default: return link_pickup_parse(h, p, n, key, rid);
+	}
+}
+
+static void
+mutate_all(const uint8_t *p, size_t n, enum blob_kind k)
+{
+	uint8_t *m = malloc(n);
 
 	assert_non_null(m);
 	for (size_t i = 0; i < n * 8; i++) {
 		memcpy(m, p, n);
 		m[i / 8] ^= (uint8_t)(1u << (i % 8));
-		if (answer)
-			assert_int_not_equal(link_answer_parse(&a, m, n, key, rid), SOTTO_OK);
-		else
-			assert_int_not_equal(link_offer_parse(&o, m, n, key, rid), SOTTO_OK);
+		assert_int_not_equal(parse_kind(k, m, n), SOTTO_OK);
 	}
-	for (size_t len = 0; len < n; len++) {
-		if (answer)
-			assert_int_not_equal(link_answer_parse(&a, p, len, key, rid), SOTTO_OK);
-		else
-			assert_int_not_equal(link_offer_parse(&o, p, len, key, rid), SOTTO_OK);
-	}
+	for (size_t len = 0; len < n; len++)
+		assert_int_not_equal(parse_kind(k, p, len), SOTTO_OK);
 	free(m);
 }
 
@@ -102,7 +109,7 @@ test_offer(void **state)
 	/* An offer is not an answer (different label). */
 	link_answer a;
 	assert_int_not_equal(link_answer_parse(&a, blob, n, key, rid), SOTTO_OK);
-	mutate_all(blob, n, 0);
+	mutate_all(blob, n, OFFER);
 	free(blob);
 }
 
@@ -121,7 +128,25 @@ test_answer(void **state)
 	assert_int_equal(link_answer_encode(&a, key, rid, &blob, &n), SOTTO_OK);
 	assert_int_equal(link_answer_parse(&back, blob, n, key, rid), SOTTO_OK);
 	assert_memory_equal(&back, &a, sizeof(a));
-	mutate_all(blob, n, 1);
+	mutate_all(blob, n, ANSWER);
+	free(blob);
+}
+
+static void
+test_pickup(void **state)
+{
+	uint8_t h[SC_SHA256], back[SC_SHA256], *blob = NULL;
+	size_t n = 0;
+
+	(void)state;
+	sc_random(h, sizeof(h));
+	assert_int_equal(link_pickup_encode(h, key, rid, &blob, &n), SOTTO_OK);
+	assert_int_equal(link_pickup_parse(back, blob, n, key, rid), SOTTO_OK);
+	assert_memory_equal(back, h, sizeof(h));
+	/* Neither an offer nor an answer parses as a pickup, nor the reverse. */
+	assert_int_not_equal(parse_kind(ANSWER, blob, n), SOTTO_OK);
+	assert_int_not_equal(parse_kind(OFFER, blob, n), SOTTO_OK);
+	mutate_all(blob, n, PICKUP);
 	free(blob);
 }
 
@@ -132,6 +157,7 @@ main(void)
 		cmocka_unit_test(test_code),
 		cmocka_unit_test(test_offer),
 		cmocka_unit_test(test_answer),
+		cmocka_unit_test(test_pickup),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

@@ -613,7 +613,16 @@ test_unauthenticated(void **state)
 	assert_int_equal(status_of(c, 7), ST(OK));
 	rq_link_get(c, 8, rid, WIRE_LINK_ANSWER);
 	assert_int_equal(status_of(c, 8), ST(OK));
+	/* So is the pickup (MACed: only the approver can check it). */
+	rq_link_post(c, 9, rid, WIRE_LINK_PICKUP);
+	assert_int_equal(status_of(c, 9), ST(OK));
+	rq_link_get(c, 10, rid, WIRE_LINK_PICKUP);
+	assert_int_equal(status_of(c, 10), ST(OK));
 	assert_false(c->closing);
+	/* No slot past the pickup: the frame does not even decode. */
+	rq_link_post(c, 11, rid, WIRE_LINK_PICKUP + 1);
+	assert_int_equal(status_of(c, 0), ST(BAD_REQUEST));
+	assert_true(c->closing);
 	/* Nothing was published or stored by any of it. */
 	{
 		dl_list cur;

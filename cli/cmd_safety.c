@@ -74,8 +74,12 @@ cmd_trust(const char *home, int argc, char **argv)
 		rc = cli_fail("%s", sotto_error_detail(c));
 	else if (r != SOTTO_OK)
 		rc = cli_fail_err(c, r);
-	else
+	else {
 		printf("trusted %s\n", argv[1]);
+		/* Trusted, but something after it (opening held messages) failed. */
+		if (*sotto_error_detail(c) != '\0')
+			fprintf(stderr, "sotto: warning: %s\n", sotto_error_detail(c));
+	}
 	sotto_close(c);
 	return rc;
 }

@@ -66,6 +66,12 @@ typedef struct cstore_message {
 int cstore_open(cstore **out, const char *path, int create) __attribute__((warn_unused_result));
 void cstore_close(cstore *s);
 
+/* Transactions nest: the outermost begin opens a write transaction, inner
+ * ones are savepoints. An inner commit is durable only when the outermost one
+ * commits; a rollback undoes its own level. Every begin that succeeded is
+ * ended by exactly one commit that succeeded or one rollback (also after a
+ * failed commit). SOTTO_ERR_DB if SQLite ended the transaction on its own (a
+ * full disk, an I/O error): the caller rolls back. */
 int cstore_begin(cstore *s) __attribute__((warn_unused_result));
 int cstore_commit(cstore *s) __attribute__((warn_unused_result));
 void cstore_rollback(cstore *s);
@@ -119,15 +125,20 @@ int cstore_message_seen(cstore *s, const uint8_t msg_id[static 16]);
 
 /* Messages held while their sender's identity reset waits for `trust`: kept
  * as delivered (envelope and wrap), acknowledged to the server, opened again
- * once the sender is trusted. cstore_held_add: SOTTO_ERR_TOO_LARGE once
- * max_held are held (a hostile server must not fill the disk).
+ * once the sender is trusted. cstore_held_add: a msg id already held from
+ * sender is not stored twice; SOTTO_ERR_TOO_LARGE once CSTORE_MAX_HELD are
+ * held, or CSTORE_MAX_HELD_PER_SENDER from sender (anyone can send bytes that
+ * claim a sender: they must not fill the disk); *first: 1 if it is the first
+ * held from sender (alert once per sender, not once per message).
  * cstore_held_each: fn for each of sender's, oldest first (bytes borrowed for
  * the call; a non-zero return stops the walk and is returned).
  * cstore_held_drop: forget all of sender's. */
 #define CSTORE_HELD_MAX_BYTES SOTTO_MAX_ENVELOPE
 #define CSTORE_MAX_HELD 1000
-int cstore_held_add(cstore *s, const char *sender, const uint8_t *env, size_t env_len,
-    const uint8_t *wrap, size_t wrap_len, uint64_t at, size_t max_held) __attribute__((warn_unused_result));
+#define CSTORE_MAX_HELD_PER_SENDER 100
+int cstore_held_add(cstore *s, const char *sender, const uint8_t msg_id[static 16], const uint8_t *env,
+    size_t env_len, const uint8_t *wrap, size_t wrap_len, uint64_t at, int *first)
+    __attribute__((warn_unused_result));
 int cstore_held_each(cstore *s, const char *sender, int (*fn)(const uint8_t *env, size_t env_len,
     const uint8_t *wrap, size_t wrap_len, void *arg), void *arg) __attribute__((warn_unused_result));
 int cstore_held_drop(cstore *s, const char *sender) __attribute__((warn_unused_result));

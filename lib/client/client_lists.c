@@ -252,7 +252,7 @@ refresh(sotto_client *c, const char *handle, int trusting, uint64_t since, dl_li
 	dl_list *orig = NULL, *l = NULL;
 	walk w;
 	cstore_contact k;
-	int r, had_orig = 0, more;
+	int r, had_orig = 0, more, asked = 0;
 	size_t i;
 
 	memset(&w, 0, sizeof(w));
@@ -285,6 +285,7 @@ refresh(sotto_client *c, const char *handle, int trusting, uint64_t since, dl_li
 	} else if (r != SOTTO_ERR_NOT_FOUND)
 		goto out;
 
+	asked = 1;	/* from here on, a failure may be the server's doing */
 	if ((r = client_connect(c)) != SOTTO_OK)
 		goto out;
 	/* Ask from one before the latest verified: the server must show that
@@ -349,8 +350,9 @@ refresh(sotto_client *c, const char *handle, int trusting, uint64_t since, dl_li
 		*nout = w.prev_len;
 	r = SOTTO_OK;
 out:
-	/* My own list is the one whose silence must not go unnoticed. */
-	if (is_mine(c, handle)) {
+	/* My own list is the one whose silence must not go unnoticed (a refusal
+	 * kept locally, before asking, says nothing about the directory). */
+	if (is_mine(c, handle) && asked) {
 		if (r == SOTTO_OK)
 			client_directory_ok(c);
 		else

@@ -20,9 +20,10 @@ typedef struct incoming {
 } incoming;
 
 /* The sender device's signing key, from the sender's verified list; the list
- * is brought up to date once if the device is not (yet) in it. */
+ * is brought up to date once if the device is not (yet) in it (local_only:
+ * never — a device not in the stored list is unknown). */
 static int
-sender_key(sotto_client *c, const env_header *h, uint8_t pub[static SC_SIGN_PUB])
+sender_key(sotto_client *c, const env_header *h, uint8_t pub[static SC_SIGN_PUB], int local_only)
 {
 	dl_list *l = NULL;
 	cstore_contact k;
@@ -42,6 +43,10 @@ sender_key(sotto_client *c, const env_header *h, uint8_t pub[static SC_SIGN_PUB]
 		goto found;
 	if (r != SOTTO_OK && r != SOTTO_ERR_NOT_FOUND)
 		goto out;
+	if (local_only) {
+		r = SOTTO_ERR_UNKNOWN_DEVICE;
+		goto out;
+	}
 	if ((r = client_list_refresh(c, h->sender, l, NULL, NULL)) != SOTTO_OK)
 		goto out;
 	/* Still unknown: check the whole history, so a forked chain (another
@@ -62,7 +67,7 @@ out:
 
 static void
 open_bytes(sotto_client *c, const uint8_t *env, size_t env_len, const uint8_t *wrap, size_t wrap_len,
-    incoming *in)
+    int local_only, incoming *in)
 {
 	uint8_t pub[SC_SIGN_PUB];
 	env_header *opened = NULL;
@@ -74,7 +79,7 @@ open_bytes(sotto_client *c, const uint8_t *env, size_t env_len, const uint8_t *w
 	in->wrap_len = wrap_len;
 	if ((r = env_parse_header(&in->h, env, env_len)) != SOTTO_OK)
 		goto bad;
-	if ((r = sender_key(c, &in->h, pub)) != SOTTO_OK)
+	if ((r = sender_key(c, &in->h, pub, local_only)) != SOTTO_OK)
 		goto bad;
 	r = SOTTO_ERR_NOMEM;
 	if ((opened = calloc(1, sizeof(*opened))) == NULL)
@@ -101,7 +106,7 @@ static void
 open_one(sotto_client *c, const Sotto__Wire__Delivery *d, incoming *in)
 {
 	in->seq = d->seq;
-	open_bytes(c, d->envelope.data, d->envelope.len, d->wrap.data, d->wrap.len, in);
+	open_bytes(c, d->envelope.data, d->envelope.len, d->wrap.data, d->wrap.len, 0, in);
 }
 
 static int
@@ -119,7 +124,7 @@ store_batch(sotto_client *c, incoming *in, size_t n)
 	char text[512];
 	uint64_t now = client_now_ms();
 	size_t i, j, used;
-	int r;
+	int r, first = 0;
 
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		return SOTTO_ERR_NOMEM;
@@ -130,14 +135,14 @@ store_batch(sotto_client *c, incoming *in, size_t n)
 		 * verified now, and must not be lost either. Kept as delivered and
 		 * opened again once the user trusts the sender (client_release_held). */
 		if (in[i].err == SOTTO_ERR_IDENTITY_RESET && in[i].h.sender[0] != '\0' &&
-		    (r = cstore_held_add(c->st, in[i].h.sender, in[i].env, in[i].env_len, in[i].wrap,
-		    in[i].wrap_len, now, CSTORE_MAX_HELD)) != SOTTO_ERR_TOO_LARGE) {
+		    (r = cstore_held_add(c->st, in[i].h.sender, in[i].h.msg_id, in[i].env, in[i].env_len,
+		    in[i].wrap, in[i].wrap_len, now, &first)) != SOTTO_ERR_TOO_LARGE) {
 			if (r != SOTTO_OK)
 				goto fail;
-			snprintf(text, sizeof(text), "a message from %s is held: %s's identity was reset; "
-			    "check it, then `sotto trust %s` shows it", in[i].h.sender, in[i].h.sender,
-			    in[i].h.sender);
-			if ((r = client_alert(c, "held_message", in[i].h.sender, in[i].h.sender_device, text,
+			snprintf(text, sizeof(text), "messages from %s are held: %s's identity was reset; "
+			    "check it, then after `sotto trust %s` the next receive shows them",
+			    in[i].h.sender, in[i].h.sender, in[i].h.sender);
+			if (first && (r = client_alert(c, "held_message", in[i].h.sender, NULL, text,
 			    text)) != SOTTO_OK)
 				goto fail;
 			continue;
@@ -453,8 +458,10 @@ release_one(const uint8_t *env, size_t env_len, const uint8_t *wrap, size_t wrap
 	incoming in;
 	int r;
 
+	/* Against the list just trusted, without asking the server again per
+	 * message: bytes from an unknown device are rejected, not looked up. */
 	memset(&in, 0, sizeof(in));
-	open_bytes(c, env, env_len, wrap, wrap_len, &in);
+	open_bytes(c, env, env_len, wrap, wrap_len, 1, &in);
 	/* Reset again meanwhile, or a local failure: keep them all held. */
 	if (is_local_failure(in.err) || in.err == SOTTO_ERR_IDENTITY_RESET)
 		r = in.err;

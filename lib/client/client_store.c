@@ -36,8 +36,8 @@ static const char schema[] =
     "  id INTEGER PRIMARY KEY, kind TEXT NOT NULL, handle TEXT NOT NULL, device BLOB,"
     "  at INTEGER NOT NULL, text TEXT NOT NULL, seen INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS held("
-    "  id INTEGER PRIMARY KEY, sender TEXT NOT NULL, envelope BLOB NOT NULL,"
-    "  wrap BLOB NOT NULL, at INTEGER NOT NULL);";
+    "  id INTEGER PRIMARY KEY, sender TEXT NOT NULL, msg_id BLOB NOT NULL, envelope BLOB NOT NULL,"
+    "  wrap BLOB NOT NULL, at INTEGER NOT NULL, UNIQUE(sender, msg_id));";
 
 static int
 exec(cstore *s, const char *sql)
@@ -131,6 +131,10 @@ cstore_begin(cstore *s)
 
 	if (s->depth == UINT_MAX)
 		return SOTTO_ERR_INTERNAL;
+	/* Inside a transaction SQLite has already ended (SQLITE_FULL, IOERR): a
+	 * savepoint now would start a new one and commit on its own. */
+	if (s->depth > 0 && sqlite3_get_autocommit(s->db))
+		return SOTTO_ERR_DB;
 	if ((r = exec(s, s->depth == 0 ? "BEGIN IMMEDIATE" : "SAVEPOINT nested")) == SOTTO_OK)
 		s->depth++;
 	return r;
@@ -143,6 +147,8 @@ cstore_commit(cstore *s)
 
 	if (s->depth == 0)
 		return SOTTO_ERR_INTERNAL;
+	if (sqlite3_get_autocommit(s->db))
+		return SOTTO_ERR_DB;	/* ended by SQLite: nothing of it is kept */
 	if ((r = exec(s, s->depth == 1 ? "COMMIT" : "RELEASE nested")) == SOTTO_OK)
 		s->depth--;
 	return r;
@@ -589,34 +595,57 @@ out:
 	return r;
 }
 
-int
-cstore_held_add(cstore *s, const char *sender, const uint8_t *env, size_t env_len,
-    const uint8_t *wrap, size_t wrap_len, uint64_t at, size_t max_held)
+/* How many are held, from sender (NULL: from anyone). */
+static int
+held_count(cstore *s, const char *sender, uint64_t *n)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
 
+	if ((r = prepare(s, &st, sender != NULL ? "SELECT count(*) FROM held WHERE sender = ?" :
+	    "SELECT count(*) FROM held")) != SOTTO_OK)
+		return r;
+	r = SOTTO_ERR_DB;
+	if ((sender == NULL || sqlite3_bind_text(st, 1, sender, -1, SQLITE_STATIC) == SQLITE_OK) &&
+	    sqlite3_step(st) == SQLITE_ROW) {
+		*n = (uint64_t)sqlite3_column_int64(st, 0);
+		r = SOTTO_OK;
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+int
+cstore_held_add(cstore *s, const char *sender, const uint8_t msg_id[static 16], const uint8_t *env,
+    size_t env_len, const uint8_t *wrap, size_t wrap_len, uint64_t at, int *first)
+{
+	sqlite3_stmt *st = NULL;
+	uint64_t all = 0, mine = 0;
+	int r;
+
+	*first = 0;
 	if (at > INT64_MAX || env_len == 0 || env_len > CSTORE_HELD_MAX_BYTES || wrap_len == 0 ||
 	    wrap_len > CSTORE_HELD_MAX_BYTES)
 		return SOTTO_ERR_INVALID_ARG;
-	if ((r = prepare(s, &st, "SELECT count(*) FROM held")) != SOTTO_OK)
+	if ((r = held_count(s, NULL, &all)) != SOTTO_OK || (r = held_count(s, sender, &mine)) != SOTTO_OK)
 		return r;
-	r = SOTTO_ERR_DB;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		r = (uint64_t)sqlite3_column_int64(st, 0) >= max_held ? SOTTO_ERR_TOO_LARGE : SOTTO_OK;
-	sqlite3_finalize(st);
-	st = NULL;
-	if (r != SOTTO_OK)
-		return r;
-	if ((r = prepare(s, &st, "INSERT INTO held(sender, envelope, wrap, at) VALUES(?, ?, ?, ?)")) !=
-	    SOTTO_OK)
+	/* Anyone can send bytes that claim a sender whose reset waits: a cap per
+	 * claimed sender, and one for all, bound what they can make us keep. */
+	if (all >= CSTORE_MAX_HELD || mine >= CSTORE_MAX_HELD_PER_SENDER)
+		return SOTTO_ERR_TOO_LARGE;
+	if ((r = prepare(s, &st, "INSERT OR IGNORE INTO held(sender, msg_id, envelope, wrap, at) "
+	    "VALUES(?, ?, ?, ?, ?)")) != SOTTO_OK)
 		return r;
 	r = SOTTO_ERR_DB;
 	if (sqlite3_bind_text(st, 1, sender, -1, SQLITE_STATIC) == SQLITE_OK &&
-	    sqlite3_bind_blob(st, 2, env, (int)env_len, SQLITE_STATIC) == SQLITE_OK &&
-	    sqlite3_bind_blob(st, 3, wrap, (int)wrap_len, SQLITE_STATIC) == SQLITE_OK &&
-	    sqlite3_bind_int64(st, 4, (sqlite3_int64)at) == SQLITE_OK && sqlite3_step(st) == SQLITE_DONE)
+	    sqlite3_bind_blob(st, 2, msg_id, 16, SQLITE_STATIC) == SQLITE_OK &&
+	    sqlite3_bind_blob(st, 3, env, (int)env_len, SQLITE_STATIC) == SQLITE_OK &&
+	    sqlite3_bind_blob(st, 4, wrap, (int)wrap_len, SQLITE_STATIC) == SQLITE_OK &&
+	    sqlite3_bind_int64(st, 5, (sqlite3_int64)at) == SQLITE_OK && sqlite3_step(st) == SQLITE_DONE) {
 		r = SOTTO_OK;
+		/* The first held from sender: the one worth an alert. */
+		*first = mine == 0 && sqlite3_changes(s->db) == 1;
+	}
 	sqlite3_finalize(st);
 	return r;
 }

@@ -235,7 +235,7 @@ line_is "$T/D-s-after" "$RESET_LINE" "D: S's send after the restore"
 as r send s2 "from r during the reset" >/dev/null 2>&1 || fail "D: r's send to s2"
 as s2 receive >"$T/D-held" 2>"$T/D-held.err" || fail "D: s2's receive: $(cat "$T/D-held.err")"
 [ ! -s "$T/D-held" ] || fail "D: s2 showed a message it cannot verify: $(cat "$T/D-held")"
-grep -q "^sotto: warning: a message from r is held: r's identity was reset" "$T/D-held.err" ||
+grep -q "^sotto: warning: messages from r are held: r's identity was reset" "$T/D-held.err" ||
     fail "D: no held warning: $(cat "$T/D-held.err")"
 [ "$(alerts_of s2 held_message)" -eq 1 ] || fail "D: s2 has no held_message alert"
 [ "$(copies_for "$(own_device_id s2)")" -eq 0 ] || fail "D: the held copy was not acknowledged"

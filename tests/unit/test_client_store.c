@@ -136,6 +136,103 @@ test_replay_dropped(void **state)
 	assert_int_equal(cstore_message_add(f->st, &m), SOTTO_ERR_INVALID_ARG);
 }
 
+/* Nested transactions: an inner rollback undoes only its level; an inner
+ * commit lasts only if the outer one commits; three levels deep as well. */
+static void
+test_nested_transactions(void **state)
+{
+	fixture *f = *state;
+	cstore_message a = message(0x01, "a"), b = message(0x02, "b"), c = message(0x03, "c"),
+	    d = message(0x04, "d");
+	uint8_t id[16];
+
+	assert_int_equal(cstore_commit(f->st), SOTTO_ERR_INTERNAL);	/* nothing open */
+	assert_int_equal(cstore_begin(f->st), SOTTO_OK);
+	assert_int_equal(cstore_message_add(f->st, &a), SOTTO_OK);
+	assert_int_equal(cstore_begin(f->st), SOTTO_OK);
+	assert_int_equal(cstore_message_add(f->st, &b), SOTTO_OK);
+	cstore_rollback(f->st);					/* b undone */
+	assert_int_equal(cstore_begin(f->st), SOTTO_OK);
+	assert_int_equal(cstore_message_add(f->st, &c), SOTTO_OK);
+	assert_int_equal(cstore_begin(f->st), SOTTO_OK);	/* three deep */
+	assert_int_equal(cstore_message_add(f->st, &d), SOTTO_OK);
+	assert_int_equal(cstore_commit(f->st), SOTTO_OK);
+	assert_int_equal(cstore_commit(f->st), SOTTO_OK);
+	assert_int_equal(cstore_commit(f->st), SOTTO_OK);	/* a, c, d kept */
+	memset(id, 0x01, sizeof(id));
+	assert_int_equal(cstore_message_seen(f->st, id), 1);
+	memset(id, 0x02, sizeof(id));
+	assert_int_equal(cstore_message_seen(f->st, id), 0);
+	memset(id, 0x03, sizeof(id));
+	assert_int_equal(cstore_message_seen(f->st, id), 1);
+	memset(id, 0x04, sizeof(id));
+	assert_int_equal(cstore_message_seen(f->st, id), 1);
+	/* Committed inside, rolled back outside: gone. */
+	a = message(0x05, "e");
+	assert_int_equal(cstore_begin(f->st), SOTTO_OK);
+	assert_int_equal(cstore_begin(f->st), SOTTO_OK);
+	assert_int_equal(cstore_message_add(f->st, &a), SOTTO_OK);
+	assert_int_equal(cstore_commit(f->st), SOTTO_OK);
+	cstore_rollback(f->st);
+	memset(id, 0x05, sizeof(id));
+	assert_int_equal(cstore_message_seen(f->st, id), 0);
+	/* Back at depth 0: a new transaction works. */
+	assert_int_equal(cstore_begin(f->st), SOTTO_OK);
+	assert_int_equal(cstore_commit(f->st), SOTTO_OK);
+}
+
+static int
+count_held(const uint8_t *env, size_t env_len, const uint8_t *wrap, size_t wrap_len, void *arg)
+{
+	assert_true(env_len == 3 && memcmp(env, "env", 3) == 0);
+	assert_true(wrap_len == 4 && memcmp(wrap, "wrap", 4) == 0);
+	(*(int *)arg)++;
+	return 0;
+}
+
+/* Held messages: once per msg id, capped per sender, alerted once, dropped. */
+static void
+test_held(void **state)
+{
+	fixture *f = *state;
+	uint8_t id[16];
+	int first = 0, n = 0;
+
+	memset(id, 0, sizeof(id));
+	assert_int_equal(cstore_held_add(f->st, "bob", id, (const uint8_t *)"env", 3,
+	    (const uint8_t *)"wrap", 4, 1000, &first), SOTTO_OK);
+	assert_int_equal(first, 1);
+	/* The same id again: kept once, no second alert. */
+	assert_int_equal(cstore_held_add(f->st, "bob", id, (const uint8_t *)"env", 3,
+	    (const uint8_t *)"wrap", 4, 1001, &first), SOTTO_OK);
+	assert_int_equal(first, 0);
+	for (int i = 1; i < CSTORE_MAX_HELD_PER_SENDER; i++) {
+		id[0] = (uint8_t)i;
+		id[1] = (uint8_t)(i >> 8);
+		assert_int_equal(cstore_held_add(f->st, "bob", id, (const uint8_t *)"env", 3,
+		    (const uint8_t *)"wrap", 4, 1002, &first), SOTTO_OK);
+		assert_int_equal(first, 0);
+	}
+	/* The cap of one claimed sender does not block another. */
+	id[2] = 0xff;
+	assert_int_equal(cstore_held_add(f->st, "bob", id, (const uint8_t *)"env", 3,
+	    (const uint8_t *)"wrap", 4, 1003, &first), SOTTO_ERR_TOO_LARGE);
+	assert_int_equal(cstore_held_add(f->st, "carol", id, (const uint8_t *)"env", 3,
+	    (const uint8_t *)"wrap", 4, 1003, &first), SOTTO_OK);
+	assert_int_equal(first, 1);
+	assert_int_equal(cstore_held_each(f->st, "bob", count_held, &n), SOTTO_OK);
+	assert_int_equal(n, CSTORE_MAX_HELD_PER_SENDER);
+	assert_int_equal(cstore_held_drop(f->st, "bob"), SOTTO_OK);
+	n = 0;
+	assert_int_equal(cstore_held_each(f->st, "bob", count_held, &n), SOTTO_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(cstore_held_each(f->st, "carol", count_held, &n), SOTTO_OK);
+	assert_int_equal(n, 1);
+	/* Empty or oversized bytes are refused before the database. */
+	assert_int_equal(cstore_held_add(f->st, "dave", id, (const uint8_t *)"", 0,
+	    (const uint8_t *)"wrap", 4, 1003, &first), SOTTO_ERR_INVALID_ARG);
+}
+
 static void
 test_alerts_round_trip(void **state)
 {
@@ -303,6 +400,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_create_mode_and_exclusive, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_config_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replay_dropped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nested_transactions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_held, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alerts_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_list_history, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_contacts, setup, teardown),

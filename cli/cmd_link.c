@@ -11,7 +11,8 @@
 static void
 show_code(const char *code, const sotto_link_offer *self, void *arg)
 {
-	(void)arg;
+	/* Kept for the message if this device gives up after being approved. */
+	snprintf((char *)arg, SOTTO_ID_HEX_LEN + 1, "%s", self->id);
 	printf("%s\n", code);
 	fflush(stdout);
 	fprintf(stderr, "On a device of %s run: sotto approve %s\n", self->handle, code);
@@ -34,7 +35,7 @@ cmd_link(const char *home, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	sotto_link_options o;
-	char id[SOTTO_ID_HEX_LEN + 1], *pass = NULL;
+	char id[SOTTO_ID_HEX_LEN + 1], self_id[SOTTO_ID_HEX_LEN + 1] = "", *pass = NULL;
 	long timeout = 600;
 	int ch, no_pass = 0, r;
 
@@ -63,7 +64,7 @@ cmd_link(const char *home, int argc, char **argv)
 		return CLI_EXIT_FAIL;
 	o.passphrase = pass;
 	o.timeout_seconds = (int)timeout;
-	r = sotto_link(home, &o, show_code, NULL, id);
+	r = sotto_link(home, &o, show_code, self_id, id);
 	cli_free_secret(pass);
 	switch (r) {
 	case SOTTO_OK:
@@ -73,8 +74,9 @@ cmd_link(const char *home, int argc, char **argv)
 	case SOTTO_ERR_EXISTS:
 		return cli_fail("%s already holds a device", home);
 	case SOTTO_ERR_TIMEOUT:
-		return cli_fail("not approved within %ld s (or the approved device list never "
-		    "appeared); nothing was linked", timeout);
+		return cli_fail("not approved within %ld s, or approved but the device list never "
+		    "appeared: nothing was linked here (if the other device lists %s, remove it there "
+		    "with `sotto remove-device %s`)", timeout, self_id, self_id);
 	case SOTTO_ERR_BAD_SIGNATURE:
 		return cli_fail("the approval failed its check against the link code: someone "
 		    "tampered with it; nothing was linked");

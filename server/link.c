@@ -86,7 +86,8 @@ link_post(conn *c, uint64_t id, const Sotto__Wire__LinkPostRequest *rq)
 	    &offer_len)) != SOTTO_OK)
 		goto out;
 	if ((rc = st->ops->rdv_put(st, rq->rendezvous_id.data, rq->slot, rq->blob.data, rq->blob.len,
-	    now, now + (rq->slot == WIRE_LINK_OFFER ? offer_alive_ms(c) : SOTTOD_LINK_TTL_MS),
+	    now, now + (rq->slot == WIRE_LINK_OFFER ? offer_alive_ms(c) : rq->slot == WIRE_LINK_PICKUP ?
+	    SOTTOD_LINK_PICKUP_TTL_MS : SOTTOD_LINK_TTL_MS),
 	    SOTTOD_LINK_MAX_LIVE)) != SOTTO_OK)
 		goto out;
 	in_tx = 0;

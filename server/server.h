@@ -49,6 +49,9 @@
  * at once in the whole store, and LinkPost/LinkGet requests per connection
  * (burst and refill per second; the new device polls about once a second). */
 #define SOTTOD_LINK_TTL_MS		(10ULL * 60 * 1000)
+/* A pickup is read by the approver within seconds; anyone may post one, so
+ * it must not hold a place in the store for long. */
+#define SOTTOD_LINK_PICKUP_TTL_MS	(30ULL * 1000)
 #define SOTTOD_LINK_MAX_LIVE		10000
 #define SOTTOD_LINK_BURST		20
 #define SOTTOD_LINK_PER_SEC		3

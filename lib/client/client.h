@@ -125,8 +125,8 @@ int cstore_message_seen(cstore *s, const uint8_t msg_id[static 16]);
 
 /* Messages held while their sender's identity reset waits for `trust`: kept
  * as delivered (envelope and wrap), acknowledged to the server, opened again
- * once the sender is trusted. cstore_held_add: a msg id already held from
- * sender is not stored twice; SOTTO_ERR_TOO_LARGE once CSTORE_MAX_HELD are
+ * once the sender is trusted. cstore_held_add: an envelope (by its SHA-256)
+ * already held from sender is not stored twice; SOTTO_ERR_TOO_LARGE once CSTORE_MAX_HELD are
  * held, or CSTORE_MAX_HELD_PER_SENDER from sender (anyone can send bytes that
  * claim a sender: they must not fill the disk); *first: 1 if it is the first
  * held from sender (alert once per sender, not once per message).
@@ -136,7 +136,7 @@ int cstore_message_seen(cstore *s, const uint8_t msg_id[static 16]);
 #define CSTORE_HELD_MAX_BYTES SOTTO_MAX_ENVELOPE
 #define CSTORE_MAX_HELD 1000
 #define CSTORE_MAX_HELD_PER_SENDER 100
-int cstore_held_add(cstore *s, const char *sender, const uint8_t msg_id[static 16], const uint8_t *env,
+int cstore_held_add(cstore *s, const char *sender, const uint8_t env_hash[static 32], const uint8_t *env,
     size_t env_len, const uint8_t *wrap, size_t wrap_len, uint64_t at, int *first)
     __attribute__((warn_unused_result));
 int cstore_held_each(cstore *s, const char *sender, int (*fn)(const uint8_t *env, size_t env_len,

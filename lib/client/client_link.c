@@ -338,6 +338,14 @@ out:
 	return r;
 }
 
+/* Errors worth another try while waiting: the network or the server's load. */
+static int
+transient(int r)
+{
+	return r == SOTTO_ERR_NETWORK || r == SOTTO_ERR_TIMEOUT || r == SOTTO_ERR_TLS ||
+	    r == SOTTO_ERR_RATE_LIMITED || r == SOTTO_ERR_SERVER;
+}
+
 /* Post the pickup, reconnecting a few times if the connection drops. */
 static int
 post_pickup(const cstore_config *cfg, const uint8_t rid[static WIRE_RENDEZVOUS_LEN], const uint8_t *blob,
@@ -355,7 +363,7 @@ post_pickup(const cstore_config *cfg, const uint8_t rid[static WIRE_RENDEZVOUS_L
 			conn_close(cn);
 			cn = NULL;
 		}
-		if (r != SOTTO_ERR_NETWORK && r != SOTTO_ERR_TIMEOUT)
+		if (!transient(r))
 			break;
 		sleep_ms(LINK_POLL_MS);
 	}
@@ -453,24 +461,26 @@ sotto_link(const char *home, const sotto_link_options *o, sotto_link_code_cb sho
 	 * then does it publish the list that names this device. */
 	free(blob);
 	blob = NULL;
-	if ((r = link_pickup_encode(ans.list_hash, s->key, rid, &blob, &blen)) != SOTTO_OK ||
-	    (r = post_pickup(&cfg, rid, blob, blen)) != SOTTO_OK)
+	if ((r = link_pickup_encode(ans.list_hash, s->key, rid, &blob, &blen)) != SOTTO_OK)
 		goto out;
+	/* Whatever the post's answer, the pickup may have been stored (a reply
+	 * lost, a retry refused as a repeat): from here on, give up only when
+	 * the wait below ends, never at once. */
+	(void)post_pickup(&cfg, rid, blob, blen);
 
 	/* Now a device of the account: authenticate and verify the chain here.
-	 * The approver answers first and publishes right after (so that a device
-	 * that stopped waiting is never added): until the approved list is
-	 * published the server does not know this device yet, or shows an older
-	 * chain. Wait for it, within bounds. */
+	 * The approver publishes only after the pickup (so that a device that
+	 * stopped waiting is never added): until then the server does not know
+	 * this device yet, or shows an older chain. Wait for it, within bounds,
+	 * through passing network trouble. */
 	publish_deadline = mono_ms() + LINK_PUBLISH_WAIT_MS;
 	for (;;) {
 		conn_close(cn);
 		cn = NULL;
 		chain_reset(ch);
-		if ((r = conn_open(&cn, cfg.address, cfg.pin)) != SOTTO_OK)
-			goto out;
-		r = conn_auth(cn, cfg.pin, cfg.handle, cfg.device_id, s->keys);
-		if (r == SOTTO_OK && (r = fetch_chain(cn, cfg.handle, ch)) != SOTTO_OK) {
+		if ((r = conn_open(&cn, cfg.address, cfg.pin)) == SOTTO_OK &&
+		    (r = conn_auth(cn, cfg.pin, cfg.handle, cfg.device_id, s->keys)) == SOTTO_OK &&
+		    (r = fetch_chain(cn, cfg.handle, ch)) != SOTTO_OK && !transient(r)) {
 			if (r == SOTTO_ERR_CHAIN || r == SOTTO_ERR_PROTOCOL)
 				r = SOTTO_ERR_CHAIN;
 			goto out;
@@ -490,7 +500,7 @@ sotto_link(const char *home, const sotto_link_options *o, sotto_link_code_cb sho
 				r = SOTTO_ERR_CHAIN;
 				goto out;
 			}
-		} else if (r != SOTTO_ERR_UNAUTHENTICATED)
+		} else if (r != SOTTO_ERR_UNAUTHENTICATED && !transient(r))
 			goto out;
 		if (mono_ms() >= publish_deadline) {
 			r = SOTTO_ERR_TIMEOUT;
@@ -623,13 +633,14 @@ wait_pickup(sotto_client *c, const uint8_t rid[static WIRE_RENDEZVOUS_LEN],
 	int r;
 
 	for (;;) {
-		if ((r = link_request(c->cn, 0, WIRE_LINK_PICKUP, rid, NULL, 0, &resp)) != SOTTO_OK) {
-			if (resp == NULL)
-				client_disconnect(c);
-			goto out;
-		}
-		if (resp->response->link_blob.len > 0)
+		if ((r = client_connect(c)) == SOTTO_OK &&
+		    (r = link_request(c->cn, 0, WIRE_LINK_PICKUP, rid, NULL, 0, &resp)) == SOTTO_OK &&
+		    resp->response->link_blob.len > 0)
 			break;
+		if (r != SOTTO_OK && resp == NULL)
+			client_disconnect(c);
+		if (r != SOTTO_OK && !transient(r))
+			goto out;
 		if (mono_ms() >= deadline) {
 			client_set_detail(c, "the new device did not pick up the approval (it gave up or "
 			    "was stopped): nothing was approved");

@@ -123,6 +123,7 @@ store_batch(sotto_client *c, incoming *in, size_t n)
 	cstore_message *m = NULL;
 	char text[512];
 	uint64_t now = client_now_ms();
+	uint8_t env_hash[SC_SHA256];
 	size_t i, j, used;
 	int r, first = 0;
 
@@ -134,18 +135,22 @@ store_batch(sotto_client *c, incoming *in, size_t n)
 		/* From a sender whose identity reset waits for `trust`: it cannot be
 		 * verified now, and must not be lost either. Kept as delivered and
 		 * opened again once the user trusts the sender (client_release_held). */
-		if (in[i].err == SOTTO_ERR_IDENTITY_RESET && in[i].h.sender[0] != '\0' &&
-		    (r = cstore_held_add(c->st, in[i].h.sender, in[i].h.msg_id, in[i].env, in[i].env_len,
-		    in[i].wrap, in[i].wrap_len, now, &first)) != SOTTO_ERR_TOO_LARGE) {
-			if (r != SOTTO_OK)
+		if (in[i].err == SOTTO_ERR_IDENTITY_RESET && in[i].h.sender[0] != '\0') {
+			sc_sha256(env_hash, in[i].env, in[i].env_len);
+			r = cstore_held_add(c->st, in[i].h.sender, env_hash, in[i].env, in[i].env_len,
+			    in[i].wrap, in[i].wrap_len, now, &first);
+			if (r != SOTTO_OK && r != SOTTO_ERR_TOO_LARGE)
 				goto fail;
-			snprintf(text, sizeof(text), "messages from %s are held: %s's identity was reset; "
-			    "check it, then after `sotto trust %s` the next receive shows them",
-			    in[i].h.sender, in[i].h.sender, in[i].h.sender);
-			if (first && (r = client_alert(c, "held_message", in[i].h.sender, NULL, text,
-			    text)) != SOTTO_OK)
-				goto fail;
-			continue;
+			if (r == SOTTO_OK) {
+				snprintf(text, sizeof(text), "messages from %s are held: %s's identity was "
+				    "reset; check it, then after `sotto trust %s` the next receive shows "
+				    "them", in[i].h.sender, in[i].h.sender, in[i].h.sender);
+				if (first && (r = client_alert(c, "held_message", in[i].h.sender, NULL, text,
+				    text)) != SOTTO_OK)
+					goto fail;
+				continue;
+			}
+			/* Beyond the caps: rejected, as any copy that cannot be verified. */
 		}
 		if (in[i].err != SOTTO_OK) {
 			snprintf(text, sizeof(text), "a message %s%s was rejected: %s",

@@ -35,9 +35,11 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS alerts("
     "  id INTEGER PRIMARY KEY, kind TEXT NOT NULL, handle TEXT NOT NULL, device BLOB,"
     "  at INTEGER NOT NULL, text TEXT NOT NULL, seen INTEGER NOT NULL DEFAULT 0);"
-    "CREATE TABLE IF NOT EXISTS held("
-    "  id INTEGER PRIMARY KEY, sender TEXT NOT NULL, msg_id BLOB NOT NULL, envelope BLOB NOT NULL,"
-    "  wrap BLOB NOT NULL, at INTEGER NOT NULL, UNIQUE(sender, msg_id));";
+    /* Keyed by the envelope's hash, not its (unauthenticated) msg id: a
+     * forged copy stored first must not shut the real one out. */
+    "CREATE TABLE IF NOT EXISTS held_messages("
+    "  id INTEGER PRIMARY KEY, sender TEXT NOT NULL, env_hash BLOB NOT NULL, envelope BLOB NOT NULL,"
+    "  wrap BLOB NOT NULL, at INTEGER NOT NULL, UNIQUE(sender, env_hash));";
 
 static int
 exec(cstore *s, const char *sql)
@@ -602,8 +604,8 @@ held_count(cstore *s, const char *sender, uint64_t *n)
 	sqlite3_stmt *st = NULL;
 	int r;
 
-	if ((r = prepare(s, &st, sender != NULL ? "SELECT count(*) FROM held WHERE sender = ?" :
-	    "SELECT count(*) FROM held")) != SOTTO_OK)
+	if ((r = prepare(s, &st, sender != NULL ? "SELECT count(*) FROM held_messages WHERE sender = ?" :
+	    "SELECT count(*) FROM held_messages")) != SOTTO_OK)
 		return r;
 	r = SOTTO_ERR_DB;
 	if ((sender == NULL || sqlite3_bind_text(st, 1, sender, -1, SQLITE_STATIC) == SQLITE_OK) &&
@@ -616,7 +618,7 @@ held_count(cstore *s, const char *sender, uint64_t *n)
 }
 
 int
-cstore_held_add(cstore *s, const char *sender, const uint8_t msg_id[static 16], const uint8_t *env,
+cstore_held_add(cstore *s, const char *sender, const uint8_t env_hash[static 32], const uint8_t *env,
     size_t env_len, const uint8_t *wrap, size_t wrap_len, uint64_t at, int *first)
 {
 	sqlite3_stmt *st = NULL;
@@ -633,12 +635,12 @@ cstore_held_add(cstore *s, const char *sender, const uint8_t msg_id[static 16], 
 	 * claimed sender, and one for all, bound what they can make us keep. */
 	if (all >= CSTORE_MAX_HELD || mine >= CSTORE_MAX_HELD_PER_SENDER)
 		return SOTTO_ERR_TOO_LARGE;
-	if ((r = prepare(s, &st, "INSERT OR IGNORE INTO held(sender, msg_id, envelope, wrap, at) "
+	if ((r = prepare(s, &st, "INSERT OR IGNORE INTO held_messages(sender, env_hash, envelope, wrap, at) "
 	    "VALUES(?, ?, ?, ?, ?)")) != SOTTO_OK)
 		return r;
 	r = SOTTO_ERR_DB;
 	if (sqlite3_bind_text(st, 1, sender, -1, SQLITE_STATIC) == SQLITE_OK &&
-	    sqlite3_bind_blob(st, 2, msg_id, 16, SQLITE_STATIC) == SQLITE_OK &&
+	    sqlite3_bind_blob(st, 2, env_hash, 32, SQLITE_STATIC) == SQLITE_OK &&
 	    sqlite3_bind_blob(st, 3, env, (int)env_len, SQLITE_STATIC) == SQLITE_OK &&
 	    sqlite3_bind_blob(st, 4, wrap, (int)wrap_len, SQLITE_STATIC) == SQLITE_OK &&
 	    sqlite3_bind_int64(st, 5, (sqlite3_int64)at) == SQLITE_OK && sqlite3_step(st) == SQLITE_DONE) {
@@ -658,7 +660,7 @@ cstore_held_each(cstore *s, const char *sender, int (*fn)(const uint8_t *env, si
 	const void *e, *w;
 	int r, step, el, wl;
 
-	if ((r = prepare(s, &st, "SELECT envelope, wrap FROM held WHERE sender = ? ORDER BY id")) !=
+	if ((r = prepare(s, &st, "SELECT envelope, wrap FROM held_messages WHERE sender = ? ORDER BY id")) !=
 	    SOTTO_OK)
 		return r;
 	r = SOTTO_ERR_DB;
@@ -687,7 +689,7 @@ out:
 int
 cstore_held_drop(cstore *s, const char *sender)
 {
-	return delete_handle(s, "DELETE FROM held WHERE sender = ?", sender);
+	return delete_handle(s, "DELETE FROM held_messages WHERE sender = ?", sender);
 }
 
 int

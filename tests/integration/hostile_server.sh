@@ -239,7 +239,7 @@ grep -q "^sotto: warning: messages from r are held: r's identity was reset" "$T/
     fail "D: no held warning: $(cat "$T/D-held.err")"
 [ "$(alerts_of s2 held_message)" -eq 1 ] || fail "D: s2 has no held_message alert"
 [ "$(copies_for "$(own_device_id s2)")" -eq 0 ] || fail "D: the held copy was not acknowledged"
-[ "$(sqlite3 "$T/home-s2/sotto.db" "SELECT count(*) FROM held;")" -eq 1 ] || fail "D: nothing held on s2"
+[ "$(sqlite3 "$T/home-s2/sotto.db" "SELECT count(*) FROM held_messages;")" -eq 1 ] || fail "D: nothing held on s2"
 
 # ---- the trust success path: s2 checks and accepts R's (real) identity ----
 as s2 trust r >"$T/D-trust" 2>"$T/D-trust.err" || fail "D: s2's trust: $(cat "$T/D-trust.err")"
@@ -248,7 +248,7 @@ line_is "$T/D-trust" "trusted r" "D: s2's trust"
 as s2 receive --json >"$T/D-released" || fail "D: s2's receive after trust"
 [ "$(jq -s 'map(select(.body == "from r during the reset" and .from == "r")) | length' "$T/D-released")" -eq 1 ] ||
     fail "D: the held message was not shown once after trust: $(cat "$T/D-released")"
-[ "$(sqlite3 "$T/home-s2/sotto.db" "SELECT count(*) FROM held;")" -eq 0 ] || fail "D: still held after trust"
+[ "$(sqlite3 "$T/home-s2/sotto.db" "SELECT count(*) FROM held_messages;")" -eq 0 ] || fail "D: still held after trust"
 [ ! -s "$T/D-trust.err" ] || fail "D: s2's trust wrote to stderr: $(cat "$T/D-trust.err")"
 # What s2 trusts now is R's real account: the numbers agree and verify passes.
 [ "$(as s2 safety-number r)" = "$(cat "$T/real-r-s2")" ] || fail "D: after trust, s2's safety number is not R's"

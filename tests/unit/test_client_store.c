@@ -195,7 +195,7 @@ static void
 test_held(void **state)
 {
 	fixture *f = *state;
-	uint8_t id[16];
+	uint8_t id[32];
 	int first = 0, n = 0;
 
 	memset(id, 0, sizeof(id));

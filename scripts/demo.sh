@@ -75,11 +75,12 @@ run "$SOTTO" --home "$D/alice" devices bob
 say "alice links a second device: it makes its own keys and shows a one-time code"
 "$SOTTO" --home "$D/alice-phone" link --server "127.0.0.1:$port" \
     --pin "$pin" \
-    --handle alice --device-name "alice-phone" --no-passphrase --timeout 60 >"$D/link.out" 2>/dev/null &
+    --handle alice --device-name "alice-phone" --no-passphrase --timeout 60 >"$D/link.out" 2>"$D/link.err" &
 linker=$!
-for i in $(seq 1 100); do [ -s "$D/link.out" ] && break; sleep 0.1; done
+for i in $(seq 1 100); do grep -q fingerprint "$D/link.err" 2>/dev/null && break; sleep 0.1; done
 code=$(head -n 1 "$D/link.out")
 echo "alice-phone shows: $code"
+echo "           and:   $(grep fingerprint "$D/link.err")"
 
 say "On her laptop alice approves it (the demo skips the question with --yes)"
 run "$SOTTO" --home "$D/alice" approve "$code" --yes

@@ -773,8 +773,16 @@ sotto_approve(sotto_client *c, const char *code, sotto_approve_cb confirm, void 
 	if ((r = wait_pickup(c, rid, key, ans.list_hash)) != SOTTO_OK)
 		goto out;
 	if ((r = publish_signed(c, next, signed_list, signed_len)) != SOTTO_OK) {
-		client_set_detail(c, "the new device was answered but the device list could not be "
-		    "published (%s): it was not added, and will give up", sotto_strerror(r));
+		/* Say what is known: no answer means the server may have stored it. */
+		if (r == SOTTO_ERR_NETWORK || r == SOTTO_ERR_TIMEOUT)
+			client_set_detail(c, "no answer to the publish (%s): the device may or may not "
+			    "have been added; `sotto devices` shows which", sotto_strerror(r));
+		else if (r == SOTTO_ERR_DB)
+			client_set_detail(c, "the device was added, but this device could not store the "
+			    "new list; its next check fetches it");
+		else
+			client_set_detail(c, "the device list could not be published (%s): the device "
+			    "was not added, and will give up", sotto_strerror(r));
 		goto out;
 	}
 	if ((r = note_change(c, "device_added", d, "approved by this device")) != SOTTO_OK)

@@ -629,6 +629,21 @@ cstore_held_add(cstore *s, const char *sender, const uint8_t env_hash[static 32]
 	if (at > INT64_MAX || env_len == 0 || env_len > CSTORE_HELD_MAX_BYTES || wrap_len == 0 ||
 	    wrap_len > CSTORE_HELD_MAX_BYTES)
 		return SOTTO_ERR_INVALID_ARG;
+	/* Already held (a copy delivered again): nothing to add, nothing to refuse. */
+	if ((r = prepare(s, &st, "SELECT 1 FROM held_messages WHERE sender = ? AND env_hash = ?")) !=
+	    SOTTO_OK)
+		return r;
+	r = SOTTO_ERR_DB;
+	if (sqlite3_bind_text(st, 1, sender, -1, SQLITE_STATIC) == SQLITE_OK &&
+	    sqlite3_bind_blob(st, 2, env_hash, 32, SQLITE_STATIC) == SQLITE_OK) {
+		int step = sqlite3_step(st);
+
+		r = step == SQLITE_ROW ? 1 : step == SQLITE_DONE ? SOTTO_OK : SOTTO_ERR_DB;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (r != SOTTO_OK)
+		return r == 1 ? SOTTO_OK : r;
 	if ((r = held_count(s, NULL, &all)) != SOTTO_OK || (r = held_count(s, sender, &mine)) != SOTTO_OK)
 		return r;
 	/* Anyone can send bytes that claim a sender whose reset waits: a cap per

@@ -213,6 +213,11 @@ test_held(void **state)
 		    (const uint8_t *)"wrap", 4, 1002, &first), SOTTO_OK);
 		assert_int_equal(first, 0);
 	}
+	/* One already held, delivered again at the cap: still fine, no alert. */
+	memset(id, 0, sizeof(id));
+	assert_int_equal(cstore_held_add(f->st, "bob", id, (const uint8_t *)"env", 3,
+	    (const uint8_t *)"wrap", 4, 1003, &first), SOTTO_OK);
+	assert_int_equal(first, 0);
 	/* The cap of one claimed sender does not block another. */
 	id[2] = 0xff;
 	assert_int_equal(cstore_held_add(f->st, "bob", id, (const uint8_t *)"env", 3,

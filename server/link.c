@@ -44,6 +44,16 @@ offer_alive_ms(const conn *c)
 	return c->srv->cfg.link_offer_seconds * 1000;
 }
 
+/* How long a posted blob lives: an offer while its device polls, a pickup
+ * briefly (anyone may post one), an answer for the rendezvous' full life. */
+static uint64_t
+slot_life_ms(const conn *c, uint32_t slot)
+{
+	if (slot == WIRE_LINK_OFFER)
+		return offer_alive_ms(c);
+	return slot == WIRE_LINK_PICKUP ? SOTTOD_LINK_PICKUP_TTL_MS : SOTTOD_LINK_TTL_MS;
+}
+
 static int
 backend_ready(conn *c, uint64_t id)
 {
@@ -86,8 +96,7 @@ link_post(conn *c, uint64_t id, const Sotto__Wire__LinkPostRequest *rq)
 	    &offer_len)) != SOTTO_OK)
 		goto out;
 	if ((rc = st->ops->rdv_put(st, rq->rendezvous_id.data, rq->slot, rq->blob.data, rq->blob.len,
-	    now, now + (rq->slot == WIRE_LINK_OFFER ? offer_alive_ms(c) : rq->slot == WIRE_LINK_PICKUP ?
-	    SOTTOD_LINK_PICKUP_TTL_MS : SOTTOD_LINK_TTL_MS),
+	    now, now + slot_life_ms(c, rq->slot),
 	    SOTTOD_LINK_MAX_LIVE)) != SOTTO_OK)
 		goto out;
 	in_tx = 0;

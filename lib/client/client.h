@@ -193,6 +193,9 @@ struct sotto_client {
 #define CLIENT_ENC_SEC(c) ((c)->keys + SC_SIGN_SEC)
 
 uint64_t client_now_ms(void);
+/* 1 for the errors worth another try: the network or the server's load
+ * (NETWORK, TIMEOUT, TLS, RATE_LIMITED, SERVER). */
+int client_err_transient(int err);
 void client_set_detail(sotto_client *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Connect and authenticate if not yet done. */

@@ -16,6 +16,13 @@ _Static_assert(SOTTO_BODY_MAX == SOTTO_MAX_BODY, "public and internal caps agree
 _Static_assert(SOTTO_FINGERPRINT_LEN == DL_FINGERPRINT_LEN, "public and internal caps agree");
 _Static_assert(SOTTO_SAFETY_NUMBER_LEN == SAFETY_NUMBER_LEN, "public and internal caps agree");
 
+int
+client_err_transient(int err)
+{
+	return err == SOTTO_ERR_NETWORK || err == SOTTO_ERR_TIMEOUT || err == SOTTO_ERR_TLS ||
+	    err == SOTTO_ERR_RATE_LIMITED || err == SOTTO_ERR_SERVER;
+}
+
 uint64_t
 client_now_ms(void)
 {

@@ -338,14 +338,6 @@ out:
 	return r;
 }
 
-/* Errors worth another try while waiting: the network or the server's load. */
-static int
-transient(int r)
-{
-	return r == SOTTO_ERR_NETWORK || r == SOTTO_ERR_TIMEOUT || r == SOTTO_ERR_TLS ||
-	    r == SOTTO_ERR_RATE_LIMITED || r == SOTTO_ERR_SERVER;
-}
-
 /* Post the pickup, reconnecting a few times if the connection drops. */
 static int
 post_pickup(const cstore_config *cfg, const uint8_t rid[static WIRE_RENDEZVOUS_LEN], const uint8_t *blob,
@@ -363,7 +355,7 @@ post_pickup(const cstore_config *cfg, const uint8_t rid[static WIRE_RENDEZVOUS_L
 			conn_close(cn);
 			cn = NULL;
 		}
-		if (!transient(r))
+		if (!client_err_transient(r))
 			break;
 		sleep_ms(LINK_POLL_MS);
 	}
@@ -480,7 +472,7 @@ sotto_link(const char *home, const sotto_link_options *o, sotto_link_code_cb sho
 		chain_reset(ch);
 		if ((r = conn_open(&cn, cfg.address, cfg.pin)) == SOTTO_OK &&
 		    (r = conn_auth(cn, cfg.pin, cfg.handle, cfg.device_id, s->keys)) == SOTTO_OK &&
-		    (r = fetch_chain(cn, cfg.handle, ch)) != SOTTO_OK && !transient(r)) {
+		    (r = fetch_chain(cn, cfg.handle, ch)) != SOTTO_OK && !client_err_transient(r)) {
 			if (r == SOTTO_ERR_CHAIN || r == SOTTO_ERR_PROTOCOL)
 				r = SOTTO_ERR_CHAIN;
 			goto out;
@@ -500,7 +492,7 @@ sotto_link(const char *home, const sotto_link_options *o, sotto_link_code_cb sho
 				r = SOTTO_ERR_CHAIN;
 				goto out;
 			}
-		} else if (r != SOTTO_ERR_UNAUTHENTICATED && !transient(r))
+		} else if (r != SOTTO_ERR_UNAUTHENTICATED && !client_err_transient(r))
 			goto out;
 		if (mono_ms() >= publish_deadline) {
 			r = SOTTO_ERR_TIMEOUT;
@@ -639,7 +631,7 @@ wait_pickup(sotto_client *c, const uint8_t rid[static WIRE_RENDEZVOUS_LEN],
 			break;
 		if (r != SOTTO_OK && resp == NULL)
 			client_disconnect(c);
-		if (r != SOTTO_OK && !transient(r))
+		if (r != SOTTO_OK && !client_err_transient(r))
 			goto out;
 		if (mono_ms() >= deadline) {
 			client_set_detail(c, "the new device did not pick up the approval (it gave up or "

@@ -109,12 +109,13 @@ open_one(sotto_client *c, const Sotto__Wire__Delivery *d, incoming *in)
 	open_bytes(c, d->envelope.data, d->envelope.len, d->wrap.data, d->wrap.len, 0, in);
 }
 
+/* Not the copy's fault: this device or the way to the server failed. Nothing
+ * is acknowledged; the copy comes back next time. */
 static int
 is_local_failure(int err)
 {
-	return err == SOTTO_ERR_DB || err == SOTTO_ERR_NOMEM || err == SOTTO_ERR_NETWORK ||
-	    err == SOTTO_ERR_TIMEOUT || err == SOTTO_ERR_TLS || err == SOTTO_ERR_PIN ||
-	    err == SOTTO_ERR_INTERNAL || err == SOTTO_ERR_RATE_LIMITED || err == SOTTO_ERR_SERVER;
+	return client_err_transient(err) || err == SOTTO_ERR_DB || err == SOTTO_ERR_NOMEM ||
+	    err == SOTTO_ERR_PIN || err == SOTTO_ERR_INTERNAL;
 }
 
 static int

@@ -34,6 +34,11 @@ refused() {
 	[ "$(wc -l <"$out")" -eq 1 ] || fail "more than one stderr line from: sotto $* ($(cat "$out"))"
 }
 
+# got FILE BODY FROM: FILE (a receive --json) holds that one message from FROM.
+got() {
+	[ "$(jq -r .body "$1")" = "$2" ] && [ "$(jq -r .from "$1")" = "$3" ] || fail "expected '$2' from $3: $(cat "$1")"
+}
+
 # hexof FILE: the file's bytes as one line of lower-case hex.
 hexof() { od -An -v -tx1 "$1" | tr -d ' \n'; }
 # field HEX OFFSET LEN: LEN bytes at byte OFFSET of HEX.
@@ -128,15 +133,13 @@ ok "wrong passphrase on send refused, nothing queued, key file untouched"
 
 # The right passphrase: the copy arrives and is acknowledged; dave can answer.
 SOTTO_PASSPHRASE=$PASS nt dave receive --json >"$T/dave1" 2>"$T/dave1.err" || fail "dave receive: $(cat "$T/dave1.err")"
-[ "$(jq -r .body "$T/dave1")" = "locked but delivered" ] && [ "$(jq -r .from "$T/dave1")" = alice ] ||
-    fail "dave got: $(cat "$T/dave1")"
+got "$T/dave1" "locked but delivered" alice
 [ "$(copies_for "$DAVE_ID")" = 0 ] || fail "dave's copy still queued after a good receive"
 SOTTO_PASSPHRASE=$PASS nt dave send alice "reply from a locked device" >"$T/dsend" 2>"$T/dsend.err" ||
     fail "dave send: $(cat "$T/dsend.err")"
 grep -Eq '^sent [0-9a-f]{32}$' "$T/dsend" || fail "send output: $(cat "$T/dsend")"
 as alice receive --json >"$T/alice1"
-[ "$(jq -r .body "$T/alice1")" = "reply from a locked device" ] && [ "$(jq -r .from "$T/alice1")" = dave ] ||
-    fail "alice got: $(cat "$T/alice1")"
+got "$T/alice1" "reply from a locked device" dave
 ok "right passphrase: receive and send work"
 
 # ---- 2. open registration ----
@@ -164,12 +167,10 @@ ok "open server registers carol without an invite"
 user_init erin		# invited, on the same open server
 as carol send erin "hello erin, from open carol" >/dev/null || fail "carol send erin"
 as erin receive --json >"$T/erin1"
-[ "$(jq -r .body "$T/erin1")" = "hello erin, from open carol" ] && [ "$(jq -r .from "$T/erin1")" = carol ] ||
-    fail "erin got: $(cat "$T/erin1")"
+got "$T/erin1" "hello erin, from open carol" carol
 as erin send carol "hi carol" >/dev/null || fail "erin send carol"
 as carol receive --json >"$T/carol1"
-[ "$(jq -r .body "$T/carol1")" = "hi carol" ] && [ "$(jq -r .from "$T/carol1")" = erin ] ||
-    fail "carol got: $(cat "$T/carol1")"
+got "$T/carol1" "hi carol" erin
 ok "open-registered carol and invited erin exchange messages"
 
 # Open is not a takeover: a taken handle stays taken.

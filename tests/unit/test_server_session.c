@@ -805,15 +805,18 @@ test_directory_and_publish(void **state)
 	assert_int_equal(status_of(cm, 3), ST(FORBIDDEN));
 	publish(ca, 4, raw2, len2);
 	assert_int_equal(status_of(ca, 4), ST(OK));
-	/* everyone connected hears of it */
-	for (conn *c = srv->conns; c != NULL; c = c->next) {
-		f = pop(c);
-		assert_non_null(f);
-		assert_int_equal(f->msg_case, SOTTO__WIRE__FRAME__MSG_DEVICE_LIST_CHANGED);
-		assert_string_equal(f->device_list_changed->handle, "alice");
-		assert_int_equal(f->device_list_changed->version, 2);
-		wire_free(f);
-	}
+	/* bob looked alice up on this connection: he hears of it. mallory did
+	 * not: who changes devices when is not hers to see (and one publish is
+	 * not a frame to every connection). alice's own connection made it. */
+	f = pop(cb);
+	assert_non_null(f);
+	assert_int_equal(f->msg_case, SOTTO__WIRE__FRAME__MSG_DEVICE_LIST_CHANGED);
+	assert_string_equal(f->device_list_changed->handle, "alice");
+	assert_int_equal(f->device_list_changed->version, 2);
+	wire_free(f);
+	assert_null(pop(cb));
+	assert_null(pop(cm));
+	assert_null(pop(ca));
 	/* the same version again does not chain */
 	publish(ca, 5, raw2, len2);
 	assert_int_equal(status_of(ca, 5), ST(CHAIN_INVALID));
@@ -959,7 +962,7 @@ test_send_fetch_ack_push(void **state)
 	ack(ca, 7, seqs, 2);
 	mailbox_flush(srv);
 	assert_int_equal(status_of(ca, 7), ST(OK));
-	assert_int_equal(srv->st->ops->copy_fetch(srv->st, b.dev[0].id, now_ms(), 0, 1 << 20, &cp, &n,
+	assert_int_equal(srv->st->ops->copy_fetch(srv->st, "bob", b.dev[0].id, now_ms(), 0, 1 << 20, &cp, &n,
 	    &more), SOTTO_OK);
 	assert_int_equal(n, 2);
 	store_copies_free(cp, n);
@@ -1084,7 +1087,7 @@ test_early_delivery(void **state)
 		ack(cb, 5, &seq, 1);
 		mailbox_flush(srv);
 		assert_int_equal(status_of(cb, 5), ST(OK));
-		assert_int_equal(srv->st->ops->copy_count(srv->st, b.dev[0].id, now_ms(), &count), SOTTO_OK);
+		assert_int_equal(srv->st->ops->copy_count(srv->st, "bob", b.dev[0].id, now_ms(), &count), SOTTO_OK);
 		assert_int_equal(count, 0);
 	}
 	/* a second worker of the same node: same database, same seq counter */
@@ -1115,7 +1118,7 @@ test_early_delivery(void **state)
 	srv = one;
 	mailbox_flush(srv);
 	assert_int_equal(status_of(cb, 7), ST(OK));
-	assert_int_equal(srv->st->ops->copy_count(srv->st, b.dev[0].id, now_ms(), &count), SOTTO_OK);
+	assert_int_equal(srv->st->ops->copy_count(srv->st, "bob", b.dev[0].id, now_ms(), &count), SOTTO_OK);
 	assert_int_equal(count, 0);
 	/* an ack of a seq nobody holds unsettled is answered at once */
 	seq2 = early_next(srv) - 1;
@@ -1172,7 +1175,7 @@ test_group_commit_and_cap(void **state)
 		assert_string_equal(f->response->handle, "bob");
 		wire_free(f);
 	}
-	assert_int_equal(srv->st->ops->copy_count(srv->st, b.dev[0].id, now_ms(), &count), SOTTO_OK);
+	assert_int_equal(srv->st->ops->copy_count(srv->st, "bob", b.dev[0].id, now_ms(), &count), SOTTO_OK);
 	assert_int_equal(count, 2);
 	/* fetch with max 1: one, and more */
 	f = fetch(cb, 4, 1);
@@ -1217,7 +1220,7 @@ test_group_commit_and_cap(void **state)
 		}
 	}
 	wire_free(f);
-	assert_int_equal(srv->st->ops->copy_count(srv->st, b.dev[0].id, now_ms(), &count), SOTTO_OK);
+	assert_int_equal(srv->st->ops->copy_count(srv->st, "bob", b.dev[0].id, now_ms(), &count), SOTTO_OK);
 	assert_int_equal(count, 3);
 
 	/* a connection that goes away with a staged send: still committed */
@@ -1229,7 +1232,7 @@ test_group_commit_and_cap(void **state)
 		disconnect(ca);
 		mailbox_flush(srv);
 	}
-	assert_int_equal(srv->st->ops->copy_count(srv->st, b.dev[0].id, now_ms(), &count), SOTTO_OK);
+	assert_int_equal(srv->st->ops->copy_count(srv->st, "bob", b.dev[0].id, now_ms(), &count), SOTTO_OK);
 	assert_int_equal(count, 4);
 	free(a.raw);
 	free(b.raw);

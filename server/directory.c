@@ -7,6 +7,9 @@
 #include "sotto/error.h"
 
 #define ST(x) SOTTO__WIRE__STATUS__##x
+/* Every send to the account would fail on the key (DESIGN.md 4: one copy per
+ * device); refused at publish, it is the publisher who hears of it. */
+#define BAD_KEY_TEXT "a key in the device list is of small order or not canonical"
 
 int
 dir_current(store *st, const char *handle, dl_list *l, uint8_t **raw, size_t *rawlen)
@@ -131,8 +134,13 @@ dir_register(conn *c, uint64_t id, const Sotto__Wire__RegisterRequest *rq)
 		    rq->handle);
 		goto out;
 	}
-	if (l->version != 1 || dl_verify_first(l, rq->device_list.data, rq->device_list.len) != SOTTO_OK) {
-		auth_failed(c, id, ST(CHAIN_INVALID), "device list is not a valid first version", rq->handle);
+	if (l->version != 1 ||
+	    (rc = dl_verify_first(l, rq->device_list.data, rq->device_list.len)) != SOTTO_OK) {
+		if (l->version == 1 && rc == SOTTO_ERR_BAD_KEY)
+			auth_failed(c, id, ST(BAD_KEY), BAD_KEY_TEXT, rq->handle);
+		else
+			auth_failed(c, id, ST(CHAIN_INVALID), "device list is not a valid first version",
+			    rq->handle);
 		goto out;
 	}
 	if (check_signature(c, rq->handle, rq->signature.data, l->devices[0].sig_pub) != SOTTO_OK) {
@@ -421,8 +429,13 @@ dir_publish(conn *c, uint64_t id, const Sotto__Wire__PublishDeviceListRequest *r
 		goto out;
 	}
 	dl_hash(prev_hash, raw, rawlen);
-	if (dl_verify_next(prev, prev_hash, next, rq->device_list.data, rq->device_list.len) != SOTTO_OK) {
-		session_respond_status(c, id, ST(CHAIN_INVALID), "device list does not chain to the current one");
+	if ((rc = dl_verify_next(prev, prev_hash, next, rq->device_list.data, rq->device_list.len)) !=
+	    SOTTO_OK) {
+		if (rc == SOTTO_ERR_BAD_KEY)
+			session_respond_status(c, id, ST(BAD_KEY), BAD_KEY_TEXT);
+		else
+			session_respond_status(c, id, ST(CHAIN_INVALID),
+			    "device list does not chain to the current one");
 		goto out;
 	}
 	in_tx = 0;

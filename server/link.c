@@ -273,9 +273,10 @@ recover_publish(conn *c, uint64_t id, const Sotto__Wire__RecoverRequest *rq, dl_
 	}
 	in_tx = 1;
 	dl_hash(h, cur_raw, cur_len);
-	if (dl_verify_next(cur, h, next, rq->device_list.data, rq->device_list.len) != SOTTO_OK) {
-		recover_failed(c, id, ST(CHAIN_INVALID), "device list does not chain to the current one",
-		    rq->handle);
+	if ((rc = dl_verify_next(cur, h, next, rq->device_list.data, rq->device_list.len)) != SOTTO_OK) {
+		recover_failed(c, id, rc == SOTTO_ERR_BAD_KEY ? ST(BAD_KEY) : ST(CHAIN_INVALID),
+		    rc == SOTTO_ERR_BAD_KEY ? "a key in the device list is of small order or not canonical" :
+		    "device list does not chain to the current one", rq->handle);
 		goto out;
 	}
 	/* The same path as every publish: announced to the other workers too. */

@@ -380,7 +380,7 @@ dir_list_commit(server *s, const dl_list *prev, const dl_list *next, const uint8
 	store *st = s->st;
 	int rc;
 
-	if ((rc = st->ops->list_add(st, next, p, n)) != SOTTO_OK ||
+	if ((rc = st->ops->list_add(st, next, p, n, now_ms())) != SOTTO_OK ||
 	    (prev != NULL && (rc = purge_removed(st, prev, next)) != SOTTO_OK))
 		goto fail;
 	wake_announce_list(st, next->handle, next->version);
@@ -396,6 +396,37 @@ fail:
 		    (unsigned long long)next->version);
 	st->ops->rollback(st);
 	return rc;
+}
+
+/*
+ * Every version is kept for ever and shown to everyone who looks the handle
+ * up, and each one is hinted to its followers: an account publishing in a
+ * loop would grow the directory and every contact's chain without end. The
+ * count is in the store, inside the publish's transaction: the same for every
+ * worker and node (two publishes of one account chain to the same version,
+ * so at most one of them commits).
+ */
+#define PUBLISH_WINDOW_MS	(3600ULL * 1000)
+
+static int
+publish_rate_ok(conn *c, uint64_t id)
+{
+	store *st = c->srv->st;
+	uint64_t cap = c->srv->cfg.list_publishes_per_hour, now = now_ms(), recent = 0;
+	char text[96];
+
+	if (st->ops->list_recent(st, c->handle, now > PUBLISH_WINDOW_MS ? now - PUBLISH_WINDOW_MS : 0,
+	    cap, &recent) != SOTTO_OK) {
+		session_respond_status(c, id, ST(INTERNAL), "storage error");
+		return 0;
+	}
+	if (recent < cap)
+		return 1;
+	cap_exceeded(c, "list_publishes_per_hour", "handle=%s", c->handle);
+	snprintf(text, sizeof(text), "too many device list publishes for this account (at most %llu an hour)",
+	    (unsigned long long)cap);
+	session_respond_status(c, id, ST(RATE_LIMITED), text);
+	return 0;
 }
 
 void
@@ -428,6 +459,8 @@ dir_publish(conn *c, uint64_t id, const Sotto__Wire__PublishDeviceListRequest *r
 		session_respond_status(c, id, ST(INTERNAL), "storage error");
 		goto out;
 	}
+	if (!publish_rate_ok(c, id))
+		goto out;
 	dl_hash(prev_hash, raw, rawlen);
 	if ((rc = dl_verify_next(prev, prev_hash, next, rq->device_list.data, rq->device_list.len)) !=
 	    SOTTO_OK) {

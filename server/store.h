@@ -107,8 +107,13 @@ typedef struct store_ops {
 	 * version is already stored. A device id belongs to one account at a time:
 	 * SOTTO_ERR_DEVICE_TAKEN if another handle's current devices hold one of
 	 * l's (a uniqueness constraint, so of two transactions adding the same id
-	 * for different handles at most one commits; the caller rolls back). */
-	int (*list_add)(store *s, const dl_list *l, const uint8_t *signed_list, size_t len);
+	 * for different handles at most one commits; the caller rolls back).
+	 * now: when it was published (list_recent). */
+	int (*list_add)(store *s, const dl_list *l, const uint8_t *signed_list, size_t len, uint64_t now);
+	/* *count: how many of handle's newest max (1..SOTTO_MAX_LIST_HISTORY)
+	 * versions were published after since (versions stored before the
+	 * time was kept count as published at 0). */
+	int (*list_recent)(store *s, const char *handle, uint64_t since, uint64_t max, uint64_t *count);
 	/* The newest version. *list: caller frees. SOTTO_ERR_NOT_FOUND. */
 	int (*list_current)(store *s, const char *handle, uint8_t **list, size_t *len,
 	    uint64_t *version);

@@ -24,7 +24,7 @@
 /* Parameter types by letter: b bytea, i int8, t text, a text[] literal. */
 enum stmt_id {
 	Q_ACCOUNT_EXISTS, Q_ACCOUNT_ADD,
-	Q_LIST_ADD, Q_DEVICES_CLEAR, Q_DEVICE_ADD, Q_LIST_CURRENT, Q_LIST_HISTORY,
+	Q_LIST_ADD, Q_DEVICES_CLEAR, Q_DEVICE_ADD, Q_LIST_CURRENT, Q_LIST_HISTORY, Q_LIST_RECENT,
 	Q_INVITE_ADD, Q_INVITE_CANDIDATES, Q_INVITE_USE,
 	Q_COPY_ADD, Q_COPY_COUNT, Q_COPY_FETCH, Q_COPY_ACK, Q_COPY_SWEEP, Q_COPY_TOTAL, Q_COPY_GET,
 	Q_COPY_PURGE, Q_RDV_SWEEP, Q_RDV_COUNT, Q_RDV_ADD, Q_RDV_GET, Q_RDV_USE, Q_RDV_EXTEND,
@@ -39,8 +39,10 @@ static const struct {
 	[Q_ACCOUNT_EXISTS] = { "t", "SELECT 1 FROM accounts WHERE handle = $1" },
 	[Q_ACCOUNT_ADD] = { "tbi", "INSERT INTO accounts(handle, account_pub, created_at) "
 	    "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING" },
-	[Q_LIST_ADD] = { "tib", "INSERT INTO device_lists(handle, version, list) VALUES ($1, $2, $3) "
-	    "ON CONFLICT DO NOTHING" },
+	[Q_LIST_ADD] = { "tibi", "INSERT INTO device_lists(handle, version, list, published_at) "
+	    "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING" },
+	[Q_LIST_RECENT] = { "tii", "SELECT count(*) FROM (SELECT published_at FROM device_lists "
+	    "WHERE handle = $1 ORDER BY version DESC LIMIT $3) AS r WHERE published_at > $2" },
 	[Q_DEVICES_CLEAR] = { "t", "DELETE FROM devices WHERE handle = $1" },
 	/* No row: another handle holds the device id (list_add refuses). A
 	 * concurrent insert of the same id waits for the other's commit. */
@@ -117,6 +119,8 @@ static const char schema_sql[] =
     "   WHERE d.device_id = copies.device_id), '');"
     " END IF; END $$;"
     "DROP INDEX IF EXISTS copies_device_seq_exp;"
+    /* When each version was published (list_recent: the publish rate). */
+    "ALTER TABLE device_lists ADD COLUMN IF NOT EXISTS published_at bigint NOT NULL DEFAULT 0;"
     "CREATE INDEX IF NOT EXISTS copies_queue ON copies(account, device_id, seq, expires_at);"
     "CREATE INDEX IF NOT EXISTS copies_expires ON copies(expires_at);"
     "CREATE TABLE IF NOT EXISTS rendezvous("
@@ -442,7 +446,7 @@ pg_account_add(store *s, const char *handle, const uint8_t account_pub[SC_SIGN_P
 }
 
 static int
-pg_list_add(store *s, const dl_list *l, const uint8_t *signed_list, size_t len)
+pg_list_add(store *s, const dl_list *l, const uint8_t *signed_list, size_t len, uint64_t now)
 {
 	store_pg *q = PQ(s);
 	pgparams p = { .n = 0 };
@@ -454,6 +458,7 @@ pg_list_add(store *s, const dl_list *l, const uint8_t *signed_list, size_t len)
 	p_text(&p, l->handle);
 	p_u64(&p, l->version);
 	p_blob(&p, signed_list, len);
+	p_u64(&p, now);
 	if ((rc = run_cmd(q, Q_LIST_ADD, &p, &added)) != SOTTO_OK)
 		return rc;
 	if (added != 1)
@@ -675,6 +680,20 @@ pg_copy_total(store *s, uint64_t *count)
 	pgparams p = { .n = 0 };
 
 	return one_count(PQ(s), Q_COPY_TOTAL, &p, count);
+}
+
+static int
+pg_list_recent(store *s, const char *handle, uint64_t since, uint64_t max, uint64_t *count)
+{
+	pgparams p = { .n = 0 };
+
+	*count = 0;
+	if (max == 0 || max > SOTTO_MAX_LIST_HISTORY)
+		return SOTTO_ERR_INVALID_ARG;
+	p_text(&p, handle);
+	p_u64(&p, since);
+	p_u64(&p, max);
+	return one_count(PQ(s), Q_LIST_RECENT, &p, count);
 }
 
 static int
@@ -1064,6 +1083,7 @@ static const store_ops pg_ops = {
 	.list_add = pg_list_add,
 	.list_current = pg_list_current,
 	.list_history = pg_list_history,
+	.list_recent = pg_list_recent,
 	.invite_add = pg_invite_add,
 	.invite_take = pg_invite_take,
 	.copy_add = pg_copy_add,

@@ -17,7 +17,7 @@
 enum stmt_id {
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_MARK, ST_RELEASE, ST_UNDO,
 	ST_ACCOUNT_EXISTS, ST_ACCOUNT_ADD,
-	ST_LIST_ADD, ST_DEVICES_CLEAR, ST_DEVICE_ADD, ST_LIST_CURRENT, ST_LIST_HISTORY,
+	ST_LIST_ADD, ST_DEVICES_CLEAR, ST_DEVICE_ADD, ST_LIST_CURRENT, ST_LIST_HISTORY, ST_LIST_RECENT,
 	ST_INVITE_ADD, ST_INVITE_CANDIDATES, ST_INVITE_USE,
 	ST_COPY_ADD, ST_COPY_COUNT, ST_COPY_FETCH, ST_COPY_ACK, ST_COPY_SWEEP, ST_COPY_TOTAL, ST_COPY_GET,
 	ST_COPY_PURGE, ST_RDV_SWEEP, ST_RDV_COUNT, ST_RDV_EXISTS, ST_RDV_ADD, ST_RDV_GET, ST_RDV_USE, ST_RDV_EXTEND,
@@ -33,7 +33,7 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_UNDO] = "ROLLBACK TO step",
 	[ST_ACCOUNT_EXISTS] = "SELECT 1 FROM accounts WHERE handle = ?1",
 	[ST_ACCOUNT_ADD] = "INSERT INTO accounts(handle, account_pub, created_at) VALUES (?1, ?2, ?3)",
-	[ST_LIST_ADD] = "INSERT INTO device_lists(handle, version, list) VALUES (?1, ?2, ?3)",
+	[ST_LIST_ADD] = "INSERT INTO device_lists(handle, version, list, published_at) VALUES (?1, ?2, ?3, ?4)",
 	[ST_DEVICES_CLEAR] = "DELETE FROM devices WHERE handle = ?1",
 	/* No OR REPLACE: a device id another handle holds is refused (list_add). */
 	[ST_DEVICE_ADD] = "INSERT INTO devices(device_id, handle, sig_pub) VALUES (?1, ?2, ?3)",
@@ -41,6 +41,8 @@ static const char *const stmt_sql[ST__COUNT] = {
 	    "ORDER BY version DESC LIMIT 1",
 	[ST_LIST_HISTORY] = "SELECT version, list FROM device_lists WHERE handle = ?1 AND version > ?2 "
 	    "ORDER BY version ASC LIMIT ?3",
+	[ST_LIST_RECENT] = "SELECT count(*) FROM (SELECT published_at FROM device_lists WHERE handle = ?1 "
+	    "ORDER BY version DESC LIMIT ?3) WHERE published_at > ?2",
 	[ST_INVITE_ADD] = "INSERT INTO invites(secret_hash, handle, created_at, used_at) VALUES (?1, ?2, ?3, NULL)",
 	[ST_INVITE_CANDIDATES] = "SELECT rowid, secret_hash FROM invites WHERE handle = ?1 "
 	    "AND used_at IS NULL AND created_at > ?2",
@@ -108,6 +110,9 @@ static const char copies_account_sql[] =
     "ALTER TABLE copies ADD COLUMN account TEXT NOT NULL DEFAULT '';"
     "UPDATE copies SET account = coalesce((SELECT handle FROM devices d "
     " WHERE d.device_id = copies.device_id), '');";
+/* When each version was published (list_recent: the publish rate). */
+static const char lists_published_sql[] =
+    "ALTER TABLE device_lists ADD COLUMN published_at INTEGER NOT NULL DEFAULT 0;";
 static const char copies_queue_sql[] =
     "CREATE INDEX IF NOT EXISTS copies_queue ON copies(account, device_id, seq, expires_at);";
 
@@ -331,7 +336,7 @@ sq_account_add(store *s, const char *handle, const uint8_t account_pub[SC_SIGN_P
 }
 
 static int
-sq_list_add(store *s, const dl_list *l, const uint8_t *signed_list, size_t len)
+sq_list_add(store *s, const dl_list *l, const uint8_t *signed_list, size_t len, uint64_t now)
 {
 	store_sqlite *q = SQ(s);
 	sqlite3_stmt *st;
@@ -342,7 +347,8 @@ sq_list_add(store *s, const dl_list *l, const uint8_t *signed_list, size_t len)
 	st = stmt(q, ST_LIST_ADD);
 	if ((rc = bind_text(st, 1, l->handle)) != SOTTO_OK ||
 	    (rc = bind_u64(st, 2, l->version)) != SOTTO_OK ||
-	    (rc = bind_blob(st, 3, signed_list, len)) != SOTTO_OK)
+	    (rc = bind_blob(st, 3, signed_list, len)) != SOTTO_OK ||
+	    (rc = bind_u64(st, 4, now)) != SOTTO_OK)
 		return rc;
 	r = sqlite3_step(st);
 	sqlite3_reset(st);
@@ -457,6 +463,25 @@ sq_list_history(store *s, const char *handle, uint64_t since, size_t max_count, 
 out:
 	sqlite3_reset(st);
 	store_blobs_free(b, cnt);
+	return rc;
+}
+
+static int
+sq_list_recent(store *s, const char *handle, uint64_t since, uint64_t max, uint64_t *count)
+{
+	sqlite3_stmt *st = stmt(SQ(s), ST_LIST_RECENT);
+	int rc;
+
+	*count = 0;
+	if (max == 0 || max > SOTTO_MAX_LIST_HISTORY)
+		return SOTTO_ERR_INVALID_ARG;
+	if ((rc = bind_text(st, 1, handle)) != SOTTO_OK || (rc = bind_u64(st, 2, since)) != SOTTO_OK ||
+	    (rc = bind_u64(st, 3, max)) != SOTTO_OK)
+		return rc;
+	rc = SOTTO_ERR_DB;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		rc = col_u64(st, 0, count);
+	sqlite3_reset(st);
 	return rc;
 }
 
@@ -951,6 +976,7 @@ static const store_ops sqlite_ops = {
 	.list_add = sq_list_add,
 	.list_current = sq_list_current,
 	.list_history = sq_list_history,
+	.list_recent = sq_list_recent,
 	.invite_add = sq_invite_add,
 	.invite_take = sq_invite_take,
 	.copy_add = sq_copy_add,
@@ -996,18 +1022,29 @@ busy_wait(void *arg, int tries)
 	return 1;
 }
 
-/* One transaction: workers opening the store at once add the column once. */
 static int
-migrate_copies_account(sqlite3 *db)
+has_column(sqlite3 *db, const char *probe_sql)
 {
 	sqlite3_stmt *probe = NULL;
-	int rc = SOTTO_ERR_DB, has;
+	int has = sqlite3_prepare_v2(db, probe_sql, -1, &probe, NULL) == SQLITE_OK;
+
+	sqlite3_finalize(probe);
+	return has;
+}
+
+/* Columns added since the first schema; one transaction: workers opening the
+ * store at once add each once. */
+static int
+migrate_columns(sqlite3 *db)
+{
+	int rc = SOTTO_ERR_DB;
 
 	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		return SOTTO_ERR_DB;
-	has = sqlite3_prepare_v2(db, "SELECT account FROM copies LIMIT 0", -1, &probe, NULL) == SQLITE_OK;
-	sqlite3_finalize(probe);
-	if ((!has && sqlite3_exec(db, copies_account_sql, NULL, NULL, NULL) != SQLITE_OK) ||
+	if ((!has_column(db, "SELECT account FROM copies LIMIT 0") &&
+	    sqlite3_exec(db, copies_account_sql, NULL, NULL, NULL) != SQLITE_OK) ||
+	    (!has_column(db, "SELECT published_at FROM device_lists LIMIT 0") &&
+	    sqlite3_exec(db, lists_published_sql, NULL, NULL, NULL) != SQLITE_OK) ||
 	    sqlite3_exec(db, copies_queue_sql, NULL, NULL, NULL) != SQLITE_OK)
 		goto out;
 	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
@@ -1044,7 +1081,7 @@ store_sqlite_open(store **out, const char *path)
 	    sqlite3_exec(q->db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(q->db, "PRAGMA secure_delete=ON", NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(q->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK ||
-	    migrate_copies_account(q->db) != SOTTO_OK)
+	    migrate_columns(q->db) != SOTTO_OK)
 		goto out;
 	for (int i = 0; i < ST__COUNT; i++)
 		if (sqlite3_prepare_v3(q->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &q->st[i],

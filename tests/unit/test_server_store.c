@@ -208,7 +208,7 @@ put_chain(store *st, const char *handle, chain *c)
 	assert_int_equal(st->ops->account_add(st, handle, c->account_pub, 5), SOTTO_OK);
 	for (size_t i = 0; i < c->n; i++) {
 		assert_int_equal(dl_parse(&l, c->raw[i], c->rawlen[i]), SOTTO_OK);
-		assert_int_equal(st->ops->list_add(st, &l, c->raw[i], c->rawlen[i]), SOTTO_OK);
+		assert_int_equal(st->ops->list_add(st, &l, c->raw[i], c->rawlen[i], 100 + i), SOTTO_OK);
 	}
 	assert_int_equal(st->ops->commit(st), SOTTO_OK);
 }
@@ -242,7 +242,7 @@ test_accounts_and_history(void **state)
 	/* a version stored twice is refused */
 	assert_int_equal(dl_parse(&l, c.raw[1], c.rawlen[1]), SOTTO_OK);
 	assert_int_equal(st->ops->begin(st), SOTTO_OK);
-	assert_int_equal(st->ops->list_add(st, &l, c.raw[1], c.rawlen[1]), SOTTO_ERR_EXISTS);
+	assert_int_equal(st->ops->list_add(st, &l, c.raw[1], c.rawlen[1], 900), SOTTO_ERR_EXISTS);
 	st->ops->rollback(st);
 
 	assert_int_equal(st->ops->list_current(st, "alice", &cur, &len, &v), SOTTO_OK);
@@ -276,6 +276,19 @@ test_accounts_and_history(void **state)
 	assert_int_equal(n, 0);
 	assert_int_equal(more, 0);
 	store_blobs_free(b, n);
+
+	/* when they were published: the newest max versions, after since */
+	assert_int_equal(st->ops->list_recent(st, "alice", 101, 10, &v), SOTTO_OK);
+	assert_int_equal(v, 2);
+	assert_int_equal(st->ops->list_recent(st, "alice", 101, 1, &v), SOTTO_OK);
+	assert_int_equal(v, 1);
+	assert_int_equal(st->ops->list_recent(st, "alice", 0, 3, &v), SOTTO_OK);
+	assert_int_equal(v, 3);
+	assert_int_equal(st->ops->list_recent(st, "alice", 103, 10, &v), SOTTO_OK);
+	assert_int_equal(v, 0);
+	assert_int_equal(st->ops->list_recent(st, "bob", 0, 10, &v), SOTTO_OK);
+	assert_int_equal(v, 0);
+	assert_int_equal(st->ops->list_recent(st, "alice", 0, 0, &v), SOTTO_ERR_INVALID_ARG);
 
 	/* survives a reopen */
 	reopen(fx);
@@ -806,7 +819,7 @@ test_device_owner(void **state)
 	/* bob's next list lists alice's second device: refused, nothing stored */
 	next_list(&b, &l, &a.l.devices[1], SIZE_MAX, &raw, &rawlen);
 	assert_int_equal(st->ops->begin(st), SOTTO_OK);
-	assert_int_equal(st->ops->list_add(st, &l, raw, rawlen), SOTTO_ERR_DEVICE_TAKEN);
+	assert_int_equal(st->ops->list_add(st, &l, raw, rawlen, 900), SOTTO_ERR_DEVICE_TAKEN);
 	st->ops->rollback(st);
 	free(raw);
 	assert_int_equal(st->ops->list_current(st, "bob", &cur, &len, &v), SOTTO_OK);
@@ -851,21 +864,21 @@ test_device_owner(void **state)
 		assert_int_equal(st2->ops->begin(st2), SOTTO_OK);
 		assert_int_equal(st2->ops->account_add(st2, "dave", x.account_pub, 5), SOTTO_OK);
 	}
-	assert_int_equal(st2->ops->list_add(st2, &lx, x.raw[0], x.rawlen[0]), SOTTO_ERR_DEVICE_TAKEN);
+	assert_int_equal(st2->ops->list_add(st2, &lx, x.raw[0], x.rawlen[0], 900), SOTTO_ERR_DEVICE_TAKEN);
 	st2->ops->rollback(st2);
 	st2->ops->close(st2);
 
 	/* once alice's current list drops the device, it is free */
 	next_list(&a, &l, NULL, 1, &raw, &rawlen);
 	assert_int_equal(st->ops->begin(st), SOTTO_OK);
-	assert_int_equal(st->ops->list_add(st, &l, raw, rawlen), SOTTO_OK);
+	assert_int_equal(st->ops->list_add(st, &l, raw, rawlen, 900), SOTTO_OK);
 	assert_int_equal(st->ops->copy_purge(st, "alice", a.l.devices[1].id, &deleted), SOTTO_OK);
 	assert_int_equal(deleted, 1);
 	assert_int_equal(st->ops->commit(st), SOTTO_OK);
 	free(raw);
 	next_list(&b, &l, &a.l.devices[1], SIZE_MAX, &raw, &rawlen);
 	assert_int_equal(st->ops->begin(st), SOTTO_OK);
-	assert_int_equal(st->ops->list_add(st, &l, raw, rawlen), SOTTO_OK);
+	assert_int_equal(st->ops->list_add(st, &l, raw, rawlen, 900), SOTTO_OK);
 	assert_int_equal(st->ops->commit(st), SOTTO_OK);
 	free(raw);
 	chain_free(&a);

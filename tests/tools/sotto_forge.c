@@ -17,11 +17,18 @@
  *       version 1 of a brand-new account under HANDLE (a different account key)
  *   sotto_forge ids HEX
  *       the device ids of HEX, one a line, then "version N"
+ *   sotto_forge steal HOME HEX
+ *       a registered user's attack (issue 11 item 1), not a server's: the
+ *       account of HOME (an unprotected home) publishes its next list with
+ *       the devices of HEX (another account's list: public keys only) added,
+ *       then the next without them. Prints one line per publish, "publish
+ *       N: ok" or "publish N: refused: TEXT"; exit 0 when both were taken.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "client.h"
 #include "crypto.h"
 #include "devicelist.h"
 #include "sotto/error.h"
@@ -183,6 +190,79 @@ cmd_ids(const char *hex)
 	return 0;
 }
 
+/* Sign l (the next version of the home's account) with its device and
+ * publish it; says what the server answered. */
+static int
+steal_publish(sotto_client *c, dl_list *l)
+{
+	Sotto__Wire__Frame f = SOTTO__WIRE__FRAME__INIT;
+	Sotto__Wire__PublishDeviceListRequest pr = SOTTO__WIRE__PUBLISH_DEVICE_LIST_REQUEST__INIT;
+	wire_frame *resp = NULL;
+	uint8_t *out = NULL;
+	size_t n = 0;
+	int r;
+
+	if ((r = dl_sign_device(l, c->cfg.device_id, CLIENT_SIGN_SEC(c), &out, &n)) != SOTTO_OK)
+		return r;
+	pr.device_list.data = out;
+	pr.device_list.len = n;
+	f.msg_case = SOTTO__WIRE__FRAME__MSG_PUBLISH_DEVICE_LIST;
+	f.publish_device_list = &pr;
+	r = conn_request(c->cn, &f, &resp);
+	if (r == SOTTO_OK)
+		printf("publish %llu: ok\n", (unsigned long long)l->version);
+	else
+		printf("publish %llu: refused: %s\n", (unsigned long long)l->version,
+		    resp != NULL && resp->response->error != NULL ? resp->response->error : sotto_strerror(r));
+	fflush(stdout);
+	wire_free(resp);
+	free(out);
+	return r;
+}
+
+static int
+cmd_steal(const char *home, const char *hex)
+{
+	static dl_list victim, l;
+	sotto_client *c = NULL;
+	uint8_t *in = NULL, *cur = NULL;
+	size_t n = 0, curlen = 0, mine;
+	int r;
+
+	if (unhex_list(hex, &in, &n) != 0 || dl_parse(&victim, in, n) != SOTTO_OK)
+		return die("not a device list");
+	if (sotto_open(&c, home, NULL) != SOTTO_OK || client_connect(c) != SOTTO_OK ||
+	    cstore_list_latest(c->st, c->cfg.handle, &l, &cur, &curlen) != SOTTO_OK)
+		return die("cannot open the home or reach its server");
+	mine = l.n_devices;
+	/* next: my devices and the victim's */
+	dl_hash(l.prev_hash, cur, curlen);
+	l.version++;
+	l.created_at++;
+	for (size_t i = 0; i < victim.n_devices && l.n_devices < SOTTO_MAX_DEVICES; i++)
+		l.devices[l.n_devices++] = victim.devices[i];
+	r = steal_publish(c, &l);
+	if (r == SOTTO_OK) {
+		/* and the one after, without them: the server's purge of "removed"
+		 * devices is what would take the victim's queue */
+		uint8_t *p = NULL;
+		size_t pn = 0;
+
+		if (dl_sign_device(&l, c->cfg.device_id, CLIENT_SIGN_SEC(c), &p, &pn) != SOTTO_OK)
+			return die("cannot sign");
+		dl_hash(l.prev_hash, p, pn);
+		free(p);
+		l.version++;
+		l.created_at++;
+		l.n_devices = mine;
+		r = steal_publish(c, &l);
+	}
+	free(in);
+	free(cur);
+	sotto_close(c);
+	return r == SOTTO_OK ? 0 : 3;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -196,7 +276,10 @@ main(int argc, char **argv)
 		return cmd_account(argv[2]);
 	if (argc == 3 && strcmp(argv[1], "ids") == 0)
 		return cmd_ids(argv[2]);
+	if (argc == 4 && strcmp(argv[1], "steal") == 0)
+		return cmd_steal(argv[2], argv[3]);
 	fprintf(stderr, "usage: sotto_forge next|same HEX [--add NAME] [--drop ID] [--signer ID]\n"
-	    "       sotto_forge account HANDLE\n       sotto_forge ids HEX\n");
+	    "       sotto_forge account HANDLE\n       sotto_forge ids HEX\n"
+	    "       sotto_forge steal HOME HEX\n");
 	return 2;
 }

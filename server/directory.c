@@ -255,15 +255,17 @@ out:
 	store_blobs_free(b, n);
 }
 
-/* A device no longer listed loses its connections at once. */
+/* A device no longer listed loses its connections at once; the hint of its
+ * own account's change (broadcast_change, just before) goes out first. */
 static void
 drop_removed_devices(server *s, const dl_list *l)
 {
 	for (conn *c = s->conns; c != NULL; c = c->next)
 		if (c->state == CONN_AUTHED && strcmp(c->handle, l->handle) == 0 &&
 		    dl_find(l, c->device_id) == NULL) {
-			log_info("device_removed", "conn=%llu handle=%s", (unsigned long long)c->serial,
-			    c->handle);
+			log_info("device_removed", "conn=%llu handle=%s version=%llu reason=\"not in the "
+			    "account's device list\"", (unsigned long long)c->serial, c->handle,
+			    (unsigned long long)l->version);
 			conn_close_after_flush(c);
 		}
 }

@@ -45,12 +45,20 @@ fetching_conn(server *s, const uint8_t id[SC_DEVICE_ID])
 }
 
 /* Another worker or node published a list: the same hint and cut-off as for a
- * list published here, from the list now stored. */
+ * list published here, from the list now stored. A worker none of whose
+ * connections follows the handle (the account's own follow it) has nothing to
+ * do: one publish is not a read of the store on every worker of every node. */
 static void
 list_changed(server *s, const char *handle)
 {
 	dl_list *l;
+	conn *c;
 
+	for (c = s->conns; c != NULL; c = c->next)
+		if (c->state == CONN_AUTHED && dir_follows(c, handle))
+			break;
+	if (c == NULL)
+		return;
 	if ((l = malloc(sizeof(*l))) == NULL)
 		return;
 	if (dir_current(s->st, handle, l, NULL, NULL) == SOTTO_OK)

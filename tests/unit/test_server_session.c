@@ -1458,6 +1458,23 @@ test_device_ownership_and_churn(void **state)
 	free(raw);
 	srv->cfg.list_publishes_per_hour = CONFIG_DEFAULT_LIST_PUBLISHES_PER_HOUR;
 
+	/* a connection follows at most SOTTOD_MAX_FOLLOWS handles besides its
+	 * own: past it the oldest is forgotten, never its own account */
+	for (int i = 0; i < SOTTOD_MAX_FOLLOWS + 1; i++) {
+		char h[16];
+
+		snprintf(h, sizeof(h), "h%d", i);
+		dir_follow(cm, h);
+	}
+	assert_int_equal(cm->follow_n, SOTTOD_MAX_FOLLOWS);
+	assert_false(dir_follows(cm, "alice"));
+	assert_false(dir_follows(cm, "h0"));
+	assert_true(dir_follows(cm, "h1"));
+	assert_true(dir_follows(cm, "h32"));
+	assert_true(dir_follows(cm, "mallory"));
+	dir_follow(cm, "h5");	/* already followed: no slot taken */
+	assert_true(dir_follows(cm, "h1"));
+
 	disconnect(ca);
 	disconnect(cb);
 	disconnect(cm);

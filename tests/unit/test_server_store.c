@@ -6,6 +6,7 @@
  * gets a database of its own, dropped afterwards, so runs never collide.
  */
 #include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -886,6 +887,83 @@ test_device_owner(void **state)
 	chain_free(&x);
 }
 
+/* Two publishers at once (two workers or nodes): each on its own store. */
+typedef struct racer {
+	store *st;
+	const char *handle;
+	const chain *c;
+	int listed[2];		/* pipe: the racer's list_add is done, not committed */
+	int rc_add, rc_commit;
+} racer;
+
+static void *
+race_first(void *arg)
+{
+	racer *r = arg;
+	struct timespec hold = { 0, 200 * 1000 * 1000 };
+	dl_list l;
+
+	if (r->st->ops->begin(r->st) != SOTTO_OK || dl_parse(&l, r->c->raw[0], r->c->rawlen[0]) != SOTTO_OK ||
+	    r->st->ops->account_add(r->st, r->handle, r->c->account_pub, 5) != SOTTO_OK) {
+		r->rc_add = SOTTO_ERR_INTERNAL;
+		(void)!write(r->listed[1], "x", 1);
+		return NULL;
+	}
+	r->rc_add = r->st->ops->list_add(r->st, &l, r->c->raw[0], r->c->rawlen[0], 900);
+	(void)!write(r->listed[1], "x", 1);
+	/* holds its uncommitted row while the other tries the same device */
+	nanosleep(&hold, NULL);
+	r->rc_commit = r->st->ops->commit(r->st);
+	return NULL;
+}
+
+/*
+ * The same device id in two accounts' lists, published at the same moment
+ * from two stores: the constraint decides inside the transactions (the second
+ * waits for the first's commit, PostgreSQL on the row, SQLite on the write
+ * lock), and exactly one wins.
+ */
+static void
+test_device_owner_race(void **state)
+{
+	fixture *fx = *state;
+	store *st2 = NULL;
+	chain x;
+	dl_list lx;
+	racer r;
+	pthread_t t;
+	char b;
+	uint8_t *cur = NULL;
+	size_t len = 0;
+	uint64_t v;
+
+	chain_init(&x, "carol", 1);
+	lx = x.l;
+	snprintf(lx.handle, sizeof(lx.handle), "dave");
+	open_store(fx, &st2);
+	memset(&r, 0, sizeof(r));
+	r.st = fx->st;
+	r.handle = "carol";
+	r.c = &x;
+	assert_int_equal(pipe(r.listed), 0);
+	assert_int_equal(pthread_create(&t, NULL, race_first, &r), 0);
+	assert_int_equal(read(r.listed[0], &b, 1), 1);
+	assert_int_equal(r.rc_add, SOTTO_OK);
+	assert_int_equal(st2->ops->begin(st2), SOTTO_OK);
+	assert_int_equal(st2->ops->account_add(st2, "dave", x.account_pub, 5), SOTTO_OK);
+	assert_int_equal(st2->ops->list_add(st2, &lx, x.raw[0], x.rawlen[0], 900), SOTTO_ERR_DEVICE_TAKEN);
+	st2->ops->rollback(st2);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(r.rc_commit, SOTTO_OK);
+	assert_int_equal(st2->ops->list_current(st2, "carol", &cur, &len, &v), SOTTO_OK);
+	free(cur);
+	assert_int_equal(st2->ops->list_current(st2, "dave", &cur, &len, &v), SOTTO_ERR_NOT_FOUND);
+	st2->ops->close(st2);
+	close(r.listed[0]);
+	close(r.listed[1]);
+	chain_free(&x);
+}
+
 /* A store made before queues had an account: opened again, its copies are
  * their device's owner's queue. SQLite only (the PostgreSQL schema runs the
  * same migration in its schema script). */
@@ -993,6 +1071,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_copy_purge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rendezvous, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_owner, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_device_owner_race, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copies_account_migration, setup, teardown),
 	};
 	int failed;

@@ -253,7 +253,6 @@ mbox_send(conn *c, wire_frame *f)
 		const Sotto__Wire__Recipient *rc_ = rq->recipients[i];
 
 		own = strcmp(rc_->handle, c->handle) == 0;
-		dir_follow(c, rc_->handle);
 		if ((rc = dircache_get(c->srv, rc_->handle, l, &cur)) != SOTTO_OK) {
 			if (rc == SOTTO_ERR_NOT_FOUND) {
 				r.status = ST(NO_SUCH_HANDLE);
@@ -264,6 +263,7 @@ mbox_send(conn *c, wire_frame *f)
 				session_respond_status(c, f->id, ST(INTERNAL), "storage error");
 			goto fail;
 		}
+		dir_follow(c, rc_->handle);
 		if (rc_->list_version != cur->version || !copies_match(rc_, cur, own ? c->device_id : NULL)) {
 			sotto__wire__stale_list__init(&stale_buf[n_stale]);
 			stale_buf[n_stale].handle = rc_->handle;

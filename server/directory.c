@@ -7,9 +7,6 @@
 #include "sotto/error.h"
 
 #define ST(x) SOTTO__WIRE__STATUS__##x
-/* Every send to the account would fail on the key (DESIGN.md 4: one copy per
- * device); refused at publish, it is the publisher who hears of it. */
-#define BAD_KEY_TEXT "a key in the device list is of small order or not canonical"
 
 int
 dir_current(store *st, const char *handle, dl_list *l, uint8_t **raw, size_t *rawlen)
@@ -137,7 +134,7 @@ dir_register(conn *c, uint64_t id, const Sotto__Wire__RegisterRequest *rq)
 	if (l->version != 1 ||
 	    (rc = dl_verify_first(l, rq->device_list.data, rq->device_list.len)) != SOTTO_OK) {
 		if (l->version == 1 && rc == SOTTO_ERR_BAD_KEY)
-			auth_failed(c, id, ST(BAD_KEY), BAD_KEY_TEXT, rq->handle);
+			auth_failed(c, id, ST(BAD_KEY), dir_list_error(SOTTO_ERR_BAD_KEY), rq->handle);
 		else
 			auth_failed(c, id, ST(CHAIN_INVALID), "device list is not a valid first version",
 			    rq->handle);
@@ -368,6 +365,10 @@ dir_list_error(int rc)
 	switch (rc) {
 	case SOTTO_ERR_DEVICE_TAKEN:
 		return "a device in the list belongs to another account";
+	case SOTTO_ERR_BAD_KEY:
+		/* Every send to the account would fail on the key (one copy per
+		 * device): refused here, it is the publisher who hears of it. */
+		return "a key in the device list is of small order or not canonical";
 	case SOTTO_ERR_EXISTS:
 		return "that version of the device list is already stored";
 	default:
@@ -467,7 +468,7 @@ dir_publish(conn *c, uint64_t id, const Sotto__Wire__PublishDeviceListRequest *r
 	if ((rc = dl_verify_next(prev, prev_hash, next, rq->device_list.data, rq->device_list.len)) !=
 	    SOTTO_OK) {
 		if (rc == SOTTO_ERR_BAD_KEY)
-			session_respond_status(c, id, ST(BAD_KEY), BAD_KEY_TEXT);
+			session_respond_status(c, id, ST(BAD_KEY), dir_list_error(SOTTO_ERR_BAD_KEY));
 		else
 			session_respond_status(c, id, ST(CHAIN_INVALID),
 			    "device list does not chain to the current one");

@@ -275,8 +275,8 @@ recover_publish(conn *c, uint64_t id, const Sotto__Wire__RecoverRequest *rq, dl_
 	dl_hash(h, cur_raw, cur_len);
 	if ((rc = dl_verify_next(cur, h, next, rq->device_list.data, rq->device_list.len)) != SOTTO_OK) {
 		recover_failed(c, id, rc == SOTTO_ERR_BAD_KEY ? ST(BAD_KEY) : ST(CHAIN_INVALID),
-		    rc == SOTTO_ERR_BAD_KEY ? "a key in the device list is of small order or not canonical" :
-		    "device list does not chain to the current one", rq->handle);
+		    rc == SOTTO_ERR_BAD_KEY ? dir_list_error(rc) : "device list does not chain to the current one",
+		    rq->handle);
 		goto out;
 	}
 	/* The same path as every publish: announced to the other workers too. */

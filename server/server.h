@@ -236,7 +236,8 @@ void dircache_free(server *s);
  * way. SOTTO_ERR_EXISTS (that version is stored), SOTTO_ERR_DB. */
 int dir_list_commit(server *s, const dl_list *prev, const dl_list *next, const uint8_t *p, size_t n,
     const conn *origin) __attribute__((warn_unused_result));
-/* A short text for an error of dir_list_commit, for the Response. */
+/* A short text for an error of dir_list_commit (or SOTTO_ERR_BAD_KEY of the
+ * list's verification), for the Response. */
 const char *dir_list_error(int rc);
 /* After that commit (here or, through a wake-up, on another worker): hint the
  * connections following l->handle, close the removed devices' connections. */

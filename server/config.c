@@ -25,6 +25,7 @@ config_defaults(sottod_config *c)
 	c->max_conns_per_addr = SOTTO_DEFAULT_MAX_CONNS_PER_ADDR;
 	c->preauth_seconds = SOTTO_PREAUTH_SECONDS;
 	c->link_offer_seconds = CONFIG_DEFAULT_LINK_OFFER_SECONDS;
+	c->list_publishes_per_hour = CONFIG_DEFAULT_LIST_PUBLISHES_PER_HOUR;
 	c->lookup_rate = SOTTO_DEFAULT_LOOKUP_RATE;
 	c->lookup_burst = SOTTO_DEFAULT_LOOKUP_BURST;
 	c->addr_lookup_rate = SOTTO_DEFAULT_ADDR_LOOKUP_RATE;
@@ -119,6 +120,8 @@ static const num_key num_keys[] = {
 	NUM_KEY(preauth_seconds, 1, SOTTO_PREAUTH_SECONDS, "preauth_seconds must be a number from 1 to 10"),
 	NUM_KEY(link_offer_seconds, 1, CONFIG_MAX_LINK_OFFER_SECONDS,
 	    "link_offer_seconds must be a number from 1 to 60"),
+	NUM_KEY(list_publishes_per_hour, 1, CONFIG_MAX_LIST_PUBLISHES_PER_HOUR,
+	    "list_publishes_per_hour must be a number from 1 to 256"),
 	NUM_KEY(lookup_rate, 1, SOTTO_MAX_RATE, "rates and bursts must be numbers from 1 to 1000000"),
 	NUM_KEY(lookup_burst, 1, SOTTO_MAX_RATE, "rates and bursts must be numbers from 1 to 1000000"),
 	NUM_KEY(addr_lookup_rate, 1, SOTTO_MAX_RATE, "rates and bursts must be numbers from 1 to 1000000"),
@@ -345,6 +348,7 @@ config_write_new(const char *path, const sottod_config *c)
 	    "# Caps (may only be lowered): max_frame, max_recipients, mailbox_cap,\n"
 	    "# max_conns_per_addr, preauth_seconds. link_offer_seconds: a waiting device's link\n"
 	    "# offer is withdrawn this long after it stops asking for the answer.\n"
+	    "# list_publishes_per_hour: device lists one account may publish in any hour.\n"
 	    "# Rate limits (per worker, token buckets):\n"
 	    "# lookup_rate, lookup_burst, send_rate, send_burst (per device), addr_lookup_rate,\n"
 	    "# addr_lookup_burst, addr_send_rate, addr_send_burst (per source address).\n",

@@ -29,6 +29,10 @@
  *                   withdrawn this long after its new device last asked for the
  *                   answer (it asks every second while it waits); default
  *                   CONFIG_DEFAULT_LINK_OFFER_SECONDS
+ *   list_publishes_per_hour 1..CONFIG_MAX_LIST_PUBLISHES_PER_HOUR device lists
+ *                   one account may publish in any hour, over all workers and
+ *                   nodes (recovery is not counted); default
+ *                   CONFIG_DEFAULT_LIST_PUBLISHES_PER_HOUR
  * Rate limits (token buckets, per worker; 1..SOTTO_MAX_RATE; caps.h defaults):
  *   lookup_rate, lookup_burst            GetDeviceList per device
  *   addr_lookup_rate, addr_lookup_burst  GetDeviceList per source address
@@ -52,6 +56,10 @@
 #define CONFIG_MAX_USER 32
 #define CONFIG_DEFAULT_LINK_OFFER_SECONDS 10
 #define CONFIG_MAX_LINK_OFFER_SECONDS 60
+/* Device lists one account may publish in any hour (all workers and nodes:
+ * counted in the store). Linking or removing a device is one each. */
+#define CONFIG_DEFAULT_LIST_PUBLISHES_PER_HOUR 30
+#define CONFIG_MAX_LIST_PUBLISHES_PER_HOUR SOTTO_MAX_LIST_HISTORY
 
 enum config_storage { CONFIG_STORAGE_SQLITE = 0, CONFIG_STORAGE_POSTGRES };
 
@@ -71,6 +79,7 @@ typedef struct sottod_config {
 	uint64_t max_conns_per_addr;
 	uint64_t preauth_seconds;
 	uint64_t link_offer_seconds;
+	uint64_t list_publishes_per_hour;
 	uint64_t lookup_rate, lookup_burst, addr_lookup_rate, addr_lookup_burst;
 	uint64_t send_rate, send_burst, addr_send_rate, addr_send_burst;
 } sottod_config;

@@ -131,8 +131,13 @@ dir_register(conn *c, uint64_t id, const Sotto__Wire__RegisterRequest *rq)
 		    rq->handle);
 		goto out;
 	}
-	if (l->version != 1 || dl_verify_first(l, rq->device_list.data, rq->device_list.len) != SOTTO_OK) {
-		auth_failed(c, id, ST(CHAIN_INVALID), "device list is not a valid first version", rq->handle);
+	if (l->version != 1 ||
+	    (rc = dl_verify_first(l, rq->device_list.data, rq->device_list.len)) != SOTTO_OK) {
+		if (l->version == 1 && rc == SOTTO_ERR_BAD_KEY)
+			auth_failed(c, id, ST(BAD_KEY), dir_list_error(SOTTO_ERR_BAD_KEY), rq->handle);
+		else
+			auth_failed(c, id, ST(CHAIN_INVALID), "device list is not a valid first version",
+			    rq->handle);
 		goto out;
 	}
 	if (check_signature(c, rq->handle, rq->signature.data, l->devices[0].sig_pub) != SOTTO_OK) {
@@ -168,16 +173,14 @@ dir_register(conn *c, uint64_t id, const Sotto__Wire__RegisterRequest *rq)
 			auth_failed(c, id, ST(INTERNAL), "storage error", rq->handle);
 		goto out;
 	}
-	if ((rc = st->ops->list_add(st, l, rq->device_list.data, rq->device_list.len)) != SOTTO_OK) {
-		auth_failed(c, id, rc == SOTTO_ERR_EXISTS ? ST(HANDLE_TAKEN) : ST(INTERNAL),
-		    "could not store the device list", rq->handle);
-		goto out;
-	}
 	in_tx = 0;
-	rc = st->ops->commit(st);
-	early_dir_changed(c->srv->seqs);	/* committed or not: caches re-read */
-	if (rc != SOTTO_OK) {
-		auth_failed(c, id, ST(INTERNAL), "storage error", rq->handle);
+	if ((rc = dir_list_commit(c->srv, NULL, l, rq->device_list.data, rq->device_list.len, NULL)) !=
+	    SOTTO_OK) {
+		if (rc == SOTTO_ERR_EXISTS)	/* registered meanwhile, on another node */
+			auth_failed(c, id, ST(HANDLE_TAKEN), "handle already registered", rq->handle);
+		else
+			auth_failed(c, id, rc == SOTTO_ERR_DEVICE_TAKEN ? ST(DEVICE_TAKEN) : ST(INTERNAL),
+			    dir_list_error(rc), rq->handle);
 		goto out;
 	}
 	log_info("register", "conn=%llu handle=%s mode=%s", (unsigned long long)c->serial, rq->handle,
@@ -229,6 +232,7 @@ dir_get_lists(conn *c, uint64_t id, const Sotto__Wire__GetDeviceListRequest *rq)
 		lists[i].data = b[i].p;
 		lists[i].len = b[i].len;
 	}
+	dir_follow(c, rq->handle);
 	r.status = ST(OK);
 	r.n_device_lists = n;
 	/* Test mode only (main.c test_mode): hide the newest list, once. */
@@ -248,21 +252,72 @@ out:
 	store_blobs_free(b, n);
 }
 
-/* A device no longer listed loses its connections at once. */
+/* A device no longer listed loses its connections at once; the hint of its
+ * own account's change (broadcast_change, just before) goes out first. */
 static void
 drop_removed_devices(server *s, const dl_list *l)
 {
 	for (conn *c = s->conns; c != NULL; c = c->next)
 		if (c->state == CONN_AUTHED && strcmp(c->handle, l->handle) == 0 &&
 		    dl_find(l, c->device_id) == NULL) {
-			log_info("device_removed", "conn=%llu handle=%s", (unsigned long long)c->serial,
-			    c->handle);
+			log_info("device_removed", "conn=%llu handle=%s version=%llu reason=\"not in the "
+			    "account's device list\"", (unsigned long long)c->serial, c->handle,
+			    (unsigned long long)l->version);
 			conn_close_after_flush(c);
 		}
 }
 
+/*
+ * Follows: a hint that a list changed goes only to connections that have a
+ * reason to care (their own account, a handle they looked up or sent to on
+ * that connection). Everyone else hearing of every change would be a
+ * metadata leak (who changes devices when) and one publish a frame to every
+ * connection of the node. Past the cap the oldest is forgotten: a client
+ * re-checks a contact's list before every send anyway, the hint only saves
+ * it a wait.
+ */
+void
+dir_follow(conn *c, const char *handle)
+{
+	size_t i;
+
+	if (c->state != CONN_AUTHED || strcmp(handle, c->handle) == 0 || !handle_valid(handle))
+		return;
+	for (i = 0; i < c->follow_n; i++)
+		if (strcmp(c->follow[i], handle) == 0)
+			return;
+	if (c->follow == NULL && (c->follow = calloc(SOTTOD_MAX_FOLLOWS, sizeof(*c->follow))) == NULL)
+		return;	/* out of memory: only the hint is lost */
+	if (c->follow_n < SOTTOD_MAX_FOLLOWS)
+		i = c->follow_n++;
+	else {
+		i = c->follow_oldest;
+		c->follow_oldest = (c->follow_oldest + 1) % SOTTOD_MAX_FOLLOWS;
+	}
+	snprintf(c->follow[i], sizeof(c->follow[i]), "%s", handle);
+}
+
+int
+dir_follows(const conn *c, const char *handle)
+{
+	if (strcmp(handle, c->handle) == 0)
+		return 1;
+	for (size_t i = 0; i < c->follow_n; i++)
+		if (strcmp(c->follow[i], handle) == 0)
+			return 1;
+	return 0;
+}
+
+void
+dir_follow_free(conn *c)
+{
+	free(c->follow);
+	c->follow = NULL;
+	c->follow_n = c->follow_oldest = 0;
+}
+
 static void
-broadcast_change(server *s, const char *handle, uint64_t version)
+broadcast_change(server *s, const char *handle, uint64_t version, const conn *except)
 {
 	Sotto__Wire__DeviceListChanged ch = SOTTO__WIRE__DEVICE_LIST_CHANGED__INIT;
 	wire_frame f = SOTTO__WIRE__FRAME__INIT;
@@ -273,24 +328,23 @@ broadcast_change(server *s, const char *handle, uint64_t version)
 	f.msg_case = SOTTO__WIRE__FRAME__MSG_DEVICE_LIST_CHANGED;
 	f.device_list_changed = &ch;
 	for (conn *c = s->conns; c != NULL; c = c->next)
-		if (c->state == CONN_AUTHED)
+		if (c->state == CONN_AUTHED && c != except && dir_follows(c, handle))
 			(void)conn_send(c, &f);
 }
 
 /* A removed device's queue would otherwise sit until expiry, readable by
- * nobody but still the server's to hand out: it goes with the device. */
-int
-dir_purge_removed(store *st, const dl_list *prev, const dl_list *l)
+ * nobody but still the server's to hand out: it goes with the device. Only
+ * the account's own queue of it (store.h: queues are per account). */
+static int
+purge_removed(store *st, const dl_list *prev, const dl_list *l)
 {
 	size_t deleted;
 	int rc;
 
-	if (st->ops->copy_purge == NULL)
-		return SOTTO_ERR_INTERNAL;
 	for (size_t i = 0; i < prev->n_devices; i++) {
 		if (dl_find(l, prev->devices[i].id) != NULL)
 			continue;
-		if ((rc = st->ops->copy_purge(st, prev->devices[i].id, &deleted)) != SOTTO_OK)
+		if ((rc = st->ops->copy_purge(st, l->handle, prev->devices[i].id, &deleted)) != SOTTO_OK)
 			return rc;
 		if (deleted > 0)
 			log_info("copies_purged", "handle=%s n=%zu", l->handle, deleted);
@@ -299,10 +353,83 @@ dir_purge_removed(store *st, const dl_list *prev, const dl_list *l)
 }
 
 void
-dir_published(server *s, const dl_list *l)
+dir_published(server *s, const dl_list *l, const conn *except)
 {
-	broadcast_change(s, l->handle, l->version);
+	broadcast_change(s, l->handle, l->version, except);
 	drop_removed_devices(s, l);
+}
+
+const char *
+dir_list_error(int rc)
+{
+	switch (rc) {
+	case SOTTO_ERR_DEVICE_TAKEN:
+		return "a device in the list belongs to another account";
+	case SOTTO_ERR_BAD_KEY:
+		/* Every send to the account would fail on the key (one copy per
+		 * device): refused here, it is the publisher who hears of it. */
+		return "a key in the device list is of small order or not canonical";
+	case SOTTO_ERR_EXISTS:
+		return "that version of the device list is already stored";
+	default:
+		return "could not store the device list";
+	}
+}
+
+int
+dir_list_commit(server *s, const dl_list *prev, const dl_list *next, const uint8_t *p, size_t n,
+    const conn *origin)
+{
+	store *st = s->st;
+	int rc;
+
+	if ((rc = st->ops->list_add(st, next, p, n, now_ms())) != SOTTO_OK ||
+	    (prev != NULL && (rc = purge_removed(st, prev, next)) != SOTTO_OK))
+		goto fail;
+	wake_announce_list(st, next->handle, next->version);
+	rc = st->ops->commit(st);
+	early_dir_changed(s->seqs);	/* committed or not: caches re-read */
+	if (rc != SOTTO_OK)
+		return rc;
+	dir_published(s, next, origin);
+	return SOTTO_OK;
+fail:
+	if (rc == SOTTO_ERR_DEVICE_TAKEN)
+		log_info("device_taken", "handle=%s version=%llu", next->handle,
+		    (unsigned long long)next->version);
+	st->ops->rollback(st);
+	return rc;
+}
+
+/*
+ * Every version is kept for ever and shown to everyone who looks the handle
+ * up, and each one is hinted to its followers: an account publishing in a
+ * loop would grow the directory and every contact's chain without end. The
+ * count is in the store, inside the publish's transaction: the same for every
+ * worker and node (two publishes of one account chain to the same version,
+ * so at most one of them commits).
+ */
+#define PUBLISH_WINDOW_MS	(3600ULL * 1000)
+
+static int
+publish_rate_ok(conn *c, uint64_t id)
+{
+	store *st = c->srv->st;
+	uint64_t cap = c->srv->cfg.list_publishes_per_hour, now = now_ms(), recent = 0;
+	char text[96];
+
+	if (st->ops->list_recent(st, c->handle, now > PUBLISH_WINDOW_MS ? now - PUBLISH_WINDOW_MS : 0,
+	    cap, &recent) != SOTTO_OK) {
+		session_respond_status(c, id, ST(INTERNAL), "storage error");
+		return 0;
+	}
+	if (recent < cap)
+		return 1;
+	cap_exceeded(c, "list_publishes_per_hour", "handle=%s", c->handle);
+	snprintf(text, sizeof(text), "too many device list publishes for this account (at most %llu an hour)",
+	    (unsigned long long)cap);
+	session_respond_status(c, id, ST(RATE_LIMITED), text);
+	return 0;
 }
 
 void
@@ -335,32 +462,28 @@ dir_publish(conn *c, uint64_t id, const Sotto__Wire__PublishDeviceListRequest *r
 		session_respond_status(c, id, ST(INTERNAL), "storage error");
 		goto out;
 	}
+	if (!publish_rate_ok(c, id))
+		goto out;
 	dl_hash(prev_hash, raw, rawlen);
-	if (dl_verify_next(prev, prev_hash, next, rq->device_list.data, rq->device_list.len) != SOTTO_OK) {
-		session_respond_status(c, id, ST(CHAIN_INVALID), "device list does not chain to the current one");
+	if ((rc = dl_verify_next(prev, prev_hash, next, rq->device_list.data, rq->device_list.len)) !=
+	    SOTTO_OK) {
+		if (rc == SOTTO_ERR_BAD_KEY)
+			session_respond_status(c, id, ST(BAD_KEY), dir_list_error(SOTTO_ERR_BAD_KEY));
+		else
+			session_respond_status(c, id, ST(CHAIN_INVALID),
+			    "device list does not chain to the current one");
 		goto out;
 	}
-	if ((rc = st->ops->list_add(st, next, rq->device_list.data, rq->device_list.len)) != SOTTO_OK) {
-		session_respond_status(c, id, rc == SOTTO_ERR_EXISTS ? ST(CHAIN_INVALID) : ST(INTERNAL),
-		    "could not store the device list");
-		goto out;
-	}
-	if (dir_purge_removed(st, prev, next) != SOTTO_OK) {
-		session_respond_status(c, id, ST(INTERNAL), "storage error");
-		goto out;
-	}
-	wake_announce_list(st, next->handle, next->version);
 	in_tx = 0;
-	rc = st->ops->commit(st);
-	early_dir_changed(c->srv->seqs);	/* committed or not: caches re-read */
-	if (rc != SOTTO_OK) {
-		session_respond_status(c, id, ST(INTERNAL), "storage error");
+	if ((rc = dir_list_commit(c->srv, prev, next, rq->device_list.data, rq->device_list.len, c)) !=
+	    SOTTO_OK) {
+		session_respond_status(c, id, rc == SOTTO_ERR_DEVICE_TAKEN ? ST(DEVICE_TAKEN) :
+		    rc == SOTTO_ERR_EXISTS ? ST(CHAIN_INVALID) : ST(INTERNAL), dir_list_error(rc));
 		goto out;
 	}
 	log_info("list_published", "conn=%llu handle=%s version=%llu devices=%zu",
 	    (unsigned long long)c->serial, next->handle, (unsigned long long)next->version, next->n_devices);
 	session_respond_status(c, id, ST(OK), NULL);
-	dir_published(c->srv, next);
 out:
 	if (in_tx)
 		st->ops->rollback(st);

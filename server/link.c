@@ -273,27 +273,22 @@ recover_publish(conn *c, uint64_t id, const Sotto__Wire__RecoverRequest *rq, dl_
 	}
 	in_tx = 1;
 	dl_hash(h, cur_raw, cur_len);
-	if (dl_verify_next(cur, h, next, rq->device_list.data, rq->device_list.len) != SOTTO_OK) {
-		recover_failed(c, id, ST(CHAIN_INVALID), "device list does not chain to the current one",
+	if ((rc = dl_verify_next(cur, h, next, rq->device_list.data, rq->device_list.len)) != SOTTO_OK) {
+		recover_failed(c, id, rc == SOTTO_ERR_BAD_KEY ? ST(BAD_KEY) : ST(CHAIN_INVALID),
+		    rc == SOTTO_ERR_BAD_KEY ? dir_list_error(rc) : "device list does not chain to the current one",
 		    rq->handle);
 		goto out;
 	}
-	if ((rc = st->ops->list_add(st, next, rq->device_list.data, rq->device_list.len)) != SOTTO_OK ||
-	    (rc = dir_purge_removed(st, cur, next)) != SOTTO_OK) {
-		recover_failed(c, id, rc == SOTTO_ERR_EXISTS ? ST(CHAIN_INVALID) : ST(INTERNAL),
-		    "could not store the device list", rq->handle);
-		goto out;
-	}
+	/* The same path as every publish: announced to the other workers too. */
 	in_tx = 0;
-	rc = st->ops->commit(st);
-	early_dir_changed(c->srv->seqs);	/* committed or not: caches re-read */
-	if (rc != SOTTO_OK) {
-		recover_failed(c, id, ST(INTERNAL), "storage error", rq->handle);
+	if ((rc = dir_list_commit(c->srv, cur, next, rq->device_list.data, rq->device_list.len, NULL)) !=
+	    SOTTO_OK) {
+		recover_failed(c, id, rc == SOTTO_ERR_DEVICE_TAKEN ? ST(DEVICE_TAKEN) :
+		    rc == SOTTO_ERR_EXISTS ? ST(CHAIN_INVALID) : ST(INTERNAL), dir_list_error(rc), rq->handle);
 		goto out;
 	}
 	log_info("recovered", "conn=%llu handle=%s version=%llu", (unsigned long long)c->serial,
 	    next->handle, (unsigned long long)next->version);
-	dir_published(c->srv, next);
 	session_authenticated(c, rq->handle, next->devices[0].id);
 	r.status = ST(OK);
 	r.device_id.data = c->device_id;

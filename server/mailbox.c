@@ -26,6 +26,7 @@ struct staged_op {
 	uint64_t id;
 	wire_frame *f;			/* owned: the request */
 	uint8_t device_id[SC_DEVICE_ID];	/* the requesting device */
+	char account[SOTTO_MAX_HANDLE + 1];	/* ... and its account: the queue an ack names */
 	Sotto__Wire__Status status;	/* filled by the commit */
 	const char *full_handle;	/* MAILBOX_FULL: which recipient */
 	size_t deleted;			/* ACK: copies removed */
@@ -96,6 +97,7 @@ stage(conn *c, enum op_kind kind, wire_frame *f, uint64_t first_seq, int early_r
 	op->first_seq = first_seq;
 	op->early_remote = first_seq != 0 && early_remote;
 	memcpy(op->device_id, c->device_id, SC_DEVICE_ID);
+	snprintf(op->account, sizeof(op->account), "%s", c->handle);
 	if (kind == OP_ACK)
 		op->wait_until = early_ack_deadline(now_ms());
 	conn_ref(c);
@@ -261,6 +263,7 @@ mbox_send(conn *c, wire_frame *f)
 				session_respond_status(c, f->id, ST(INTERNAL), "storage error");
 			goto fail;
 		}
+		dir_follow(c, rc_->handle);
 		if (rc_->list_version != cur->version || !copies_match(rc_, cur, own ? c->device_id : NULL)) {
 			sotto__wire__stale_list__init(&stale_buf[n_stale]);
 			stale_buf[n_stale].handle = rc_->handle;
@@ -345,7 +348,7 @@ mbox_fetch(conn *c, uint64_t id, const Sotto__Wire__FetchRequest *rq)
 		early_route_add(c->srv, c->device_id);
 		c->fetching = 1;
 	}
-	if (st->ops->copy_fetch(st, c->device_id, now_ms(), max, SOTTO_MAX_FRAME - SOTTOD_FRAME_SLACK,
+	if (st->ops->copy_fetch(st, c->handle, c->device_id, now_ms(), max, SOTTO_MAX_FRAME - SOTTOD_FRAME_SLACK,
 	    &cp, &n, &more) != SOTTO_OK) {
 		session_respond_status(c, id, ST(INTERNAL), "storage error");
 		goto out;
@@ -391,7 +394,8 @@ apply_send(store *st, mbatch *b, size_t opi, uint64_t cap, uint64_t expiry_ms)
 
 			if ((kept = qcount_find(b->qc, c->device_id.data)) != NULL)
 				count = *kept;
-			else if ((rc = st->ops->copy_count(st, c->device_id.data, b->now, &count)) != SOTTO_OK)
+			else if ((rc = st->ops->copy_count(st, r->handle, c->device_id.data, b->now, &count)) !=
+			    SOTTO_OK)
 				goto fail;
 			else
 				kept = qcount_put(b->qc, c->device_id.data, count);
@@ -412,7 +416,7 @@ apply_send(store *st, mbatch *b, size_t opi, uint64_t cap, uint64_t expiry_ms)
 			/* Pushed early under this seq: stored under it. */
 			cp.seq = op->first_seq != 0 ? op->first_seq + k : 0;
 			k++;
-			if ((rc = st->ops->copy_add(st, &cp, &seq)) != SOTTO_OK)
+			if ((rc = st->ops->copy_add(st, r->handle, &cp, &seq)) != SOTTO_OK)
 				goto fail;
 			if (seq == 0)
 				continue;	/* already queued: a retried send */
@@ -510,7 +514,8 @@ mailbox_commit(store *st, mbatch *b, const sottod_config *cfg, const early_seqs 
 			size_t del = 0;
 			uint64_t *kept;
 
-			rc = st->ops->copy_ack(st, op->device_id, op->f->ack->seqs, op->f->ack->n_seqs, &del);
+			rc = st->ops->copy_ack(st, op->account, op->device_id, op->f->ack->seqs,
+			    op->f->ack->n_seqs, &del);
 			op->deleted += del;
 			if ((kept = qcount_find(b->qc, op->device_id)) != NULL)
 				*kept -= del < *kept ? del : *kept;

@@ -55,6 +55,9 @@
 #define SOTTOD_LINK_MAX_LIVE		10000
 #define SOTTOD_LINK_BURST		20
 #define SOTTOD_LINK_PER_SEC		3
+/* Handles one connection follows for DeviceListChanged besides its own
+ * (directory.c dir_follow): 32 x 65 bytes, allocated on the first. */
+#define SOTTOD_MAX_FOLLOWS		32
 
 enum conn_state {
 	CONN_PREAUTH = 0,	/* challenge sent, nonce unused */
@@ -79,6 +82,10 @@ typedef struct conn {
 	int fetching;			/* push deliveries (after the first Fetch) */
 	uint64_t fetch_from;		/* node's next seq when fetching began (early.c) */
 	char peer[64];
+	/* Handles looked up or sent to on this connection (directory.c); NULL
+	 * until the first. A ring: past SOTTOD_MAX_FOLLOWS the oldest goes. */
+	char (*follow)[SOTTO_MAX_HANDLE + 1];
+	size_t follow_n, follow_oldest;
 	double link_tokens;		/* LinkPost/LinkGet budget (link.c) */
 	uint64_t link_at_ms;		/* 0: budget not started */
 
@@ -220,12 +227,26 @@ int dircache_get(server *s, const char *handle, dl_list *buf, const dl_list **ou
     __attribute__((warn_unused_result));
 void dircache_free(server *s);
 
-/* After a new list of l->handle is committed: delete the queued copies of
- * every device of prev that l no longer lists (inside the transaction). */
-int dir_purge_removed(store *st, const dl_list *prev, const dl_list *l)
-    __attribute__((warn_unused_result));
-/* After that commit: tell connected devices, close the removed devices' connections. */
-void dir_published(server *s, const dl_list *l);
+/* The one way a device list becomes current (register, publish, recover), in
+ * the transaction the caller began and checked next in: store it (a device
+ * id another account lists: SOTTO_ERR_DEVICE_TAKEN), delete the queues of
+ * prev's devices that next drops (prev NULL: a first list), announce it to
+ * the other workers and nodes, commit; then dir_published (origin, if not
+ * NULL, gets no hint: it made the change). The transaction is ended either
+ * way. SOTTO_ERR_EXISTS (that version is stored), SOTTO_ERR_DB. */
+int dir_list_commit(server *s, const dl_list *prev, const dl_list *next, const uint8_t *p, size_t n,
+    const conn *origin) __attribute__((warn_unused_result));
+/* A short text for an error of dir_list_commit (or SOTTO_ERR_BAD_KEY of the
+ * list's verification), for the Response. */
+const char *dir_list_error(int rc);
+/* After that commit (here or, through a wake-up, on another worker): hint the
+ * connections following l->handle, close the removed devices' connections. */
+void dir_published(server *s, const dl_list *l, const conn *except);
+/* c follows handle from now on (its own account it always follows). */
+void dir_follow(conn *c, const char *handle);
+int dir_follows(const conn *c, const char *handle);
+/* Frees the follows; the connection is closing. */
+void dir_follow_free(conn *c);
 
 /* link.c: linking rendezvous and recovery (docs/PROTOCOL.md). */
 void link_post(conn *c, uint64_t id, const Sotto__Wire__LinkPostRequest *rq);

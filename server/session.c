@@ -130,6 +130,7 @@ session_closed(conn *c)
 		detach_device(c);
 	}
 	sc_wipe(c->nonce, sizeof(c->nonce));
+	dir_follow_free(c);
 	c->state = CONN_DEAD;
 }
 

@@ -104,8 +104,16 @@ typedef struct store_ops {
 	    uint64_t now);
 	/* Store a signed list (parsed into l) as version l->version of l->handle, and
 	 * make its devices the handle's current devices. SOTTO_ERR_EXISTS if that
-	 * version is already stored. */
-	int (*list_add)(store *s, const dl_list *l, const uint8_t *signed_list, size_t len);
+	 * version is already stored. A device id belongs to one account at a time:
+	 * SOTTO_ERR_DEVICE_TAKEN if another handle's current devices hold one of
+	 * l's (a uniqueness constraint, so of two transactions adding the same id
+	 * for different handles at most one commits; the caller rolls back).
+	 * now: when it was published (list_recent). */
+	int (*list_add)(store *s, const dl_list *l, const uint8_t *signed_list, size_t len, uint64_t now);
+	/* *count: how many of handle's newest max (1..SOTTO_MAX_LIST_HISTORY)
+	 * versions were published after since (versions stored before the
+	 * time was kept count as published at 0). */
+	int (*list_recent)(store *s, const char *handle, uint64_t since, uint64_t max, uint64_t *count);
 	/* The newest version. *list: caller frees. SOTTO_ERR_NOT_FOUND. */
 	int (*list_current)(store *s, const char *handle, uint8_t **list, size_t *len,
 	    uint64_t *version);
@@ -122,32 +130,38 @@ typedef struct store_ops {
 	int (*invite_take)(store *s, const uint8_t hash[SC_SHA256], const char *handle, uint64_t now,
 	    uint64_t max_age_ms);
 
-	/* Mailbox. copy_add: *seq = the new seq, or 0 if (device_id, msg_id) is
+	/* Mailbox. A queue is (account, device_id): account is the handle whose
+	 * list named the device when the copy was queued. Every operation but the
+	 * sweep and the total names both, so nothing one account does (even
+	 * listing another's device id) reaches a queue of another account.
+	 * copy_add: *seq = the new seq, or 0 if (device_id, msg_id) is
 	 * already queued (idempotent retry). c->seq != 0 asks for that seq (SQLite
 	 * only, for early delivery; PostgreSQL: SOTTO_ERR_INVALID_ARG). */
-	int (*copy_add)(store *s, const store_copy *c, uint64_t *seq);
-	/* Unexpired copies queued for device. */
-	int (*copy_count)(store *s, const uint8_t device_id[SC_DEVICE_ID], uint64_t now,
-	    uint64_t *count);
-	/* Oldest unexpired copies of device, at most max and (beyond the first) at
-	 * most max_bytes of envelopes and wraps; *more if others remain.
+	int (*copy_add)(store *s, const char *account, const store_copy *c, uint64_t *seq);
+	/* Unexpired copies queued for (account, device). */
+	int (*copy_count)(store *s, const char *account, const uint8_t device_id[SC_DEVICE_ID],
+	    uint64_t now, uint64_t *count);
+	/* Oldest unexpired copies of (account, device), at most max and (beyond the
+	 * first) at most max_bytes of envelopes and wraps; *more if others remain.
 	 * *out: caller frees with store_copies_free. */
-	int (*copy_fetch)(store *s, const uint8_t device_id[SC_DEVICE_ID], uint64_t now, size_t max,
-	    size_t max_bytes, store_copy **out, size_t *n, int *more);
-	/* Delete the listed seqs that belong to device; others are ignored. */
-	int (*copy_ack)(store *s, const uint8_t device_id[SC_DEVICE_ID], const uint64_t *seqs,
-	    size_t n, size_t *deleted);
+	int (*copy_fetch)(store *s, const char *account, const uint8_t device_id[SC_DEVICE_ID],
+	    uint64_t now, size_t max, size_t max_bytes, store_copy **out, size_t *n, int *more);
+	/* Delete the listed seqs that belong to (account, device); others are ignored. */
+	int (*copy_ack)(store *s, const char *account, const uint8_t device_id[SC_DEVICE_ID],
+	    const uint64_t *seqs, size_t n, size_t *deleted);
 	/* Delete at most max copies with expires_at <= now, the longest expired
 	 * first (*deleted < max: none is left). */
 	int (*copy_sweep)(store *s, uint64_t now, size_t max, size_t *deleted);
-	/* Copy seq of device if still queued and unexpired at now (a wake-up names
-	 * it). *out: caller frees with store_copies_free(*out, 1). SOTTO_ERR_NOT_FOUND. */
-	int (*copy_get)(store *s, const uint8_t device_id[SC_DEVICE_ID], uint64_t seq, uint64_t now,
-	    store_copy **out);
+	/* Copy seq of (account, device) if still queued and unexpired at now (a
+	 * wake-up names it). *out: caller frees with store_copies_free(*out, 1).
+	 * SOTTO_ERR_NOT_FOUND. */
+	int (*copy_get)(store *s, const char *account, const uint8_t device_id[SC_DEVICE_ID],
+	    uint64_t seq, uint64_t now, store_copy **out);
 	/* Every stored copy, expired or not (for metrics: one count query). */
 	int (*copy_total)(store *s, uint64_t *count);
-	/* Delete every copy queued for device (no longer in its account's list). */
-	int (*copy_purge)(store *s, const uint8_t device_id[SC_DEVICE_ID], size_t *deleted);
+	/* Delete every copy queued for (account, device) (no longer in account's list). */
+	int (*copy_purge)(store *s, const char *account, const uint8_t device_id[SC_DEVICE_ID],
+	    size_t *deleted);
 
 	/* Linking rendezvous (docs/PROTOCOL.md "Linking a device"): at most one blob
 	 * per (id, slot), each single use and alive until expires_at. The backend

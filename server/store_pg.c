@@ -14,7 +14,7 @@
 #include "wire.h"
 
 #define COPY_WRAP_MAX		256
-#define PG_MAX_PARAMS		6
+#define PG_MAX_PARAMS		7
 #define PG_WAKE_CHANNEL		"sotto_wake"
 /* pg_notify payloads must stay under 8000 bytes; ours are far below. */
 #define PG_WAKE_TEXT_MAX	(1 + 16 + SOTTO_MAX_HANDLE + 1)
@@ -24,7 +24,7 @@
 /* Parameter types by letter: b bytea, i int8, t text, a text[] literal. */
 enum stmt_id {
 	Q_ACCOUNT_EXISTS, Q_ACCOUNT_ADD,
-	Q_LIST_ADD, Q_DEVICES_CLEAR, Q_DEVICE_ADD, Q_LIST_CURRENT, Q_LIST_HISTORY,
+	Q_LIST_ADD, Q_DEVICES_CLEAR, Q_DEVICE_ADD, Q_LIST_CURRENT, Q_LIST_HISTORY, Q_LIST_RECENT,
 	Q_INVITE_ADD, Q_INVITE_CANDIDATES, Q_INVITE_USE,
 	Q_COPY_ADD, Q_COPY_COUNT, Q_COPY_FETCH, Q_COPY_ACK, Q_COPY_SWEEP, Q_COPY_TOTAL, Q_COPY_GET,
 	Q_COPY_PURGE, Q_RDV_SWEEP, Q_RDV_COUNT, Q_RDV_ADD, Q_RDV_GET, Q_RDV_USE, Q_RDV_EXTEND,
@@ -39,11 +39,15 @@ static const struct {
 	[Q_ACCOUNT_EXISTS] = { "t", "SELECT 1 FROM accounts WHERE handle = $1" },
 	[Q_ACCOUNT_ADD] = { "tbi", "INSERT INTO accounts(handle, account_pub, created_at) "
 	    "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING" },
-	[Q_LIST_ADD] = { "tib", "INSERT INTO device_lists(handle, version, list) VALUES ($1, $2, $3) "
-	    "ON CONFLICT DO NOTHING" },
+	[Q_LIST_ADD] = { "tibi", "INSERT INTO device_lists(handle, version, list, published_at) "
+	    "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING" },
+	[Q_LIST_RECENT] = { "tii", "SELECT count(*) FROM (SELECT published_at FROM device_lists "
+	    "WHERE handle = $1 ORDER BY version DESC LIMIT $3) AS r WHERE published_at > $2" },
 	[Q_DEVICES_CLEAR] = { "t", "DELETE FROM devices WHERE handle = $1" },
+	/* No row: another handle holds the device id (list_add refuses). A
+	 * concurrent insert of the same id waits for the other's commit. */
 	[Q_DEVICE_ADD] = { "btb", "INSERT INTO devices(device_id, handle, sig_pub) VALUES ($1, $2, $3) "
-	    "ON CONFLICT (device_id) DO UPDATE SET handle = EXCLUDED.handle, sig_pub = EXCLUDED.sig_pub" },
+	    "ON CONFLICT (device_id) DO NOTHING" },
 	[Q_LIST_CURRENT] = { "t", "SELECT version, list FROM device_lists WHERE handle = $1 "
 	    "ORDER BY version DESC LIMIT 1" },
 	[Q_LIST_HISTORY] = { "tii", "SELECT version, list FROM device_lists WHERE handle = $1 "
@@ -53,19 +57,21 @@ static const struct {
 	[Q_INVITE_CANDIDATES] = { "ti", "SELECT id, secret_hash FROM invites WHERE handle = $1 "
 	    "AND used_at IS NULL AND created_at > $2" },
 	[Q_INVITE_USE] = { "ii", "UPDATE invites SET used_at = $2 WHERE id = $1 AND used_at IS NULL" },
-	[Q_COPY_ADD] = { "bbbbii", "INSERT INTO copies(device_id, msg_id, envelope, wrap, stored_at, "
-	    "expires_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (device_id, msg_id) DO NOTHING "
-	    "RETURNING seq" },
-	[Q_COPY_COUNT] = { "bi", "SELECT count(*) FROM copies WHERE device_id = $1 AND expires_at > $2" },
-	[Q_COPY_FETCH] = { "bii", "SELECT seq, msg_id, envelope, wrap, stored_at, expires_at FROM copies "
-	    "WHERE device_id = $1 AND expires_at > $2 ORDER BY seq ASC LIMIT $3" },
-	[Q_COPY_ACK] = { "ba", "DELETE FROM copies WHERE device_id = $1 AND seq = ANY($2::int8[])" },
+	[Q_COPY_ADD] = { "bbbbiit", "INSERT INTO copies(device_id, msg_id, envelope, wrap, stored_at, "
+	    "expires_at, account) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (device_id, msg_id) "
+	    "DO NOTHING RETURNING seq" },
+	[Q_COPY_COUNT] = { "bit", "SELECT count(*) FROM copies WHERE account = $3 AND device_id = $1 "
+	    "AND expires_at > $2" },
+	[Q_COPY_FETCH] = { "biit", "SELECT seq, msg_id, envelope, wrap, stored_at, expires_at FROM copies "
+	    "WHERE account = $4 AND device_id = $1 AND expires_at > $2 ORDER BY seq ASC LIMIT $3" },
+	[Q_COPY_ACK] = { "bat", "DELETE FROM copies WHERE account = $3 AND device_id = $1 "
+	    "AND seq = ANY($2::int8[])" },
 	[Q_COPY_SWEEP] = { "ii", "DELETE FROM copies WHERE seq IN (SELECT seq FROM copies WHERE "
 	    "expires_at <= $1 ORDER BY expires_at LIMIT $2)" },
 	[Q_COPY_TOTAL] = { "", "SELECT count(*) FROM copies" },
-	[Q_COPY_GET] = { "bii", "SELECT seq, msg_id, envelope, wrap, stored_at, expires_at FROM copies "
-	    "WHERE device_id = $1 AND seq = $2 AND expires_at > $3" },
-	[Q_COPY_PURGE] = { "b", "DELETE FROM copies WHERE device_id = $1" },
+	[Q_COPY_GET] = { "biit", "SELECT seq, msg_id, envelope, wrap, stored_at, expires_at FROM copies "
+	    "WHERE account = $4 AND device_id = $1 AND seq = $2 AND expires_at > $3" },
+	[Q_COPY_PURGE] = { "bt", "DELETE FROM copies WHERE account = $2 AND device_id = $1" },
 	[Q_RDV_SWEEP] = { "i", "DELETE FROM rendezvous WHERE expires_at <= $1" },
 	[Q_RDV_COUNT] = { "", "SELECT count(*) FROM rendezvous" },
 	[Q_RDV_ADD] = { "bibi", "INSERT INTO rendezvous(id, slot, blob, expires_at, used) "
@@ -100,9 +106,22 @@ static const char schema_sql[] =
     " envelope bytea NOT NULL, wrap bytea NOT NULL, stored_at bigint NOT NULL,"
     " expires_at bigint NOT NULL, UNIQUE(device_id, msg_id));"
     "DROP INDEX IF EXISTS copies_device_seq;"
-    /* expires_at in the index: counting a queue for the cap, and skipping
-     * expired copies in a fetch, never touch the rows themselves. */
-    "CREATE INDEX IF NOT EXISTS copies_device_seq_exp ON copies(device_id, seq, expires_at);"
+    /* Queues are per (account, device) (store.h): copies.account, added to a
+     * store made before it, filled from the devices table (the owner then),
+     * '' where no account lists the device any more (unreachable; swept at
+     * expiry). expires_at in the index: counting a queue for the cap, and
+     * skipping expired copies in a fetch, never touch the rows themselves. */
+    "DO $$ BEGIN"
+    " IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()"
+    "  AND table_name = 'copies' AND column_name = 'account') THEN"
+    "  ALTER TABLE copies ADD COLUMN account text NOT NULL DEFAULT '';"
+    "  UPDATE copies SET account = coalesce((SELECT handle FROM devices d"
+    "   WHERE d.device_id = copies.device_id), '');"
+    " END IF; END $$;"
+    "DROP INDEX IF EXISTS copies_device_seq_exp;"
+    /* When each version was published (list_recent: the publish rate). */
+    "ALTER TABLE device_lists ADD COLUMN IF NOT EXISTS published_at bigint NOT NULL DEFAULT 0;"
+    "CREATE INDEX IF NOT EXISTS copies_queue ON copies(account, device_id, seq, expires_at);"
     "CREATE INDEX IF NOT EXISTS copies_expires ON copies(expires_at);"
     "CREATE TABLE IF NOT EXISTS rendezvous("
     " id bytea NOT NULL, slot bigint NOT NULL, blob bytea NOT NULL, expires_at bigint NOT NULL,"
@@ -427,7 +446,7 @@ pg_account_add(store *s, const char *handle, const uint8_t account_pub[SC_SIGN_P
 }
 
 static int
-pg_list_add(store *s, const dl_list *l, const uint8_t *signed_list, size_t len)
+pg_list_add(store *s, const dl_list *l, const uint8_t *signed_list, size_t len, uint64_t now)
 {
 	store_pg *q = PQ(s);
 	pgparams p = { .n = 0 };
@@ -439,6 +458,7 @@ pg_list_add(store *s, const dl_list *l, const uint8_t *signed_list, size_t len)
 	p_text(&p, l->handle);
 	p_u64(&p, l->version);
 	p_blob(&p, signed_list, len);
+	p_u64(&p, now);
 	if ((rc = run_cmd(q, Q_LIST_ADD, &p, &added)) != SOTTO_OK)
 		return rc;
 	if (added != 1)
@@ -452,8 +472,11 @@ pg_list_add(store *s, const dl_list *l, const uint8_t *signed_list, size_t len)
 		p_blob(&p, l->devices[i].id, SC_DEVICE_ID);
 		p_text(&p, l->handle);
 		p_blob(&p, l->devices[i].sig_pub, SC_SIGN_PUB);
-		if ((rc = run_cmd(q, Q_DEVICE_ADD, &p, NULL)) != SOTTO_OK)
+		if ((rc = run_cmd(q, Q_DEVICE_ADD, &p, &added)) != SOTTO_OK)
 			return rc;
+		/* The handle's own rows were just cleared: a conflict is another's. */
+		if (added != 1)
+			return SOTTO_ERR_DEVICE_TAKEN;
 	}
 	return SOTTO_OK;
 }
@@ -596,7 +619,7 @@ pg_invite_take(store *s, const uint8_t hash[SC_SHA256], const char *handle, uint
 }
 
 static int
-pg_copy_add(store *s, const store_copy *c, uint64_t *seq)
+pg_copy_add(store *s, const char *account, const store_copy *c, uint64_t *seq)
 {
 	pgparams p = { .n = 0 };
 	PGresult *r = NULL;
@@ -613,6 +636,7 @@ pg_copy_add(store *s, const store_copy *c, uint64_t *seq)
 	p_blob(&p, c->wrap, c->wrap_len);
 	p_u64(&p, c->stored_at);
 	p_u64(&p, c->expires_at);
+	p_text(&p, account);
 	if ((rc = run(PQ(s), Q_COPY_ADD, &p, PGRES_TUPLES_OK, &r)) != SOTTO_OK)
 		return rc;
 	/* No row: (device, msg id) already queued, an idempotent retry. */
@@ -639,12 +663,14 @@ one_count(store_pg *q, enum stmt_id id, const pgparams *p, uint64_t *count)
 }
 
 static int
-pg_copy_count(store *s, const uint8_t device_id[SC_DEVICE_ID], uint64_t now, uint64_t *count)
+pg_copy_count(store *s, const char *account, const uint8_t device_id[SC_DEVICE_ID], uint64_t now,
+    uint64_t *count)
 {
 	pgparams p = { .n = 0 };
 
 	p_blob(&p, device_id, SC_DEVICE_ID);
 	p_u64(&p, now);
+	p_text(&p, account);
 	return one_count(PQ(s), Q_COPY_COUNT, &p, count);
 }
 
@@ -657,8 +683,22 @@ pg_copy_total(store *s, uint64_t *count)
 }
 
 static int
-pg_copy_fetch(store *s, const uint8_t device_id[SC_DEVICE_ID], uint64_t now, size_t max,
-    size_t max_bytes, store_copy **out, size_t *n, int *more)
+pg_list_recent(store *s, const char *handle, uint64_t since, uint64_t max, uint64_t *count)
+{
+	pgparams p = { .n = 0 };
+
+	*count = 0;
+	if (max == 0 || max > SOTTO_MAX_LIST_HISTORY)
+		return SOTTO_ERR_INVALID_ARG;
+	p_text(&p, handle);
+	p_u64(&p, since);
+	p_u64(&p, max);
+	return one_count(PQ(s), Q_LIST_RECENT, &p, count);
+}
+
+static int
+pg_copy_fetch(store *s, const char *account, const uint8_t device_id[SC_DEVICE_ID], uint64_t now,
+    size_t max, size_t max_bytes, store_copy **out, size_t *n, int *more)
 {
 	pgparams p = { .n = 0 };
 	PGresult *r = NULL;
@@ -675,6 +715,7 @@ pg_copy_fetch(store *s, const uint8_t device_id[SC_DEVICE_ID], uint64_t now, siz
 	p_blob(&p, device_id, SC_DEVICE_ID);
 	p_u64(&p, now);
 	p_u64(&p, (uint64_t)max + 1);
+	p_text(&p, account);
 	if ((rc = run(PQ(s), Q_COPY_FETCH, &p, PGRES_TUPLES_OK, &r)) != SOTTO_OK)
 		goto out;
 	rows = (size_t)PQntuples(r);
@@ -756,8 +797,8 @@ out:
 }
 
 static int
-pg_copy_get(store *s, const uint8_t device_id[SC_DEVICE_ID], uint64_t seq, uint64_t now,
-    store_copy **out)
+pg_copy_get(store *s, const char *account, const uint8_t device_id[SC_DEVICE_ID], uint64_t seq,
+    uint64_t now, store_copy **out)
 {
 	pgparams p = { .n = 0 };
 	PGresult *r = NULL;
@@ -768,6 +809,7 @@ pg_copy_get(store *s, const uint8_t device_id[SC_DEVICE_ID], uint64_t seq, uint6
 	p_blob(&p, device_id, SC_DEVICE_ID);
 	p_u64(&p, seq);
 	p_u64(&p, now);
+	p_text(&p, account);
 	if ((rc = run(PQ(s), Q_COPY_GET, &p, PGRES_TUPLES_OK, &r)) != SOTTO_OK)
 		goto out;
 	rc = SOTTO_ERR_NOT_FOUND;
@@ -793,8 +835,8 @@ out:
 
 /* The seqs as an int8[] literal, one round trip for the whole ack. */
 static int
-pg_copy_ack(store *s, const uint8_t device_id[SC_DEVICE_ID], const uint64_t *seqs, size_t n,
-    size_t *deleted)
+pg_copy_ack(store *s, const char *account, const uint8_t device_id[SC_DEVICE_ID], const uint64_t *seqs,
+    size_t n, size_t *deleted)
 {
 	pgparams p = { .n = 0 };
 	uint64_t del = 0;
@@ -818,6 +860,7 @@ pg_copy_ack(store *s, const uint8_t device_id[SC_DEVICE_ID], const uint64_t *seq
 		goto out;
 	p_blob(&p, device_id, SC_DEVICE_ID);
 	p_text(&p, (const char *)b.p);
+	p_text(&p, account);
 	if ((rc = run_cmd(PQ(s), Q_COPY_ACK, &p, &del)) != SOTTO_OK)
 		goto out;
 	*deleted = (size_t)del;
@@ -843,7 +886,7 @@ pg_copy_sweep(store *s, uint64_t now, size_t max, size_t *deleted)
 }
 
 static int
-pg_copy_purge(store *s, const uint8_t device_id[SC_DEVICE_ID], size_t *deleted)
+pg_copy_purge(store *s, const char *account, const uint8_t device_id[SC_DEVICE_ID], size_t *deleted)
 {
 	pgparams p = { .n = 0 };
 	uint64_t del = 0;
@@ -851,6 +894,7 @@ pg_copy_purge(store *s, const uint8_t device_id[SC_DEVICE_ID], size_t *deleted)
 
 	*deleted = 0;
 	p_blob(&p, device_id, SC_DEVICE_ID);
+	p_text(&p, account);
 	if ((rc = run_cmd(PQ(s), Q_COPY_PURGE, &p, &del)) != SOTTO_OK)
 		return rc;
 	*deleted = (size_t)del;
@@ -1039,6 +1083,7 @@ static const store_ops pg_ops = {
 	.list_add = pg_list_add,
 	.list_current = pg_list_current,
 	.list_history = pg_list_history,
+	.list_recent = pg_list_recent,
 	.invite_add = pg_invite_add,
 	.invite_take = pg_invite_take,
 	.copy_add = pg_copy_add,

@@ -17,7 +17,7 @@
 enum stmt_id {
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_MARK, ST_RELEASE, ST_UNDO,
 	ST_ACCOUNT_EXISTS, ST_ACCOUNT_ADD,
-	ST_LIST_ADD, ST_DEVICES_CLEAR, ST_DEVICE_ADD, ST_LIST_CURRENT, ST_LIST_HISTORY,
+	ST_LIST_ADD, ST_DEVICES_CLEAR, ST_DEVICE_ADD, ST_LIST_CURRENT, ST_LIST_HISTORY, ST_LIST_RECENT,
 	ST_INVITE_ADD, ST_INVITE_CANDIDATES, ST_INVITE_USE,
 	ST_COPY_ADD, ST_COPY_COUNT, ST_COPY_FETCH, ST_COPY_ACK, ST_COPY_SWEEP, ST_COPY_TOTAL, ST_COPY_GET,
 	ST_COPY_PURGE, ST_RDV_SWEEP, ST_RDV_COUNT, ST_RDV_EXISTS, ST_RDV_ADD, ST_RDV_GET, ST_RDV_USE, ST_RDV_EXTEND,
@@ -33,31 +33,35 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_UNDO] = "ROLLBACK TO step",
 	[ST_ACCOUNT_EXISTS] = "SELECT 1 FROM accounts WHERE handle = ?1",
 	[ST_ACCOUNT_ADD] = "INSERT INTO accounts(handle, account_pub, created_at) VALUES (?1, ?2, ?3)",
-	[ST_LIST_ADD] = "INSERT INTO device_lists(handle, version, list) VALUES (?1, ?2, ?3)",
+	[ST_LIST_ADD] = "INSERT INTO device_lists(handle, version, list, published_at) VALUES (?1, ?2, ?3, ?4)",
 	[ST_DEVICES_CLEAR] = "DELETE FROM devices WHERE handle = ?1",
-	[ST_DEVICE_ADD] = "INSERT OR REPLACE INTO devices(device_id, handle, sig_pub) VALUES (?1, ?2, ?3)",
+	/* No OR REPLACE: a device id another handle holds is refused (list_add). */
+	[ST_DEVICE_ADD] = "INSERT INTO devices(device_id, handle, sig_pub) VALUES (?1, ?2, ?3)",
 	[ST_LIST_CURRENT] = "SELECT version, list FROM device_lists WHERE handle = ?1 "
 	    "ORDER BY version DESC LIMIT 1",
 	[ST_LIST_HISTORY] = "SELECT version, list FROM device_lists WHERE handle = ?1 AND version > ?2 "
 	    "ORDER BY version ASC LIMIT ?3",
+	[ST_LIST_RECENT] = "SELECT count(*) FROM (SELECT published_at FROM device_lists WHERE handle = ?1 "
+	    "ORDER BY version DESC LIMIT ?3) WHERE published_at > ?2",
 	[ST_INVITE_ADD] = "INSERT INTO invites(secret_hash, handle, created_at, used_at) VALUES (?1, ?2, ?3, NULL)",
 	[ST_INVITE_CANDIDATES] = "SELECT rowid, secret_hash FROM invites WHERE handle = ?1 "
 	    "AND used_at IS NULL AND created_at > ?2",
 	[ST_INVITE_USE] = "UPDATE invites SET used_at = ?2 WHERE rowid = ?1 AND used_at IS NULL",
 	/* ?7 NULL: AUTOINCREMENT picks the seq. */
 	/* Only a repeated (device, msg id) is a no-op; a taken seq is an error. */
-	[ST_COPY_ADD] = "INSERT INTO copies(seq, device_id, msg_id, envelope, wrap, stored_at, expires_at) "
-	    "VALUES (?7, ?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(device_id, msg_id) DO NOTHING",
-	[ST_COPY_COUNT] = "SELECT count(*) FROM copies WHERE device_id = ?1 AND expires_at > ?2",
+	[ST_COPY_ADD] = "INSERT INTO copies(seq, device_id, msg_id, envelope, wrap, stored_at, expires_at, "
+	    "account) VALUES (?7, ?1, ?2, ?3, ?4, ?5, ?6, ?8) ON CONFLICT(device_id, msg_id) DO NOTHING",
+	[ST_COPY_COUNT] = "SELECT count(*) FROM copies WHERE account = ?3 AND device_id = ?1 "
+	    "AND expires_at > ?2",
 	[ST_COPY_FETCH] = "SELECT seq, msg_id, envelope, wrap, stored_at, expires_at FROM copies "
-	    "WHERE device_id = ?1 AND expires_at > ?2 ORDER BY seq ASC LIMIT ?3",
-	[ST_COPY_ACK] = "DELETE FROM copies WHERE seq = ?1 AND device_id = ?2",
+	    "WHERE account = ?4 AND device_id = ?1 AND expires_at > ?2 ORDER BY seq ASC LIMIT ?3",
+	[ST_COPY_ACK] = "DELETE FROM copies WHERE seq = ?1 AND device_id = ?2 AND account = ?3",
 	[ST_COPY_SWEEP] = "DELETE FROM copies WHERE seq IN (SELECT seq FROM copies WHERE expires_at <= ?1 "
 	    "ORDER BY expires_at LIMIT ?2)",
 	[ST_COPY_TOTAL] = "SELECT count(*) FROM copies",
 	[ST_COPY_GET] = "SELECT seq, msg_id, envelope, wrap, stored_at, expires_at FROM copies "
-	    "WHERE device_id = ?1 AND seq = ?2 AND expires_at > ?3",
-	[ST_COPY_PURGE] = "DELETE FROM copies WHERE device_id = ?1",
+	    "WHERE account = ?4 AND device_id = ?1 AND seq = ?2 AND expires_at > ?3",
+	[ST_COPY_PURGE] = "DELETE FROM copies WHERE account = ?2 AND device_id = ?1",
 	[ST_RDV_SWEEP] = "DELETE FROM rendezvous WHERE expires_at <= ?1",
 	[ST_RDV_COUNT] = "SELECT count(*) FROM rendezvous",
 	[ST_RDV_EXISTS] = "SELECT 1 FROM rendezvous WHERE id = ?1 AND slot = ?2",
@@ -87,14 +91,30 @@ static const char schema_sql[] =
     " envelope BLOB NOT NULL, wrap BLOB NOT NULL, stored_at INTEGER NOT NULL,"
     " expires_at INTEGER NOT NULL, UNIQUE(device_id, msg_id));"
     "DROP INDEX IF EXISTS copies_device_seq;"
-    /* expires_at in the index: counting a queue for the cap, and skipping
-     * expired copies in a fetch, never touch the rows themselves. */
-    "CREATE INDEX IF NOT EXISTS copies_device_seq_exp ON copies(device_id, seq, expires_at);"
+    /* Replaced by copies_queue (copies_account_sql). */
+    "DROP INDEX IF EXISTS copies_device_seq_exp;"
     "CREATE INDEX IF NOT EXISTS copies_expires ON copies(expires_at);"
     "CREATE TABLE IF NOT EXISTS rendezvous("
     " id BLOB NOT NULL, slot INTEGER NOT NULL, blob BLOB NOT NULL, expires_at INTEGER NOT NULL,"
     " used INTEGER NOT NULL, PRIMARY KEY(id, slot));"
     "CREATE INDEX IF NOT EXISTS rendezvous_expires ON rendezvous(expires_at);";
+
+/*
+ * Queues are per (account, device) (store.h): copies.account, added to a store
+ * made before it, filled from the devices table (the owner then), '' where no
+ * account lists the device any more (unreachable; swept at expiry).
+ * expires_at in the index: counting a queue for the cap, and skipping expired
+ * copies in a fetch, never touch the rows themselves.
+ */
+static const char copies_account_sql[] =
+    "ALTER TABLE copies ADD COLUMN account TEXT NOT NULL DEFAULT '';"
+    "UPDATE copies SET account = coalesce((SELECT handle FROM devices d "
+    " WHERE d.device_id = copies.device_id), '');";
+/* When each version was published (list_recent: the publish rate). */
+static const char lists_published_sql[] =
+    "ALTER TABLE device_lists ADD COLUMN published_at INTEGER NOT NULL DEFAULT 0;";
+static const char copies_queue_sql[] =
+    "CREATE INDEX IF NOT EXISTS copies_queue ON copies(account, device_id, seq, expires_at);";
 
 typedef struct store_sqlite {
 	store base;	/* first: a store * is a store_sqlite * */
@@ -316,7 +336,7 @@ sq_account_add(store *s, const char *handle, const uint8_t account_pub[SC_SIGN_P
 }
 
 static int
-sq_list_add(store *s, const dl_list *l, const uint8_t *signed_list, size_t len)
+sq_list_add(store *s, const dl_list *l, const uint8_t *signed_list, size_t len, uint64_t now)
 {
 	store_sqlite *q = SQ(s);
 	sqlite3_stmt *st;
@@ -327,7 +347,8 @@ sq_list_add(store *s, const dl_list *l, const uint8_t *signed_list, size_t len)
 	st = stmt(q, ST_LIST_ADD);
 	if ((rc = bind_text(st, 1, l->handle)) != SOTTO_OK ||
 	    (rc = bind_u64(st, 2, l->version)) != SOTTO_OK ||
-	    (rc = bind_blob(st, 3, signed_list, len)) != SOTTO_OK)
+	    (rc = bind_blob(st, 3, signed_list, len)) != SOTTO_OK ||
+	    (rc = bind_u64(st, 4, now)) != SOTTO_OK)
 		return rc;
 	r = sqlite3_step(st);
 	sqlite3_reset(st);
@@ -342,9 +363,15 @@ sq_list_add(store *s, const dl_list *l, const uint8_t *signed_list, size_t len)
 		st = stmt(q, ST_DEVICE_ADD);
 		if ((rc = bind_blob(st, 1, l->devices[i].id, SC_DEVICE_ID)) != SOTTO_OK ||
 		    (rc = bind_text(st, 2, l->handle)) != SOTTO_OK ||
-		    (rc = bind_blob(st, 3, l->devices[i].sig_pub, SC_SIGN_PUB)) != SOTTO_OK ||
-		    (rc = step_done(st)) != SOTTO_OK)
+		    (rc = bind_blob(st, 3, l->devices[i].sig_pub, SC_SIGN_PUB)) != SOTTO_OK)
 			return rc;
+		/* The handle's own rows were just cleared: a conflict is another's. */
+		r = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (r == SQLITE_CONSTRAINT)
+			return SOTTO_ERR_DEVICE_TAKEN;
+		if (r != SQLITE_DONE)
+			return SOTTO_ERR_DB;
 	}
 	return SOTTO_OK;
 }
@@ -440,6 +467,25 @@ out:
 }
 
 static int
+sq_list_recent(store *s, const char *handle, uint64_t since, uint64_t max, uint64_t *count)
+{
+	sqlite3_stmt *st = stmt(SQ(s), ST_LIST_RECENT);
+	int rc;
+
+	*count = 0;
+	if (max == 0 || max > SOTTO_MAX_LIST_HISTORY)
+		return SOTTO_ERR_INVALID_ARG;
+	if ((rc = bind_text(st, 1, handle)) != SOTTO_OK || (rc = bind_u64(st, 2, since)) != SOTTO_OK ||
+	    (rc = bind_u64(st, 3, max)) != SOTTO_OK)
+		return rc;
+	rc = SOTTO_ERR_DB;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		rc = col_u64(st, 0, count);
+	sqlite3_reset(st);
+	return rc;
+}
+
+static int
 sq_invite_add(store *s, const uint8_t hash[SC_SHA256], const char *handle, uint64_t now)
 {
 	sqlite3_stmt *st = stmt(SQ(s), ST_INVITE_ADD);
@@ -490,7 +536,7 @@ sq_invite_take(store *s, const uint8_t hash[SC_SHA256], const char *handle, uint
 }
 
 static int
-sq_copy_add(store *s, const store_copy *c, uint64_t *seq)
+sq_copy_add(store *s, const char *account, const store_copy *c, uint64_t *seq)
 {
 	store_sqlite *q = SQ(s);
 	sqlite3_stmt *st = stmt(q, ST_COPY_ADD);
@@ -504,7 +550,8 @@ sq_copy_add(store *s, const store_copy *c, uint64_t *seq)
 	    (rc = bind_blob(st, 3, c->envelope, c->envelope_len)) != SOTTO_OK ||
 	    (rc = bind_blob(st, 4, c->wrap, c->wrap_len)) != SOTTO_OK ||
 	    (rc = bind_u64(st, 5, c->stored_at)) != SOTTO_OK ||
-	    (rc = bind_u64(st, 6, c->expires_at)) != SOTTO_OK)
+	    (rc = bind_u64(st, 6, c->expires_at)) != SOTTO_OK ||
+	    (rc = bind_text(st, 8, account)) != SOTTO_OK)
 		return rc;
 	if (c->seq > INT64_MAX)
 		return SOTTO_ERR_INVALID_ARG;
@@ -519,14 +566,15 @@ sq_copy_add(store *s, const store_copy *c, uint64_t *seq)
 }
 
 static int
-sq_copy_count(store *s, const uint8_t device_id[SC_DEVICE_ID], uint64_t now, uint64_t *count)
+sq_copy_count(store *s, const char *account, const uint8_t device_id[SC_DEVICE_ID], uint64_t now,
+    uint64_t *count)
 {
 	sqlite3_stmt *st = stmt(SQ(s), ST_COPY_COUNT);
 	int rc;
 
 	*count = 0;
 	if ((rc = bind_blob(st, 1, device_id, SC_DEVICE_ID)) != SOTTO_OK ||
-	    (rc = bind_u64(st, 2, now)) != SOTTO_OK)
+	    (rc = bind_u64(st, 2, now)) != SOTTO_OK || (rc = bind_text(st, 3, account)) != SOTTO_OK)
 		return rc;
 	rc = SOTTO_ERR_DB;
 	if (sqlite3_step(st) == SQLITE_ROW)
@@ -536,8 +584,8 @@ sq_copy_count(store *s, const uint8_t device_id[SC_DEVICE_ID], uint64_t now, uin
 }
 
 static int
-sq_copy_fetch(store *s, const uint8_t device_id[SC_DEVICE_ID], uint64_t now, size_t max,
-    size_t max_bytes, store_copy **out, size_t *n, int *more)
+sq_copy_fetch(store *s, const char *account, const uint8_t device_id[SC_DEVICE_ID], uint64_t now,
+    size_t max, size_t max_bytes, store_copy **out, size_t *n, int *more)
 {
 	sqlite3_stmt *st = stmt(SQ(s), ST_COPY_FETCH);
 	store_copy *c = NULL, *e;
@@ -551,7 +599,8 @@ sq_copy_fetch(store *s, const uint8_t device_id[SC_DEVICE_ID], uint64_t now, siz
 	if (max == 0 || max > SOTTO_MAX_FETCH_BATCH)
 		max = SOTTO_MAX_FETCH_BATCH;
 	if ((rc = bind_blob(st, 1, device_id, SC_DEVICE_ID)) != SOTTO_OK ||
-	    (rc = bind_u64(st, 2, now)) != SOTTO_OK || (rc = bind_u64(st, 3, (uint64_t)max + 1)) != SOTTO_OK)
+	    (rc = bind_u64(st, 2, now)) != SOTTO_OK || (rc = bind_u64(st, 3, (uint64_t)max + 1)) != SOTTO_OK ||
+	    (rc = bind_text(st, 4, account)) != SOTTO_OK)
 		goto out;
 	rc = SOTTO_ERR_NOMEM;
 	if ((c = calloc(max, sizeof(*c))) == NULL)
@@ -607,8 +656,8 @@ out:
 }
 
 static int
-sq_copy_ack(store *s, const uint8_t device_id[SC_DEVICE_ID], const uint64_t *seqs, size_t n,
-    size_t *deleted)
+sq_copy_ack(store *s, const char *account, const uint8_t device_id[SC_DEVICE_ID], const uint64_t *seqs,
+    size_t n, size_t *deleted)
 {
 	store_sqlite *q = SQ(s);
 	sqlite3_stmt *st;
@@ -621,6 +670,7 @@ sq_copy_ack(store *s, const uint8_t device_id[SC_DEVICE_ID], const uint64_t *seq
 		st = stmt(q, ST_COPY_ACK);
 		if ((rc = bind_u64(st, 1, seqs[i])) != SOTTO_OK ||
 		    (rc = bind_blob(st, 2, device_id, SC_DEVICE_ID)) != SOTTO_OK ||
+		    (rc = bind_text(st, 3, account)) != SOTTO_OK ||
 		    (rc = step_done(st)) != SOTTO_OK)
 			return rc;
 		*deleted += (size_t)sqlite3_changes(q->db);
@@ -657,14 +707,15 @@ sq_copy_total(store *s, uint64_t *count)
 }
 
 static int
-sq_copy_purge(store *s, const uint8_t device_id[SC_DEVICE_ID], size_t *deleted)
+sq_copy_purge(store *s, const char *account, const uint8_t device_id[SC_DEVICE_ID], size_t *deleted)
 {
 	store_sqlite *q = SQ(s);
 	sqlite3_stmt *st = stmt(q, ST_COPY_PURGE);
 	int rc;
 
 	*deleted = 0;
-	if ((rc = bind_blob(st, 1, device_id, SC_DEVICE_ID)) != SOTTO_OK || (rc = step_done(st)) != SOTTO_OK)
+	if ((rc = bind_blob(st, 1, device_id, SC_DEVICE_ID)) != SOTTO_OK ||
+	    (rc = bind_text(st, 2, account)) != SOTTO_OK || (rc = step_done(st)) != SOTTO_OK)
 		return rc;
 	*deleted = (size_t)sqlite3_changes(q->db);
 	return SOTTO_OK;
@@ -771,8 +822,8 @@ sq_rdv_extend(store *s, const uint8_t id[STORE_RDV_ID_LEN], uint32_t slot, uint6
 }
 
 static int
-sq_copy_get(store *s, const uint8_t device_id[SC_DEVICE_ID], uint64_t seq, uint64_t now,
-    store_copy **out)
+sq_copy_get(store *s, const char *account, const uint8_t device_id[SC_DEVICE_ID], uint64_t seq,
+    uint64_t now, store_copy **out)
 {
 	sqlite3_stmt *st = stmt(SQ(s), ST_COPY_GET);
 	store_copy *e = NULL;
@@ -782,7 +833,8 @@ sq_copy_get(store *s, const uint8_t device_id[SC_DEVICE_ID], uint64_t seq, uint6
 
 	*out = NULL;
 	if ((rc = bind_blob(st, 1, device_id, SC_DEVICE_ID)) != SOTTO_OK ||
-	    (rc = bind_u64(st, 2, seq)) != SOTTO_OK || (rc = bind_u64(st, 3, now)) != SOTTO_OK)
+	    (rc = bind_u64(st, 2, seq)) != SOTTO_OK || (rc = bind_u64(st, 3, now)) != SOTTO_OK ||
+	    (rc = bind_text(st, 4, account)) != SOTTO_OK)
 		goto out;
 	if ((r = sqlite3_step(st)) != SQLITE_ROW) {
 		rc = r == SQLITE_DONE ? SOTTO_ERR_NOT_FOUND : SOTTO_ERR_DB;
@@ -924,6 +976,7 @@ static const store_ops sqlite_ops = {
 	.list_add = sq_list_add,
 	.list_current = sq_list_current,
 	.list_history = sq_list_history,
+	.list_recent = sq_list_recent,
 	.invite_add = sq_invite_add,
 	.invite_take = sq_invite_take,
 	.copy_add = sq_copy_add,
@@ -969,6 +1022,40 @@ busy_wait(void *arg, int tries)
 	return 1;
 }
 
+static int
+has_column(sqlite3 *db, const char *probe_sql)
+{
+	sqlite3_stmt *probe = NULL;
+	int has = sqlite3_prepare_v2(db, probe_sql, -1, &probe, NULL) == SQLITE_OK;
+
+	sqlite3_finalize(probe);
+	return has;
+}
+
+/* Columns added since the first schema; one transaction: workers opening the
+ * store at once add each once. */
+static int
+migrate_columns(sqlite3 *db)
+{
+	int rc = SOTTO_ERR_DB;
+
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return SOTTO_ERR_DB;
+	if ((!has_column(db, "SELECT account FROM copies LIMIT 0") &&
+	    sqlite3_exec(db, copies_account_sql, NULL, NULL, NULL) != SQLITE_OK) ||
+	    (!has_column(db, "SELECT published_at FROM device_lists LIMIT 0") &&
+	    sqlite3_exec(db, lists_published_sql, NULL, NULL, NULL) != SQLITE_OK) ||
+	    sqlite3_exec(db, copies_queue_sql, NULL, NULL, NULL) != SQLITE_OK)
+		goto out;
+	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		goto out;
+	rc = SOTTO_OK;
+out:
+	if (!sqlite3_get_autocommit(db))
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
 int
 store_sqlite_open(store **out, const char *path)
 {
@@ -993,7 +1080,8 @@ store_sqlite_open(store **out, const char *path)
 	    sqlite3_exec(q->db, "PRAGMA cache_size=-32768", NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(q->db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(q->db, "PRAGMA secure_delete=ON", NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_exec(q->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK)
+	    sqlite3_exec(q->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK ||
+	    migrate_columns(q->db) != SOTTO_OK)
 		goto out;
 	for (int i = 0; i < ST__COUNT; i++)
 		if (sqlite3_prepare_v3(q->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &q->st[i],

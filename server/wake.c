@@ -34,26 +34,35 @@ collect(void *arg, const store_wake *w)
 	s->wakes[s->wakes_n++] = *w;
 }
 
-static int
-has_fetching(server *s, const uint8_t id[SC_DEVICE_ID])
+/* A fetching connection of the device, or NULL: its account names the queue. */
+static const conn *
+fetching_conn(server *s, const uint8_t id[SC_DEVICE_ID])
 {
 	for (conn *c = conn_first_device(s, id); c != NULL; c = conn_next_device(c->dnext, id))
 		if (c->fetching)
-			return 1;
-	return 0;
+			return c;
+	return NULL;
 }
 
 /* Another worker or node published a list: the same hint and cut-off as for a
- * list published here, from the list now stored. */
+ * list published here, from the list now stored. A worker none of whose
+ * connections follows the handle (the account's own follow it) has nothing to
+ * do: one publish is not a read of the store on every worker of every node. */
 static void
 list_changed(server *s, const char *handle)
 {
 	dl_list *l;
+	conn *c;
 
+	for (c = s->conns; c != NULL; c = c->next)
+		if (c->state == CONN_AUTHED && dir_follows(c, handle))
+			break;
+	if (c == NULL)
+		return;
 	if ((l = malloc(sizeof(*l))) == NULL)
 		return;
 	if (dir_current(s->st, handle, l, NULL, NULL) == SOTTO_OK)
-		dir_published(s, l);
+		dir_published(s, l, NULL);
 	else
 		metrics_error(ME_STORAGE);
 	free(l);
@@ -68,11 +77,13 @@ static void
 push_copy(server *s, const store_wake *w, uint64_t now, int missed_only)
 {
 	store_copy *cp = NULL;
+	const conn *fc;
 	int rc;
 
-	if (missed_only ? !early_missed(s, w->device_id, w->seq) : !has_fetching(s, w->device_id))
+	if ((fc = fetching_conn(s, w->device_id)) == NULL ||
+	    (missed_only && !early_missed(s, w->device_id, w->seq)))
 		return;
-	if ((rc = s->st->ops->copy_get(s->st, w->device_id, w->seq, now, &cp)) != SOTTO_OK) {
+	if ((rc = s->st->ops->copy_get(s->st, fc->handle, w->device_id, w->seq, now, &cp)) != SOTTO_OK) {
 		if (rc != SOTTO_ERR_NOT_FOUND) {
 			metrics_error(ME_STORAGE);
 			log_warn("wake_fetch_failed", "seq=%llu err=\"%s\"", (unsigned long long)w->seq,

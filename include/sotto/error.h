@@ -50,6 +50,8 @@ typedef enum sotto_err {
 	SOTTO_ERR_IDENTITY_RESET = -35,	/* contact's identity reset; needs `trust` */
 	SOTTO_ERR_UNTRUSTED = -36,	/* refused until the user decides */
 	SOTTO_ERR_SERVER = -37,		/* server reported an internal error */
+	SOTTO_ERR_DEVICE_TAKEN = -38,	/* a listed device belongs to another account */
+	SOTTO_ERR_BAD_KEY = -39,	/* a key in a device list is low-order or not canonical */
 } sotto_err;
 
 /* Static string for an error code; never NULL. */

@@ -203,11 +203,19 @@ step(sotto_client *c, const char *handle, walk *w, dl_list *l, const uint8_t *p,
 			    "version already verified");
 	}
 	if (!w->have) {
-		if ((r = accept_first(c, handle, l, p, n)) != SOTTO_OK)
-			return r == SOTTO_ERR_DB ? r : SOTTO_ERR_PROTOCOL;
+		if ((r = accept_first(c, handle, l, p, n)) != SOTTO_OK) {
+			if (r == SOTTO_ERR_BAD_KEY)
+				client_set_detail(c, "%s", handle);
+			return r == SOTTO_ERR_DB || r == SOTTO_ERR_BAD_KEY ? r : SOTTO_ERR_PROTOCOL;
+		}
 	} else {
 		dl_hash(h, w->prev_bytes, w->prev_len);
-		if ((r = dl_verify_next(w->prev, h, l, p, n)) != SOTTO_OK) {
+		if ((r = dl_verify_next(w->prev, h, l, p, n)) == SOTTO_ERR_BAD_KEY) {
+			/* Validly chained, but no copy could be made for it: the
+			 * list is invalid (not a reset), and says whose it is. */
+			client_set_detail(c, "%s", handle);
+			return r;
+		} else if (r != SOTTO_OK) {
 			/* After `trust`, a new chain may start where the old one broke. */
 			if (trusting && dl_verify_first(l, p, n) == SOTTO_OK) {
 				if ((r = cstore_contact_forget(c->st, handle)) != SOTTO_OK ||

@@ -50,6 +50,12 @@ sc_verify(const uint8_t sig[static SC_SIG], const uint8_t *m, size_t mlen, const
 	return crypto_sign_ed25519_verify_detached(sig, m, mlen, pub) == 0 ? SOTTO_OK : SOTTO_ERR_BAD_SIGNATURE;
 }
 
+int
+sc_sign_pub_valid(const uint8_t pub[static SC_SIGN_PUB])
+{
+	return crypto_core_ed25519_is_valid_point(pub) == 1;
+}
+
 void
 sc_device_id(uint8_t id[static SC_DEVICE_ID], const uint8_t pub[static SC_SIGN_PUB])
 {
@@ -70,6 +76,26 @@ int
 sc_kx_public(uint8_t pub[static SC_KX_PUB], const uint8_t sec[static SC_KX_SEC])
 {
 	return crypto_scalarmult_base(pub, sec) == 0 ? SOTTO_OK : SOTTO_ERR_CRYPTO;
+}
+
+/*
+ * Rather than a list of the known low-order encodings: a clamped scalar is a
+ * multiple of 8, so its product with a point is all zero exactly when the
+ * point's order divides the cofactor (8 on the curve, 4 on the twist),
+ * whatever its encoding (u >= p, the top bit) — the very case in which every
+ * later X25519 with the key fails (sc_x25519). The scalar is public: the key
+ * checked is public too.
+ */
+int
+sc_kx_pub_valid(const uint8_t pub[static SC_KX_PUB])
+{
+	static const uint8_t fixed[SC_KX_SEC] = { 0x09 };
+	uint8_t out[32];
+	int ok;
+
+	ok = crypto_scalarmult(out, fixed, pub) == 0 && !sodium_is_zero(out, sizeof(out));
+	sodium_memzero(out, sizeof(out));
+	return ok;
 }
 
 int

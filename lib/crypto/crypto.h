@@ -44,12 +44,20 @@ void sc_sign(uint8_t sig[static SC_SIG], const uint8_t *m, size_t mlen,
 /* SOTTO_OK or SOTTO_ERR_BAD_SIGNATURE */
 int sc_verify(const uint8_t sig[static SC_SIG], const uint8_t *m, size_t mlen,
     const uint8_t pub[static SC_SIGN_PUB]) SC_WUR;
+/* 1 if pub is an Ed25519 public key worth a signature check: the canonical
+ * encoding of a point on the curve, in the prime-order subgroup, not of small
+ * order (libsodium crypto_core_ed25519_is_valid_point); else 0. */
+int sc_sign_pub_valid(const uint8_t pub[static SC_SIGN_PUB]) SC_WUR;
 /* device_id = SHA-512(pub)[0..16) */
 void sc_device_id(uint8_t id[static SC_DEVICE_ID], const uint8_t pub[static SC_SIGN_PUB]);
 
 /* X25519 */
 void sc_kx_keypair(uint8_t pub[static SC_KX_PUB], uint8_t sec[static SC_KX_SEC]);
 int sc_kx_public(uint8_t pub[static SC_KX_PUB], const uint8_t sec[static SC_KX_SEC]) SC_WUR;
+/* 1 if pub is an X25519 public key a shared secret can be made with: not of
+ * small order, in any encoding (its product with a fixed clamped scalar is
+ * not all zero); else 0. */
+int sc_kx_pub_valid(const uint8_t pub[static SC_KX_PUB]) SC_WUR;
 /* SOTTO_ERR_CRYPTO if the result is the all-zero point (RFC 7748 section 6.1). */
 int sc_x25519(uint8_t out[static 32], const uint8_t sec[static SC_KX_SEC],
     const uint8_t pub[static SC_KX_PUB]) SC_WUR;

@@ -340,6 +340,19 @@ check_signature(const uint8_t *p, size_t n, const uint8_t pub[static SC_SIGN_PUB
 	return rc == SOTTO_OK ? SOTTO_OK : SOTTO_ERR_BAD_SIGNATURE;
 }
 
+/* Every key of the list usable: a low-order X25519 key makes every send to
+ * its account fail, a small-order or non-canonical Ed25519 key is no key. */
+static int
+keys_valid(const dl_list *l)
+{
+	if (!sc_sign_pub_valid(l->account_pub))
+		return SOTTO_ERR_BAD_KEY;
+	for (size_t i = 0; i < l->n_devices; i++)
+		if (!sc_sign_pub_valid(l->devices[i].sig_pub) || !sc_kx_pub_valid(l->devices[i].enc_pub))
+			return SOTTO_ERR_BAD_KEY;
+	return SOTTO_OK;
+}
+
 int
 dl_verify_first(const dl_list *l, const uint8_t *p, size_t n)
 {
@@ -350,6 +363,9 @@ dl_verify_first(const dl_list *l, const uint8_t *p, size_t n)
 	if (l->version != 1 || !sc_is_zero(l->prev_hash, SC_SHA256) ||
 	    !sc_is_zero(l->signer, SC_DEVICE_ID))
 		return SOTTO_ERR_CHAIN;
+	/* Before the signature: a bad account key could not verify one at all. */
+	if ((rc = keys_valid(l)) != SOTTO_OK)
+		return rc;
 	return check_signature(p, n, l->account_pub);
 }
 
@@ -374,6 +390,8 @@ dl_verify_next(const dl_list *prev, const uint8_t prev_hash[static SC_SHA256],
 		pub = signer->sig_pub;
 	else
 		return SOTTO_ERR_CHAIN;
+	if ((rc = keys_valid(next)) != SOTTO_OK)
+		return rc;
 	return check_signature(p, n, pub);
 }
 

@@ -72,14 +72,17 @@ void dl_hash(uint8_t out[static SC_SHA256], const uint8_t *p, size_t n);
 
 /* Version 1 of a chain: version == 1, prev_hash zero, signed by its own account key.
  * l must come from dl_parse of bytes p/n (checked: SOTTO_ERR_INVALID_ARG if not).
- * SOTTO_ERR_BAD_SIGNATURE, SOTTO_ERR_CHAIN. */
+ * SOTTO_ERR_BAD_SIGNATURE, SOTTO_ERR_CHAIN, SOTTO_ERR_BAD_KEY (checked before the
+ * signature: the account key or a device's signing key small-order or not
+ * canonical, or a device's X25519 key of small order). */
 int dl_verify_first(const dl_list *l, const uint8_t *p, size_t n) __attribute__((warn_unused_result));
 
 /* next (parsed from p/n) follows prev (whose signed bytes hash to prev_hash):
  * same handle and account key, version + 1, prev_hash matches, signed by the
  * account key (recovery) or by a device listed in prev. next must come from
  * dl_parse of p/n (checked: SOTTO_ERR_INVALID_ARG if not). SOTTO_ERR_CHAIN (a
- * rule, or a signer that is not a device of prev) or SOTTO_ERR_BAD_SIGNATURE. */
+ * rule, or a signer that is not a device of prev), SOTTO_ERR_BAD_KEY (as in
+ * dl_verify_first, for next) or SOTTO_ERR_BAD_SIGNATURE. */
 int dl_verify_next(const dl_list *prev, const uint8_t prev_hash[static SC_SHA256],
     const dl_list *next, const uint8_t *p, size_t n) __attribute__((warn_unused_result));
 

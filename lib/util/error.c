@@ -43,6 +43,8 @@ sotto_strerror(int err)
 	case SOTTO_ERR_IDENTITY_RESET: return "contact's identity was reset; run `sotto trust` after checking";
 	case SOTTO_ERR_UNTRUSTED: return "refused: not trusted";
 	case SOTTO_ERR_SERVER: return "server error";
+	case SOTTO_ERR_DEVICE_TAKEN: return "a device in the list belongs to another account";
+	case SOTTO_ERR_BAD_KEY: return "a device list holds an unusable key (low order or not canonical)";
 	}
 	return "unknown error";
 }

@@ -52,7 +52,7 @@ static const struct table {
 	{ 1, 2, "INSERT OR REPLACE INTO accounts(handle, account_pub, created_at) VALUES('alice', ?1, ?2)" },
 	{ 1, 2, "INSERT OR REPLACE INTO device_lists(handle, version, list) VALUES('alice', ?1, ?2)" },
 	{ 1, 6, "INSERT OR REPLACE INTO copies(seq, device_id, msg_id, envelope, wrap, stored_at, "
-	    "expires_at) VALUES(?1, ?7, ?2, ?3, ?4, ?5, ?6)" },
+	    "expires_at, account) VALUES(?1, ?7, ?2, ?3, ?4, ?5, ?6, 'alice')" },
 	{ 1, 3, "INSERT OR REPLACE INTO invites(secret_hash, handle, created_at, used_at) "
 	    "VALUES(?1, 'alice', ?2, ?3)" },
 };
@@ -251,8 +251,8 @@ read_server(void)
 		}
 		store_blobs_free(b, n);
 	}
-	(void)ss->ops->copy_count(ss, S->b1.id, NOW_MS, &count);
-	if (ss->ops->copy_fetch(ss, S->b1.id, NOW_MS, SOTTO_MAX_FETCH_BATCH, 1 << 20, &c, &n, &more) ==
+	(void)ss->ops->copy_count(ss, "alice", S->b1.id, NOW_MS, &count);
+	if (ss->ops->copy_fetch(ss, "alice", S->b1.id, NOW_MS, SOTTO_MAX_FETCH_BATCH, 1 << 20, &c, &n, &more) ==
 	    SOTTO_OK) {
 		for (i = 0; i < n; i++) {
 			FUZZ_ASSERT(c[i].seq > 0 && c[i].envelope_len <= SOTTO_MAX_ENVELOPE &&

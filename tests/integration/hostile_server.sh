@@ -290,8 +290,9 @@ unknown=$(forge ids "$(forge account x)" | head -n 1)
 # r1's copy of secret-E queued for m (its account is not a recipient) and for a
 # device id no account has (no device can ever fetch it: it is there only to
 # show that R's delivery is unaffected); m's copy of secret-E2 given r1's wrap.
-sql "INSERT INTO copies(device_id, msg_id, envelope, wrap, stored_at, expires_at)
-     SELECT X'$m1', msg_id, envelope, wrap, stored_at, expires_at FROM copies WHERE hex(device_id) = upper('$r1') AND hex(msg_id) = upper('$idE');
+# (A queue is (account, device): the copy for m goes into m's.)
+sql "INSERT INTO copies(account, device_id, msg_id, envelope, wrap, stored_at, expires_at)
+     SELECT 'm', X'$m1', msg_id, envelope, wrap, stored_at, expires_at FROM copies WHERE hex(device_id) = upper('$r1') AND hex(msg_id) = upper('$idE');
      INSERT INTO copies(device_id, msg_id, envelope, wrap, stored_at, expires_at)
      SELECT X'$unknown', msg_id, envelope, wrap, stored_at, expires_at FROM copies WHERE hex(device_id) = upper('$r1') AND hex(msg_id) = upper('$idE');
      UPDATE copies SET wrap = (SELECT c.wrap FROM copies c WHERE c.msg_id = copies.msg_id AND hex(c.device_id) = upper('$r1'))

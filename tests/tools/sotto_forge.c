@@ -17,11 +17,25 @@
  *       version 1 of a brand-new account under HANDLE (a different account key)
  *   sotto_forge ids HEX
  *       the device ids of HEX, one a line, then "version N"
+ *   sotto_forge steal HOME HEX
+ *       a registered user's attack (issue 11 item 1), not a server's: the
+ *       account of HOME (an unprotected home) publishes its next list with
+ *       the devices of HEX (another account's list: public keys only) added,
+ *       then the next without them. Prints one line per publish, "publish
+ *       N: ok" or "publish N: refused: TEXT"; exit 0 when both were taken.
+ *   sotto_forge publish HOME HEX
+ *       publish HEX as HOME's account, on its own authenticated connection;
+ *       prints as steal does, exit 0 when taken
+ *   sotto_forge badkey HOME
+ *       the next list of HOME's account (an unprotected home), validly signed
+ *       by its device, adding a device whose X25519 key is of small order:
+ *       what a server that skipped the key rules could hand out
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "client.h"
 #include "crypto.h"
 #include "devicelist.h"
 #include "sotto/error.h"
@@ -183,6 +197,141 @@ cmd_ids(const char *hex)
 	return 0;
 }
 
+/* Publish p/n (version v) on c's connection; says what the server answered. */
+static int
+publish_raw(sotto_client *c, const uint8_t *p, size_t n, uint64_t v)
+{
+	Sotto__Wire__Frame f = SOTTO__WIRE__FRAME__INIT;
+	Sotto__Wire__PublishDeviceListRequest pr = SOTTO__WIRE__PUBLISH_DEVICE_LIST_REQUEST__INIT;
+	wire_frame *resp = NULL;
+	int r;
+
+	pr.device_list.data = (uint8_t *)p;
+	pr.device_list.len = n;
+	f.msg_case = SOTTO__WIRE__FRAME__MSG_PUBLISH_DEVICE_LIST;
+	f.publish_device_list = &pr;
+	r = conn_request(c->cn, &f, &resp);
+	if (r == SOTTO_OK)
+		printf("publish %llu: ok\n", (unsigned long long)v);
+	else
+		printf("publish %llu: refused: %s\n", (unsigned long long)v,
+		    resp != NULL && resp->response->error != NULL ? resp->response->error : sotto_strerror(r));
+	fflush(stdout);
+	wire_free(resp);
+	return r;
+}
+
+/* Sign l (the next version of the home's account) with its device and publish it. */
+static int
+steal_publish(sotto_client *c, dl_list *l)
+{
+	uint8_t *out = NULL;
+	size_t n = 0;
+	int r;
+
+	if ((r = dl_sign_device(l, c->cfg.device_id, CLIENT_SIGN_SEC(c), &out, &n)) != SOTTO_OK)
+		return r;
+	r = publish_raw(c, out, n, l->version);
+	free(out);
+	return r;
+}
+
+static int
+cmd_publish(const char *home, const char *hex)
+{
+	static dl_list l;
+	sotto_client *c = NULL;
+	uint8_t *in = NULL;
+	size_t n = 0;
+	int r;
+
+	if (unhex_list(hex, &in, &n) != 0 || dl_parse(&l, in, n) != SOTTO_OK)
+		return die("not a device list");
+	if (sotto_open(&c, home, NULL) != SOTTO_OK || client_connect(c) != SOTTO_OK)
+		return die("cannot open the home or reach its server");
+	r = publish_raw(c, in, n, l.version);
+	free(in);
+	sotto_close(c);
+	return r == SOTTO_OK ? 0 : 3;
+}
+
+static int
+cmd_steal(const char *home, const char *hex)
+{
+	static dl_list victim, l;
+	sotto_client *c = NULL;
+	uint8_t *in = NULL, *cur = NULL;
+	size_t n = 0, curlen = 0, mine;
+	int r;
+
+	if (unhex_list(hex, &in, &n) != 0 || dl_parse(&victim, in, n) != SOTTO_OK)
+		return die("not a device list");
+	if (sotto_open(&c, home, NULL) != SOTTO_OK || client_connect(c) != SOTTO_OK ||
+	    cstore_list_latest(c->st, c->cfg.handle, &l, &cur, &curlen) != SOTTO_OK)
+		return die("cannot open the home or reach its server");
+	mine = l.n_devices;
+	/* next: my devices and the victim's */
+	dl_hash(l.prev_hash, cur, curlen);
+	l.version++;
+	l.created_at++;
+	for (size_t i = 0; i < victim.n_devices && l.n_devices < SOTTO_MAX_DEVICES; i++)
+		l.devices[l.n_devices++] = victim.devices[i];
+	r = steal_publish(c, &l);
+	if (r == SOTTO_OK) {
+		/* and the one after, without them: the server's purge of "removed"
+		 * devices is what would take the victim's queue */
+		uint8_t *p = NULL;
+		size_t pn = 0;
+
+		if (dl_sign_device(&l, c->cfg.device_id, CLIENT_SIGN_SEC(c), &p, &pn) != SOTTO_OK)
+			return die("cannot sign");
+		dl_hash(l.prev_hash, p, pn);
+		free(p);
+		l.version++;
+		l.created_at++;
+		l.n_devices = mine;
+		r = steal_publish(c, &l);
+	}
+	free(in);
+	free(cur);
+	sotto_close(c);
+	return r == SOTTO_OK ? 0 : 3;
+}
+
+static int
+cmd_badkey(const char *home)
+{
+	/* order 8 on Curve25519 (libsodium's has_small_order list) */
+	static const uint8_t low[SC_KX_PUB] = {
+		0xe0, 0xeb, 0x7a, 0x7c, 0x3b, 0x41, 0xb8, 0xae, 0x16, 0x56, 0xe3, 0xfa, 0xf1, 0x9f, 0xc4, 0x6a,
+		0xda, 0x09, 0x8d, 0xeb, 0x9c, 0x32, 0xb1, 0xfd, 0x86, 0x62, 0x05, 0x16, 0x5f, 0x49, 0xb8, 0x00,
+	};
+	static dl_list l;
+	sotto_client *c = NULL;
+	uint8_t *cur = NULL, *out = NULL;
+	size_t curlen = 0, outlen = 0;
+
+	if (sotto_open(&c, home, NULL) != SOTTO_OK ||
+	    cstore_list_latest(c->st, c->cfg.handle, &l, &cur, &curlen) != SOTTO_OK)
+		return die("cannot open the home");
+	if (l.n_devices >= SOTTO_MAX_DEVICES)
+		return die("list full");
+	dl_hash(l.prev_hash, cur, curlen);
+	l.version++;
+	l.created_at++;
+	phantom(&l.devices[l.n_devices], "low-order", l.created_at);
+	memcpy(l.devices[l.n_devices].enc_pub, low, SC_KX_PUB);
+	memcpy(l.devices[l.n_devices].approved_by, c->cfg.device_id, SC_DEVICE_ID);
+	l.n_devices++;
+	if (dl_sign_device(&l, c->cfg.device_id, CLIENT_SIGN_SEC(c), &out, &outlen) != SOTTO_OK)
+		return die("cannot sign");
+	print_hex(out, outlen);
+	free(out);
+	free(cur);
+	sotto_close(c);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -196,7 +345,14 @@ main(int argc, char **argv)
 		return cmd_account(argv[2]);
 	if (argc == 3 && strcmp(argv[1], "ids") == 0)
 		return cmd_ids(argv[2]);
+	if (argc == 4 && strcmp(argv[1], "publish") == 0)
+		return cmd_publish(argv[2], argv[3]);
+	if (argc == 3 && strcmp(argv[1], "badkey") == 0)
+		return cmd_badkey(argv[2]);
+	if (argc == 4 && strcmp(argv[1], "steal") == 0)
+		return cmd_steal(argv[2], argv[3]);
 	fprintf(stderr, "usage: sotto_forge next|same HEX [--add NAME] [--drop ID] [--signer ID]\n"
-	    "       sotto_forge account HANDLE\n       sotto_forge ids HEX\n");
+	    "       sotto_forge account HANDLE\n       sotto_forge ids HEX\n"
+	    "       sotto_forge steal HOME HEX\n       sotto_forge badkey HOME\n");
 	return 2;
 }

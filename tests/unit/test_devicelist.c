@@ -552,6 +552,116 @@ test_safety_number(void **state)
 	assert_string_equal(ab, ba);
 }
 
+/* X25519 public keys of small order, canonical and not (libsodium's list of
+ * has_small_order, plus the same with the ignored top bit set). */
+static const char *const kx_low_order[] = {
+	"0000000000000000000000000000000000000000000000000000000000000000",	/* 0 */
+	"0100000000000000000000000000000000000000000000000000000000000000",	/* 1 */
+	"e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",	/* order 8 */
+	"5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",	/* order 8 */
+	"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",	/* p - 1 */
+	"edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",	/* p (= 0) */
+	"eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",	/* p + 1 (= 1) */
+	"0000000000000000000000000000000000000000000000000000000000000080",
+	"0100000000000000000000000000000000000000000000000000000000000080",
+	"e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b880",
+	"5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f11d7",
+	"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+	"edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+	"eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+};
+
+/* Ed25519 encodings that are no usable key: the eight points of small order
+ * (identity, order 2, the two of order 4 with both signs of x, the four of
+ * order 8), y >= p (not canonical), and y with no x on the curve. */
+static const char *const ed_bad[] = {
+	"0100000000000000000000000000000000000000000000000000000000000000",	/* identity */
+	"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",	/* order 2 */
+	"0000000000000000000000000000000000000000000000000000000000000000",	/* order 4 */
+	"0000000000000000000000000000000000000000000000000000000000000080",	/* order 4 */
+	"c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",	/* order 8 */
+	"c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",	/* order 8 */
+	"26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",	/* order 8 */
+	"26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",	/* order 8 */
+	"edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",	/* y = p */
+	"eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",	/* y = p + 1 */
+	"0200000000000000000000000000000000000000000000000000000000000000",	/* not on the curve */
+};
+
+static void
+unhex32(uint8_t out[32], const char *hex)
+{
+	for (size_t i = 0; i < 32; i++) {
+		unsigned v;
+
+		assert_int_equal(sscanf(hex + 2 * i, "%2x", &v), 1);
+		out[i] = (uint8_t)v;
+	}
+}
+
+/*
+ * A list holding a key no copy could be made for (or no signature checked
+ * against) is invalid, checked in the verification both the server (at
+ * publish) and clients run: SOTTO_ERR_BAD_KEY, before the signature.
+ */
+static void
+test_bad_keys(void **state)
+{
+	fixture *f = *state;
+	static const uint8_t zero[SC_DEVICE_ID];
+	keys k;
+	dl_list l, p;
+	uint8_t *b = NULL, *at;
+	size_t n = 0;
+
+	assert_true(sc_kx_pub_valid(f->d1.enc_pub));
+	assert_true(sc_sign_pub_valid(f->d1.pub));
+	assert_true(sc_sign_pub_valid(f->account.pub));
+	for (size_t i = 0; i < sizeof(kx_low_order) / sizeof(kx_low_order[0]); i++) {
+		k = f->d2;
+		unhex32(k.enc_pub, kx_low_order[i]);
+		assert_false(sc_kx_pub_valid(k.enc_pub));
+		/* in a first list, signed by the account key */
+		base_list(&l, "alice", f->account.pub, 1, NULL);
+		l.n_devices = 1;
+		set_device(&l.devices[0], &k, "phone", zero);
+		assert_int_equal(dl_sign_account(&l, f->account.sec, &b, &n), SOTTO_OK);
+		assert_int_equal(dl_parse(&p, b, n), SOTTO_OK);
+		assert_int_equal(dl_verify_first(&p, b, n), SOTTO_ERR_BAD_KEY);
+		free(b);
+		/* added by a device in the next version, validly chained */
+		l = f->l2;
+		set_device(&l.devices[1], &k, "phone", f->d1.id);
+		assert_int_equal(dl_sign_device(&l, f->d1.id, f->d1.sec, &b, &n), SOTTO_OK);
+		assert_int_equal(dl_parse(&p, b, n), SOTTO_OK);
+		assert_int_equal(dl_verify_next(&f->l1, f->h1, &p, b, n), SOTTO_ERR_BAD_KEY);
+		free(b);
+	}
+	for (size_t i = 0; i < sizeof(ed_bad) / sizeof(ed_bad[0]); i++) {
+		k = f->d2;
+		unhex32(k.pub, ed_bad[i]);
+		sc_device_id(k.id, k.pub);
+		assert_false(sc_sign_pub_valid(k.pub));
+		/* a device's signing key */
+		l = f->l2;
+		set_device(&l.devices[1], &k, "phone", f->d1.id);
+		assert_int_equal(dl_sign_device(&l, f->d1.id, f->d1.sec, &b, &n), SOTTO_OK);
+		assert_int_equal(dl_parse(&p, b, n), SOTTO_OK);
+		assert_int_equal(dl_verify_next(&f->l1, f->h1, &p, b, n), SOTTO_ERR_BAD_KEY);
+		free(b);
+		/* the account key (nobody can sign with it: the bytes are put in) */
+		b = malloc(f->n1);
+		assert_non_null(b);
+		memcpy(b, f->b1, f->n1);
+		at = memmem(b, f->n1, f->account.pub, SC_SIGN_PUB);
+		assert_non_null(at);
+		unhex32(at, ed_bad[i]);
+		assert_int_equal(dl_parse(&p, b, f->n1), SOTTO_OK);
+		assert_int_equal(dl_verify_first(&p, b, f->n1), SOTTO_ERR_BAD_KEY);
+		free(b);
+	}
+}
+
 int
 main(void)
 {
@@ -564,6 +674,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_mutations, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fingerprint, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_safety_number, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_keys, setup, teardown),
 	};
 
 	if (sc_init() != SOTTO_OK)

@@ -567,11 +567,11 @@ recover(conn *c, uint64_t id, const char *handle, const uint8_t sig[SC_SIG])
 }
 
 static uint64_t
-copies_of(const uint8_t id[SC_DEVICE_ID])
+copies_of(const char *handle, const uint8_t id[SC_DEVICE_ID])
 {
 	uint64_t n = 0;
 
-	assert_int_equal(srv->st->ops->copy_count(srv->st, id, now_ms(), &n), SOTTO_OK);
+	assert_int_equal(srv->st->ops->copy_count(srv->st, handle, id, now_ms(), &n), SOTTO_OK);
 	return n;
 }
 
@@ -711,7 +711,7 @@ test_removed_device(void **state)
 	send_to(cb, 2, 2, &a);
 	mailbox_flush(srv);
 	assert_int_equal(status_of(cb, 2), ST(OK));
-	assert_int_equal(copies_of(removed), 1);
+	assert_int_equal(copies_of("alice", removed), 1);
 	drop_captured();
 	/* alice's first device removes the second */
 	raw = account_next(&a, 1, &len);
@@ -719,8 +719,8 @@ test_removed_device(void **state)
 	assert_int_equal(status_of(ca, 3), ST(OK));
 	free(raw);
 	assert_true(ca1->closing);
-	assert_int_equal(copies_of(removed), 0);
-	assert_int_equal(copies_of(a.dev[0].id), 1);
+	assert_int_equal(copies_of("alice", removed), 0);
+	assert_int_equal(copies_of("alice", a.dev[0].id), 1);
 	disconnect(ca1);
 	/* it cannot authenticate again */
 	c = connect_();
@@ -780,12 +780,12 @@ test_other_queue(void **state)
 	ack(cm, 5, seqs, 2);
 	mailbox_flush(srv);
 	assert_int_equal(status_of(cm, 5), ST(OK));
-	assert_int_equal(copies_of(b.dev[0].id), 2);
+	assert_int_equal(copies_of("bob", b.dev[0].id), 2);
 	/* bob's own ack deletes them */
 	ack(cb, 6, seqs, 2);
 	mailbox_flush(srv);
 	assert_int_equal(status_of(cb, 6), ST(OK));
-	assert_int_equal(copies_of(b.dev[0].id), 0);
+	assert_int_equal(copies_of("bob", b.dev[0].id), 0);
 	disconnect(cb);
 	disconnect(cm);
 	free(b.raw);

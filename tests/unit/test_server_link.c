@@ -122,14 +122,14 @@ purge(void **state)
 		c.wrap_len = sizeof(wrap);
 		c.stored_at = 1;
 		c.expires_at = 100;
-		assert_int_equal(st->ops->copy_add(st, &c, &seq), SOTTO_OK);
+		assert_int_equal(st->ops->copy_add(st, "alice", &c, &seq), SOTTO_OK);
 	}
-	assert_int_equal(st->ops->copy_purge(st, a, &deleted), SOTTO_OK);
+	assert_int_equal(st->ops->copy_purge(st, "alice", a, &deleted), SOTTO_OK);
 	assert_int_equal(deleted, 2);
 	assert_int_equal(st->ops->commit(st), SOTTO_OK);
-	assert_int_equal(st->ops->copy_count(st, a, 1, &count), SOTTO_OK);
+	assert_int_equal(st->ops->copy_count(st, "alice", a, 1, &count), SOTTO_OK);
 	assert_int_equal(count, 0);
-	assert_int_equal(st->ops->copy_count(st, other, 1, &count), SOTTO_OK);
+	assert_int_equal(st->ops->copy_count(st, "alice", other, 1, &count), SOTTO_OK);
 	assert_int_equal(count, 1);
 }
 

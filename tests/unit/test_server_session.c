@@ -805,15 +805,18 @@ test_directory_and_publish(void **state)
 	assert_int_equal(status_of(cm, 3), ST(FORBIDDEN));
 	publish(ca, 4, raw2, len2);
 	assert_int_equal(status_of(ca, 4), ST(OK));
-	/* everyone connected hears of it */
-	for (conn *c = srv->conns; c != NULL; c = c->next) {
-		f = pop(c);
-		assert_non_null(f);
-		assert_int_equal(f->msg_case, SOTTO__WIRE__FRAME__MSG_DEVICE_LIST_CHANGED);
-		assert_string_equal(f->device_list_changed->handle, "alice");
-		assert_int_equal(f->device_list_changed->version, 2);
-		wire_free(f);
-	}
+	/* bob looked alice up on this connection: he hears of it. mallory did
+	 * not: who changes devices when is not hers to see (and one publish is
+	 * not a frame to every connection). alice's own connection made it. */
+	f = pop(cb);
+	assert_non_null(f);
+	assert_int_equal(f->msg_case, SOTTO__WIRE__FRAME__MSG_DEVICE_LIST_CHANGED);
+	assert_string_equal(f->device_list_changed->handle, "alice");
+	assert_int_equal(f->device_list_changed->version, 2);
+	wire_free(f);
+	assert_null(pop(cb));
+	assert_null(pop(cm));
+	assert_null(pop(ca));
 	/* the same version again does not chain */
 	publish(ca, 5, raw2, len2);
 	assert_int_equal(status_of(ca, 5), ST(CHAIN_INVALID));
@@ -959,7 +962,7 @@ test_send_fetch_ack_push(void **state)
 	ack(ca, 7, seqs, 2);
 	mailbox_flush(srv);
 	assert_int_equal(status_of(ca, 7), ST(OK));
-	assert_int_equal(srv->st->ops->copy_fetch(srv->st, b.dev[0].id, now_ms(), 0, 1 << 20, &cp, &n,
+	assert_int_equal(srv->st->ops->copy_fetch(srv->st, "bob", b.dev[0].id, now_ms(), 0, 1 << 20, &cp, &n,
 	    &more), SOTTO_OK);
 	assert_int_equal(n, 2);
 	store_copies_free(cp, n);
@@ -1084,7 +1087,7 @@ test_early_delivery(void **state)
 		ack(cb, 5, &seq, 1);
 		mailbox_flush(srv);
 		assert_int_equal(status_of(cb, 5), ST(OK));
-		assert_int_equal(srv->st->ops->copy_count(srv->st, b.dev[0].id, now_ms(), &count), SOTTO_OK);
+		assert_int_equal(srv->st->ops->copy_count(srv->st, "bob", b.dev[0].id, now_ms(), &count), SOTTO_OK);
 		assert_int_equal(count, 0);
 	}
 	/* a second worker of the same node: same database, same seq counter */
@@ -1115,7 +1118,7 @@ test_early_delivery(void **state)
 	srv = one;
 	mailbox_flush(srv);
 	assert_int_equal(status_of(cb, 7), ST(OK));
-	assert_int_equal(srv->st->ops->copy_count(srv->st, b.dev[0].id, now_ms(), &count), SOTTO_OK);
+	assert_int_equal(srv->st->ops->copy_count(srv->st, "bob", b.dev[0].id, now_ms(), &count), SOTTO_OK);
 	assert_int_equal(count, 0);
 	/* an ack of a seq nobody holds unsettled is answered at once */
 	seq2 = early_next(srv) - 1;
@@ -1172,7 +1175,7 @@ test_group_commit_and_cap(void **state)
 		assert_string_equal(f->response->handle, "bob");
 		wire_free(f);
 	}
-	assert_int_equal(srv->st->ops->copy_count(srv->st, b.dev[0].id, now_ms(), &count), SOTTO_OK);
+	assert_int_equal(srv->st->ops->copy_count(srv->st, "bob", b.dev[0].id, now_ms(), &count), SOTTO_OK);
 	assert_int_equal(count, 2);
 	/* fetch with max 1: one, and more */
 	f = fetch(cb, 4, 1);
@@ -1217,7 +1220,7 @@ test_group_commit_and_cap(void **state)
 		}
 	}
 	wire_free(f);
-	assert_int_equal(srv->st->ops->copy_count(srv->st, b.dev[0].id, now_ms(), &count), SOTTO_OK);
+	assert_int_equal(srv->st->ops->copy_count(srv->st, "bob", b.dev[0].id, now_ms(), &count), SOTTO_OK);
 	assert_int_equal(count, 3);
 
 	/* a connection that goes away with a staged send: still committed */
@@ -1229,7 +1232,7 @@ test_group_commit_and_cap(void **state)
 		disconnect(ca);
 		mailbox_flush(srv);
 	}
-	assert_int_equal(srv->st->ops->copy_count(srv->st, b.dev[0].id, now_ms(), &count), SOTTO_OK);
+	assert_int_equal(srv->st->ops->copy_count(srv->st, "bob", b.dev[0].id, now_ms(), &count), SOTTO_OK);
 	assert_int_equal(count, 4);
 	free(a.raw);
 	free(b.raw);
@@ -1346,6 +1349,140 @@ test_mutated_register(void **state)
 	free(a.raw);
 }
 
+/* a's next list: its devices plus d (a copy of someone's, say), signed by
+ * its device 0. *raw: caller frees. */
+static void
+list_plus(const account *a, const dl_device *d, uint8_t **raw, size_t *rawlen)
+{
+	dl_list next = a->l;
+
+	dl_hash(next.prev_hash, a->raw, a->rawlen);
+	next.version++;
+	next.devices[next.n_devices++] = *d;
+	assert_int_equal(dl_sign_device(&next, a->dev[0].id, a->dev[0].sec, raw, rawlen), SOTTO_OK);
+}
+
+/*
+ * Issue 11 items 1 and 7 at the session: a list naming another account's
+ * device is refused (DEVICE_TAKEN) on publish and register, so the attacker's
+ * next list cannot purge the victim's queue; a list with a low-order key is
+ * refused (BAD_KEY); publishes are capped per account; a change is hinted
+ * only to followers.
+ */
+static void
+test_device_ownership_and_churn(void **state)
+{
+	account a, b, m, a2;
+	conn *ca, *cb, *cm, *c;
+	send_rcpt to_a = { NULL, 1, -1, -1 };
+	dl_device bad;
+	uint8_t *raw;
+	size_t len;
+	uint64_t count;
+	wire_frame *f;
+
+	(void)state;
+	account_new(&a, "alice");
+	account_new(&b, "bob");
+	account_new(&m, "mallory");
+	ca = registered(&a);
+	cb = registered(&b);
+	cm = registered(&m);
+	to_a.a = &a;
+	send_msg(cb, 2, 1, "for alice", &to_a, 1);
+	mailbox_flush(srv);
+	assert_int_equal(status_of(cb, 2), ST(OK));
+
+	/* mallory copies alice's device into her own list: refused */
+	list_plus(&m, &a.l.devices[0], &raw, &len);
+	publish(cm, 3, raw, len);
+	f = response(cm, 3);
+	assert_int_equal(f->response->status, ST(DEVICE_TAKEN));
+	assert_string_equal(f->response->error, "a device in the list belongs to another account");
+	wire_free(f);
+	free(raw);
+	assert_int_equal(srv->st->ops->copy_count(srv->st, "alice", a.dev[0].id, now_ms(), &count), SOTTO_OK);
+	assert_int_equal(count, 1);
+	/* nor can alice's device open a second account */
+	a2 = a;
+	snprintf(a2.handle, sizeof(a2.handle), "alice2");
+	snprintf(a2.l.handle, sizeof(a2.l.handle), "alice2");
+	assert_int_equal(dl_sign_account(&a2.l, a2.acct_sec, &a2.raw, &a2.rawlen), SOTTO_OK);
+	c = connect_();
+	{
+		char text[23];
+
+		make_invite("alice2", text);
+		send_register(c, 4, &a2, text);
+	}
+	assert_int_equal(status_of(c, 4), ST(DEVICE_TAKEN));
+	disconnect(c);
+	free(a2.raw);
+	drop_captured();
+
+	/* a device with a low-order X25519 key: refused with its own status */
+	bad = a.l.devices[0];
+	sc_sign_keypair(bad.sig_pub, a2.dev[0].sec);
+	sc_device_id(bad.id, bad.sig_pub);
+	memset(bad.enc_pub, 0, sizeof(bad.enc_pub));
+	bad.enc_pub[0] = 1;
+	list_plus(&a, &bad, &raw, &len);
+	publish(ca, 5, raw, len);
+	assert_int_equal(status_of(ca, 5), ST(BAD_KEY));
+	free(raw);
+
+	/* alice adds a device: bob, who sent to her, hears of it; mallory not */
+	account_add_device(&a, &raw, &len, 1);
+	publish(ca, 6, raw, len);
+	assert_int_equal(status_of(ca, 6), ST(OK));
+	free(raw);
+	f = pop(cb);
+	assert_non_null(f);
+	assert_int_equal(f->msg_case, SOTTO__WIRE__FRAME__MSG_DEVICE_LIST_CHANGED);
+	assert_string_equal(f->device_list_changed->handle, "alice");
+	wire_free(f);
+	assert_null(pop(cm));
+
+	/* two versions this hour; at most three: one more, then refused */
+	srv->cfg.list_publishes_per_hour = 3;
+	account_add_device(&a, &raw, &len, 1);
+	publish(ca, 7, raw, len);
+	assert_int_equal(status_of(ca, 7), ST(OK));
+	free(raw);
+	account_add_device(&a, &raw, &len, 0);
+	publish(ca, 8, raw, len);
+	f = response(ca, 8);
+	assert_int_equal(f->response->status, ST(RATE_LIMITED));
+	assert_non_null(strstr(f->response->error, "at most 3 an hour"));
+	wire_free(f);
+	free(raw);
+	srv->cfg.list_publishes_per_hour = CONFIG_DEFAULT_LIST_PUBLISHES_PER_HOUR;
+
+	/* a connection follows at most SOTTOD_MAX_FOLLOWS handles besides its
+	 * own: past it the oldest is forgotten, never its own account */
+	for (int i = 0; i < SOTTOD_MAX_FOLLOWS + 1; i++) {
+		char h[16];
+
+		snprintf(h, sizeof(h), "h%d", i);
+		dir_follow(cm, h);
+	}
+	assert_int_equal(cm->follow_n, SOTTOD_MAX_FOLLOWS);
+	assert_false(dir_follows(cm, "alice"));
+	assert_false(dir_follows(cm, "h0"));
+	assert_true(dir_follows(cm, "h1"));
+	assert_true(dir_follows(cm, "h32"));
+	assert_true(dir_follows(cm, "mallory"));
+	dir_follow(cm, "h5");	/* already followed: no slot taken */
+	assert_true(dir_follows(cm, "h1"));
+
+	disconnect(ca);
+	disconnect(cb);
+	disconnect(cm);
+	free(a.raw);
+	free(b.raw);
+	free(m.raw);
+}
+
 int
 main(void)
 {
@@ -1363,6 +1500,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_early_delivery, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fetch_fits_frame, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mutated_register, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_device_ownership_and_churn, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,6 +6,7 @@
  * gets a database of its own, dropped afterwards, so runs never collide.
  */
 #include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include <libpq-fe.h>
+#include <sqlite3.h>
 
 #include "crypto.h"
 #include "devicelist.h"
@@ -207,7 +209,7 @@ put_chain(store *st, const char *handle, chain *c)
 	assert_int_equal(st->ops->account_add(st, handle, c->account_pub, 5), SOTTO_OK);
 	for (size_t i = 0; i < c->n; i++) {
 		assert_int_equal(dl_parse(&l, c->raw[i], c->rawlen[i]), SOTTO_OK);
-		assert_int_equal(st->ops->list_add(st, &l, c->raw[i], c->rawlen[i]), SOTTO_OK);
+		assert_int_equal(st->ops->list_add(st, &l, c->raw[i], c->rawlen[i], 100 + i), SOTTO_OK);
 	}
 	assert_int_equal(st->ops->commit(st), SOTTO_OK);
 }
@@ -241,7 +243,7 @@ test_accounts_and_history(void **state)
 	/* a version stored twice is refused */
 	assert_int_equal(dl_parse(&l, c.raw[1], c.rawlen[1]), SOTTO_OK);
 	assert_int_equal(st->ops->begin(st), SOTTO_OK);
-	assert_int_equal(st->ops->list_add(st, &l, c.raw[1], c.rawlen[1]), SOTTO_ERR_EXISTS);
+	assert_int_equal(st->ops->list_add(st, &l, c.raw[1], c.rawlen[1], 900), SOTTO_ERR_EXISTS);
 	st->ops->rollback(st);
 
 	assert_int_equal(st->ops->list_current(st, "alice", &cur, &len, &v), SOTTO_OK);
@@ -275,6 +277,19 @@ test_accounts_and_history(void **state)
 	assert_int_equal(n, 0);
 	assert_int_equal(more, 0);
 	store_blobs_free(b, n);
+
+	/* when they were published: the newest max versions, after since */
+	assert_int_equal(st->ops->list_recent(st, "alice", 101, 10, &v), SOTTO_OK);
+	assert_int_equal(v, 2);
+	assert_int_equal(st->ops->list_recent(st, "alice", 101, 1, &v), SOTTO_OK);
+	assert_int_equal(v, 1);
+	assert_int_equal(st->ops->list_recent(st, "alice", 0, 3, &v), SOTTO_OK);
+	assert_int_equal(v, 3);
+	assert_int_equal(st->ops->list_recent(st, "alice", 103, 10, &v), SOTTO_OK);
+	assert_int_equal(v, 0);
+	assert_int_equal(st->ops->list_recent(st, "bob", 0, 10, &v), SOTTO_OK);
+	assert_int_equal(v, 0);
+	assert_int_equal(st->ops->list_recent(st, "alice", 0, 0, &v), SOTTO_ERR_INVALID_ARG);
 
 	/* survives a reopen */
 	reopen(fx);
@@ -344,6 +359,21 @@ make_copy(store_copy *c, const uint8_t dev[SC_DEVICE_ID], uint8_t msg, const cha
 	c->expires_at = expires;
 }
 
+/* The account most cases queue for (a queue is account and device). */
+#define ACCT "alice"
+
+static uint64_t
+add_for(store *st, const char *account, const uint8_t dev[SC_DEVICE_ID], uint8_t msg, const char *body,
+    uint64_t now, uint64_t expires)
+{
+	store_copy c;
+	uint64_t seq = 99;
+
+	make_copy(&c, dev, msg, body, now, expires);
+	assert_int_equal(st->ops->copy_add(st, account, &c, &seq), SOTTO_OK);
+	return seq;
+}
+
 static uint64_t
 add(store *st, const uint8_t dev[SC_DEVICE_ID], uint8_t msg, const char *body, uint64_t now,
     uint64_t expires)
@@ -352,7 +382,7 @@ add(store *st, const uint8_t dev[SC_DEVICE_ID], uint8_t msg, const char *body, u
 	uint64_t seq = 99;
 
 	make_copy(&c, dev, msg, body, now, expires);
-	assert_int_equal(st->ops->copy_add(st, &c, &seq), SOTTO_OK);
+	assert_int_equal(st->ops->copy_add(st, ACCT, &c, &seq), SOTTO_OK);
 	return seq;
 }
 
@@ -380,13 +410,13 @@ test_mailbox(void **state)
 	assert_int_equal(dup, 0);
 	assert_int_equal(st->ops->commit(st), SOTTO_OK);
 
-	assert_int_equal(st->ops->copy_count(st, d1, now, &count), SOTTO_OK);
+	assert_int_equal(st->ops->copy_count(st, ACCT, d1, now, &count), SOTTO_OK);
 	assert_int_equal(count, 3);
-	assert_int_equal(st->ops->copy_count(st, d2, now, &count), SOTTO_OK);
+	assert_int_equal(st->ops->copy_count(st, ACCT, d2, now, &count), SOTTO_OK);
 	assert_int_equal(count, 1);
 
 	/* per device, oldest first, cut by max */
-	assert_int_equal(st->ops->copy_fetch(st, d1, now, 2, 1 << 20, &c, &n, &more), SOTTO_OK);
+	assert_int_equal(st->ops->copy_fetch(st, ACCT, d1, now, 2, 1 << 20, &c, &n, &more), SOTTO_OK);
 	assert_int_equal(n, 2);
 	assert_int_equal(more, 1);
 	assert_int_equal(c[0].seq, s1);
@@ -401,11 +431,11 @@ test_mailbox(void **state)
 	assert_memory_equal(c[1].device_id, d1, SC_DEVICE_ID);
 	store_copies_free(c, n);
 	/* cut by bytes, but at least one */
-	assert_int_equal(st->ops->copy_fetch(st, d1, now, 0, 1, &c, &n, &more), SOTTO_OK);
+	assert_int_equal(st->ops->copy_fetch(st, ACCT, d1, now, 0, 1, &c, &n, &more), SOTTO_OK);
 	assert_int_equal(n, 1);
 	assert_int_equal(more, 1);
 	store_copies_free(c, n);
-	assert_int_equal(st->ops->copy_fetch(st, d2, now, 0, 1 << 20, &c, &n, &more), SOTTO_OK);
+	assert_int_equal(st->ops->copy_fetch(st, ACCT, d2, now, 0, 1 << 20, &c, &n, &more), SOTTO_OK);
 	assert_int_equal(n, 1);
 	assert_int_equal(more, 0);
 	assert_int_equal(c[0].seq, s3);
@@ -416,18 +446,18 @@ test_mailbox(void **state)
 	acks[1] = s3;
 	acks[2] = 123456;
 	assert_int_equal(st->ops->begin(st), SOTTO_OK);
-	assert_int_equal(st->ops->copy_ack(st, d1, acks, 3, &deleted), SOTTO_OK);
+	assert_int_equal(st->ops->copy_ack(st, ACCT, d1, acks, 3, &deleted), SOTTO_OK);
 	assert_int_equal(st->ops->commit(st), SOTTO_OK);
 	assert_int_equal(deleted, 1);
-	assert_int_equal(st->ops->copy_count(st, d2, now, &count), SOTTO_OK);
+	assert_int_equal(st->ops->copy_count(st, ACCT, d2, now, &count), SOTTO_OK);
 	assert_int_equal(count, 1);
-	assert_int_equal(st->ops->copy_count(st, d1, now, &count), SOTTO_OK);
+	assert_int_equal(st->ops->copy_count(st, ACCT, d1, now, &count), SOTTO_OK);
 	assert_int_equal(count, 2);
 
 	/* an acknowledged copy may be queued again by a retry: it is a new seq */
 	reopen(fx);
 	st = fx->st;
-	assert_int_equal(st->ops->copy_fetch(st, d1, now, 0, 1 << 20, &c, &n, &more), SOTTO_OK);
+	assert_int_equal(st->ops->copy_fetch(st, ACCT, d1, now, 0, 1 << 20, &c, &n, &more), SOTTO_OK);
 	assert_int_equal(n, 2);
 	assert_int_equal(c[0].seq, s2);
 	assert_int_equal(c[1].seq, s4);
@@ -455,7 +485,7 @@ test_savepoints(void **state)
 	add(st, d1, 4, "kept too", now, exp);
 	assert_int_equal(st->ops->release(st), SOTTO_OK);
 	assert_int_equal(st->ops->commit(st), SOTTO_OK);
-	assert_int_equal(st->ops->copy_count(st, d1, now, &count), SOTTO_OK);
+	assert_int_equal(st->ops->copy_count(st, ACCT, d1, now, &count), SOTTO_OK);
 	assert_int_equal(count, 2);
 	/* outside a transaction, savepoints are a misuse */
 	assert_int_not_equal(st->ops->mark(st), SOTTO_OK);
@@ -480,9 +510,9 @@ test_expiry(void **state)
 	assert_int_equal(st->ops->commit(st), SOTTO_OK);
 
 	/* expired copies are neither counted nor delivered, even before a sweep */
-	assert_int_equal(st->ops->copy_count(st, d1, now, &count), SOTTO_OK);
+	assert_int_equal(st->ops->copy_count(st, ACCT, d1, now, &count), SOTTO_OK);
 	assert_int_equal(count, 1);
-	assert_int_equal(st->ops->copy_fetch(st, d1, now, 0, 1 << 20, &c, &n, &more), SOTTO_OK);
+	assert_int_equal(st->ops->copy_fetch(st, ACCT, d1, now, 0, 1 << 20, &c, &n, &more), SOTTO_OK);
 	assert_int_equal(n, 1);
 	assert_int_equal(c[0].seq, s_live);
 	store_copies_free(c, n);
@@ -502,7 +532,7 @@ test_expiry(void **state)
 	assert_int_equal(deleted, 0);
 	reopen(fx);
 	st = fx->st;
-	assert_int_equal(st->ops->copy_count(st, d1, 0, &count), SOTTO_OK);
+	assert_int_equal(st->ops->copy_count(st, ACCT, d1, 0, &count), SOTTO_OK);
 	assert_int_equal(count, 1);
 	assert_int_equal(st->ops->begin(st), SOTTO_OK);
 	assert_int_equal(st->ops->copy_sweep(st, now + 1, 1000, &deleted), SOTTO_OK);
@@ -521,20 +551,20 @@ test_cap_counting(void **state)
 	memset(d1, 9, sizeof(d1));
 	assert_int_equal(st->ops->begin(st), SOTTO_OK);
 	for (int i = 0; i < 50; i++) {
-		assert_int_equal(st->ops->copy_count(st, d1, now, &count), SOTTO_OK);
+		assert_int_equal(st->ops->copy_count(st, ACCT, d1, now, &count), SOTTO_OK);
 		/* uncommitted writes of this transaction are counted too */
 		assert_int_equal(count, (uint64_t)i);
 		s = add(st, d1, (uint8_t)i, "x", now, now + 1000);
 		assert_true(s > 0);
 	}
 	assert_int_equal(st->ops->commit(st), SOTTO_OK);
-	assert_int_equal(st->ops->copy_count(st, d1, now, &count), SOTTO_OK);
+	assert_int_equal(st->ops->copy_count(st, ACCT, d1, now, &count), SOTTO_OK);
 	assert_int_equal(count, 50);
 	/* and a rolled-back batch adds nothing */
 	assert_int_equal(st->ops->begin(st), SOTTO_OK);
 	add(st, d1, 200, "y", now, now + 1000);
 	st->ops->rollback(st);
-	assert_int_equal(st->ops->copy_count(st, d1, now, &count), SOTTO_OK);
+	assert_int_equal(st->ops->copy_count(st, ACCT, d1, now, &count), SOTTO_OK);
 	assert_int_equal(count, 50);
 }
 
@@ -552,7 +582,7 @@ test_bad_args(void **state)
 	c.wrap = big;
 	c.wrap_len = sizeof(big);
 	assert_int_equal(st->ops->begin(st), SOTTO_OK);
-	assert_int_equal(st->ops->copy_add(st, &c, &seq), SOTTO_ERR_TOO_LARGE);
+	assert_int_equal(st->ops->copy_add(st, ACCT, &c, &seq), SOTTO_ERR_TOO_LARGE);
 	assert_int_equal(seq, 0);
 	st->ops->rollback(st);
 	/* commit or begin twice is a misuse, not a crash */
@@ -704,7 +734,7 @@ test_copy_get(void **state)
 	s1 = add(st, d1, 1, "hello", 10, 5000);
 	s2 = add(st, d1, 2, "old", 10, 100);
 	assert_int_equal(st->ops->commit(st), SOTTO_OK);
-	assert_int_equal(st->ops->copy_get(st, d1, s1, 50, &c), SOTTO_OK);
+	assert_int_equal(st->ops->copy_get(st, ACCT, d1, s1, 50, &c), SOTTO_OK);
 	assert_int_equal(c->seq, s1);
 	assert_memory_equal(c->device_id, d1, SC_DEVICE_ID);
 	assert_int_equal(c->envelope_len, 5);
@@ -715,10 +745,10 @@ test_copy_get(void **state)
 	assert_int_equal(c->expires_at, 5000);
 	store_copies_free(c, 1);
 	c = NULL;
-	assert_int_equal(st->ops->copy_get(st, d2, s1, 50, &c), SOTTO_ERR_NOT_FOUND);
+	assert_int_equal(st->ops->copy_get(st, ACCT, d2, s1, 50, &c), SOTTO_ERR_NOT_FOUND);
 	assert_null(c);
-	assert_int_equal(st->ops->copy_get(st, d1, s2, 100, &c), SOTTO_ERR_NOT_FOUND);
-	assert_int_equal(st->ops->copy_get(st, d1, s2 + 100, 50, &c), SOTTO_ERR_NOT_FOUND);
+	assert_int_equal(st->ops->copy_get(st, ACCT, d1, s2, 100, &c), SOTTO_ERR_NOT_FOUND);
+	assert_int_equal(st->ops->copy_get(st, ACCT, d1, s2 + 100, 50, &c), SOTTO_ERR_NOT_FOUND);
 }
 
 /* Purge: every copy of one device goes, the others stay. */
@@ -737,13 +767,235 @@ test_copy_purge(void **state)
 	add(st, d1, 1, "a", 10, 5000);
 	add(st, d1, 2, "b", 10, 5000);
 	add(st, d2, 1, "c", 10, 5000);
-	assert_int_equal(st->ops->copy_purge(st, d1, &deleted), SOTTO_OK);
+	assert_int_equal(st->ops->copy_purge(st, ACCT, d1, &deleted), SOTTO_OK);
 	assert_int_equal(st->ops->commit(st), SOTTO_OK);
 	assert_int_equal(deleted, 2);
-	assert_int_equal(st->ops->copy_count(st, d1, 10, &count), SOTTO_OK);
+	assert_int_equal(st->ops->copy_count(st, ACCT, d1, 10, &count), SOTTO_OK);
 	assert_int_equal(count, 0);
-	assert_int_equal(st->ops->copy_count(st, d2, 10, &count), SOTTO_OK);
+	assert_int_equal(st->ops->copy_count(st, ACCT, d2, 10, &count), SOTTO_OK);
 	assert_int_equal(count, 1);
+}
+
+/* c's next version (signed by its first device): its devices, plus extra if
+ * not NULL, minus the one at index drop if drop < n. *raw: caller frees. */
+static void
+next_list(const chain *c, dl_list *l, const dl_device *extra, size_t drop, uint8_t **raw, size_t *rawlen)
+{
+	*l = c->l;
+	dl_hash(l->prev_hash, c->raw[c->n - 1], c->rawlen[c->n - 1]);
+	l->version++;
+	if (drop < l->n_devices) {
+		memmove(&l->devices[drop], &l->devices[drop + 1], (l->n_devices - drop - 1) * sizeof(l->devices[0]));
+		l->n_devices--;
+	}
+	if (extra != NULL)
+		l->devices[l->n_devices++] = *extra;
+	assert_int_equal(dl_sign_device(l, c->l.devices[0].id, c->dev_sec[0], raw, rawlen), SOTTO_OK);
+}
+
+/*
+ * A device id belongs to one account: a list naming a device another
+ * account's current list holds is refused (also to a transaction that began
+ * before the other's commit), and a queue is (account, device): another
+ * account naming the same device id reaches none of its copies.
+ */
+static void
+test_device_owner(void **state)
+{
+	fixture *fx = *state;
+	store *st = fx->st, *st2 = NULL;
+	chain a, b, x;
+	dl_list l, lx;
+	uint8_t *raw = NULL, *cur = NULL;
+	size_t rawlen = 0, len = 0, n = 9, deleted = 9;
+	uint64_t s1, v = 0, count = 9;
+	store_copy *cp = NULL;
+	int more;
+
+	chain_init(&a, "alice", 2);
+	chain_init(&b, "bob", 1);
+	put_chain(st, "alice", &a);
+	put_chain(st, "bob", &b);
+
+	/* bob's next list lists alice's second device: refused, nothing stored */
+	next_list(&b, &l, &a.l.devices[1], SIZE_MAX, &raw, &rawlen);
+	assert_int_equal(st->ops->begin(st), SOTTO_OK);
+	assert_int_equal(st->ops->list_add(st, &l, raw, rawlen, 900), SOTTO_ERR_DEVICE_TAKEN);
+	st->ops->rollback(st);
+	free(raw);
+	assert_int_equal(st->ops->list_current(st, "bob", &cur, &len, &v), SOTTO_OK);
+	assert_int_equal(v, 1);
+	free(cur);
+
+	/* alice's queue of that device: bob naming the same id reaches nothing */
+	assert_int_equal(st->ops->begin(st), SOTTO_OK);
+	s1 = add_for(st, "alice", a.l.devices[1].id, 1, "for alice", 10, 5000);
+	assert_int_equal(add_for(st, "alice", a.l.devices[1].id, 1, "again", 10, 5000), 0);
+	assert_int_equal(st->ops->commit(st), SOTTO_OK);
+	assert_int_equal(st->ops->copy_count(st, "bob", a.l.devices[1].id, 10, &count), SOTTO_OK);
+	assert_int_equal(count, 0);
+	assert_int_equal(st->ops->copy_fetch(st, "bob", a.l.devices[1].id, 10, 0, 1 << 20, &cp, &n, &more),
+	    SOTTO_OK);
+	assert_int_equal(n, 0);
+	store_copies_free(cp, n);
+	assert_int_equal(st->ops->copy_get(st, "bob", a.l.devices[1].id, s1, 10, &cp), SOTTO_ERR_NOT_FOUND);
+	assert_int_equal(st->ops->begin(st), SOTTO_OK);
+	assert_int_equal(st->ops->copy_ack(st, "bob", a.l.devices[1].id, &s1, 1, &deleted), SOTTO_OK);
+	assert_int_equal(deleted, 0);
+	assert_int_equal(st->ops->copy_purge(st, "bob", a.l.devices[1].id, &deleted), SOTTO_OK);
+	assert_int_equal(deleted, 0);
+	assert_int_equal(st->ops->commit(st), SOTTO_OK);
+	assert_int_equal(st->ops->copy_count(st, "alice", a.l.devices[1].id, 10, &count), SOTTO_OK);
+	assert_int_equal(count, 1);
+	assert_int_equal(st->ops->copy_get(st, "alice", a.l.devices[1].id, s1, 10, &cp), SOTTO_OK);
+	store_copies_free(cp, 1);
+
+	/* two stores (workers, nodes): the one whose transaction began first but
+	 * writes after the other's commit does not win */
+	chain_init(&x, "carol", 1);
+	lx = x.l;
+	snprintf(lx.handle, sizeof(lx.handle), "dave");
+	open_store(fx, &st2);
+	if (fx->pg) {
+		assert_int_equal(st2->ops->begin(st2), SOTTO_OK);
+		assert_int_equal(st2->ops->account_add(st2, "dave", x.account_pub, 5), SOTTO_OK);
+	}
+	put_chain(st, "carol", &x);
+	if (!fx->pg) {
+		assert_int_equal(st2->ops->begin(st2), SOTTO_OK);
+		assert_int_equal(st2->ops->account_add(st2, "dave", x.account_pub, 5), SOTTO_OK);
+	}
+	assert_int_equal(st2->ops->list_add(st2, &lx, x.raw[0], x.rawlen[0], 900), SOTTO_ERR_DEVICE_TAKEN);
+	st2->ops->rollback(st2);
+	st2->ops->close(st2);
+
+	/* once alice's current list drops the device, it is free */
+	next_list(&a, &l, NULL, 1, &raw, &rawlen);
+	assert_int_equal(st->ops->begin(st), SOTTO_OK);
+	assert_int_equal(st->ops->list_add(st, &l, raw, rawlen, 900), SOTTO_OK);
+	assert_int_equal(st->ops->copy_purge(st, "alice", a.l.devices[1].id, &deleted), SOTTO_OK);
+	assert_int_equal(deleted, 1);
+	assert_int_equal(st->ops->commit(st), SOTTO_OK);
+	free(raw);
+	next_list(&b, &l, &a.l.devices[1], SIZE_MAX, &raw, &rawlen);
+	assert_int_equal(st->ops->begin(st), SOTTO_OK);
+	assert_int_equal(st->ops->list_add(st, &l, raw, rawlen, 900), SOTTO_OK);
+	assert_int_equal(st->ops->commit(st), SOTTO_OK);
+	free(raw);
+	chain_free(&a);
+	chain_free(&b);
+	chain_free(&x);
+}
+
+/* Two publishers at once (two workers or nodes): each on its own store. */
+typedef struct racer {
+	store *st;
+	const char *handle;
+	const chain *c;
+	int listed[2];		/* pipe: the racer's list_add is done, not committed */
+	int rc_add, rc_commit;
+} racer;
+
+static void *
+race_first(void *arg)
+{
+	racer *r = arg;
+	struct timespec hold = { 0, 200 * 1000 * 1000 };
+	dl_list l;
+
+	if (r->st->ops->begin(r->st) != SOTTO_OK || dl_parse(&l, r->c->raw[0], r->c->rawlen[0]) != SOTTO_OK ||
+	    r->st->ops->account_add(r->st, r->handle, r->c->account_pub, 5) != SOTTO_OK) {
+		r->rc_add = SOTTO_ERR_INTERNAL;
+		(void)!write(r->listed[1], "x", 1);
+		return NULL;
+	}
+	r->rc_add = r->st->ops->list_add(r->st, &l, r->c->raw[0], r->c->rawlen[0], 900);
+	(void)!write(r->listed[1], "x", 1);
+	/* holds its uncommitted row while the other tries the same device */
+	nanosleep(&hold, NULL);
+	r->rc_commit = r->st->ops->commit(r->st);
+	return NULL;
+}
+
+/*
+ * The same device id in two accounts' lists, published at the same moment
+ * from two stores: the constraint decides inside the transactions (the second
+ * waits for the first's commit, PostgreSQL on the row, SQLite on the write
+ * lock), and exactly one wins.
+ */
+static void
+test_device_owner_race(void **state)
+{
+	fixture *fx = *state;
+	store *st2 = NULL;
+	chain x;
+	dl_list lx;
+	racer r;
+	pthread_t t;
+	char b;
+	uint8_t *cur = NULL;
+	size_t len = 0;
+	uint64_t v;
+
+	chain_init(&x, "carol", 1);
+	lx = x.l;
+	snprintf(lx.handle, sizeof(lx.handle), "dave");
+	open_store(fx, &st2);
+	memset(&r, 0, sizeof(r));
+	r.st = fx->st;
+	r.handle = "carol";
+	r.c = &x;
+	assert_int_equal(pipe(r.listed), 0);
+	assert_int_equal(pthread_create(&t, NULL, race_first, &r), 0);
+	assert_int_equal(read(r.listed[0], &b, 1), 1);
+	assert_int_equal(r.rc_add, SOTTO_OK);
+	assert_int_equal(st2->ops->begin(st2), SOTTO_OK);
+	assert_int_equal(st2->ops->account_add(st2, "dave", x.account_pub, 5), SOTTO_OK);
+	assert_int_equal(st2->ops->list_add(st2, &lx, x.raw[0], x.rawlen[0], 900), SOTTO_ERR_DEVICE_TAKEN);
+	st2->ops->rollback(st2);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(r.rc_commit, SOTTO_OK);
+	assert_int_equal(st2->ops->list_current(st2, "carol", &cur, &len, &v), SOTTO_OK);
+	free(cur);
+	assert_int_equal(st2->ops->list_current(st2, "dave", &cur, &len, &v), SOTTO_ERR_NOT_FOUND);
+	st2->ops->close(st2);
+	close(r.listed[0]);
+	close(r.listed[1]);
+	chain_free(&x);
+}
+
+/* A store made before queues had an account: opened again, its copies are
+ * their device's owner's queue. SQLite only (the PostgreSQL schema runs the
+ * same migration in its schema script). */
+static void
+test_copies_account_migration(void **state)
+{
+	fixture *fx = *state;
+	store *st = fx->st;
+	chain a;
+	sqlite3 *db;
+	store_copy *cp = NULL;
+	size_t n = 0;
+	int more;
+
+	if (fx->pg)
+		skip();
+	chain_init(&a, "alice", 1);
+	put_chain(st, "alice", &a);
+	st->ops->close(st);
+	fx->st = NULL;
+	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP INDEX copies_queue; ALTER TABLE copies DROP COLUMN account;"
+	    "INSERT INTO copies(device_id, msg_id, envelope, wrap, stored_at, expires_at) "
+	    "SELECT device_id, randomblob(16), x'02', x'03', 1, 5000 FROM devices;", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	open_store(fx, &fx->st);
+	st = fx->st;
+	assert_int_equal(st->ops->copy_fetch(st, "alice", a.l.devices[0].id, 10, 0, 1 << 20, &cp, &n, &more),
+	    SOTTO_OK);
+	assert_int_equal(n, 1);
+	store_copies_free(cp, n);
+	chain_free(&a);
 }
 
 /* Linking rendezvous: single use, per (id, slot), expiring, capped. */
@@ -818,6 +1070,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_copy_get, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_purge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rendezvous, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_device_owner, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_device_owner_race, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_copies_account_migration, setup, teardown),
 	};
 	int failed;
 

@@ -21,6 +21,7 @@ enum stmt_id {
 	ST_INVITE_ADD, ST_INVITE_CANDIDATES, ST_INVITE_USE,
 	ST_COPY_ADD, ST_COPY_COUNT, ST_COPY_FETCH, ST_COPY_ACK, ST_COPY_SWEEP, ST_COPY_TOTAL, ST_COPY_GET,
 	ST_COPY_PURGE, ST_RDV_SWEEP, ST_RDV_COUNT, ST_RDV_EXISTS, ST_RDV_ADD, ST_RDV_GET, ST_RDV_USE, ST_RDV_EXTEND,
+	ST_COPY_COUNT_SENDER, ST_USAGE_GET, ST_USAGE_TOTAL,
 	ST__COUNT
 };
 
@@ -46,8 +47,8 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_INVITE_USE] = "UPDATE invites SET used_at = ?2 WHERE rowid = ?1 AND used_at IS NULL",
 	/* ?7 NULL: AUTOINCREMENT picks the seq. */
 	/* Only a repeated (device, msg id) is a no-op; a taken seq is an error. */
-	[ST_COPY_ADD] = "INSERT INTO copies(seq, device_id, msg_id, envelope, wrap, stored_at, expires_at) "
-	    "VALUES (?7, ?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(device_id, msg_id) DO NOTHING",
+	[ST_COPY_ADD] = "INSERT INTO copies(seq, device_id, msg_id, envelope, wrap, stored_at, expires_at, "
+	    "sender, size) VALUES (?7, ?1, ?2, ?3, ?4, ?5, ?6, ?8, ?9) ON CONFLICT(device_id, msg_id) DO NOTHING",
 	[ST_COPY_COUNT] = "SELECT count(*) FROM copies WHERE device_id = ?1 AND expires_at > ?2",
 	[ST_COPY_FETCH] = "SELECT seq, msg_id, envelope, wrap, stored_at, expires_at FROM copies "
 	    "WHERE device_id = ?1 AND expires_at > ?2 ORDER BY seq ASC LIMIT ?3",
@@ -67,6 +68,10 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_RDV_USE] = "UPDATE rendezvous SET used = 1 WHERE id = ?1 AND slot = ?2 AND used = 0",
 	[ST_RDV_EXTEND] = "UPDATE rendezvous SET expires_at = ?4 WHERE id = ?1 AND slot = ?2 AND used = 0 "
 	    "AND expires_at > ?3",
+	[ST_COPY_COUNT_SENDER] = "SELECT count(*) FROM copies WHERE device_id = ?1 AND sender = ?2 "
+	    "AND expires_at > ?3",
+	[ST_USAGE_GET] = "SELECT max(bytes, 0), max(copies, 0) FROM account_usage WHERE sender = ?1",
+	[ST_USAGE_TOTAL] = "SELECT max(coalesce(sum(bytes), 0), 0) FROM account_usage",
 };
 
 static const char schema_sql[] =
@@ -85,7 +90,8 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS copies("
     " seq INTEGER PRIMARY KEY AUTOINCREMENT, device_id BLOB NOT NULL, msg_id BLOB NOT NULL,"
     " envelope BLOB NOT NULL, wrap BLOB NOT NULL, stored_at INTEGER NOT NULL,"
-    " expires_at INTEGER NOT NULL, UNIQUE(device_id, msg_id));"
+    " expires_at INTEGER NOT NULL, sender TEXT NOT NULL DEFAULT '', size INTEGER NOT NULL DEFAULT 0,"
+    " UNIQUE(device_id, msg_id));"
     "DROP INDEX IF EXISTS copies_device_seq;"
     /* expires_at in the index: counting a queue for the cap, and skipping
      * expired copies in a fetch, never touch the rows themselves. */
@@ -95,6 +101,25 @@ static const char schema_sql[] =
     " id BLOB NOT NULL, slot INTEGER NOT NULL, blob BLOB NOT NULL, expires_at INTEGER NOT NULL,"
     " used INTEGER NOT NULL, PRIMARY KEY(id, slot));"
     "CREATE INDEX IF NOT EXISTS rendezvous_expires ON rendezvous(expires_at);";
+
+/*
+ * Stored bytes and copies per sender, kept by triggers, so that every insert
+ * and delete of a copy (send, ack, sweep, purge, whatever comes later) counts
+ * without any op having to. SQLite has one writer at a time: the sender's row
+ * is never contended. Made once, filled from the copies already stored (a
+ * store from before the sender column: their sender is '', size computed).
+ */
+static const char usage_sql[] =
+    "CREATE TABLE account_usage("
+    " sender TEXT PRIMARY KEY, bytes INTEGER NOT NULL, copies INTEGER NOT NULL);"
+    "INSERT INTO account_usage(sender, bytes, copies)"
+    " SELECT sender, sum(size), count(*) FROM copies GROUP BY sender;"
+    "CREATE TRIGGER copies_usage_add AFTER INSERT ON copies BEGIN"
+    " INSERT INTO account_usage(sender, bytes, copies) VALUES (NEW.sender, NEW.size, 1)"
+    " ON CONFLICT(sender) DO UPDATE SET bytes = bytes + excluded.bytes, copies = copies + 1; END;"
+    "CREATE TRIGGER copies_usage_del AFTER DELETE ON copies BEGIN"
+    " UPDATE account_usage SET bytes = bytes - OLD.size, copies = copies - 1"
+    " WHERE sender = OLD.sender; END;";
 
 typedef struct store_sqlite {
 	store base;	/* first: a store * is a store_sqlite * */
@@ -504,7 +529,9 @@ sq_copy_add(store *s, const store_copy *c, uint64_t *seq)
 	    (rc = bind_blob(st, 3, c->envelope, c->envelope_len)) != SOTTO_OK ||
 	    (rc = bind_blob(st, 4, c->wrap, c->wrap_len)) != SOTTO_OK ||
 	    (rc = bind_u64(st, 5, c->stored_at)) != SOTTO_OK ||
-	    (rc = bind_u64(st, 6, c->expires_at)) != SOTTO_OK)
+	    (rc = bind_u64(st, 6, c->expires_at)) != SOTTO_OK ||
+	    (rc = bind_text(st, 8, c->sender)) != SOTTO_OK ||
+	    (rc = bind_u64(st, 9, (uint64_t)c->envelope_len + c->wrap_len)) != SOTTO_OK)
 		return rc;
 	if (c->seq > INT64_MAX)
 		return SOTTO_ERR_INVALID_ARG;
@@ -668,6 +695,58 @@ sq_copy_purge(store *s, const uint8_t device_id[SC_DEVICE_ID], size_t *deleted)
 		return rc;
 	*deleted = (size_t)sqlite3_changes(q->db);
 	return SOTTO_OK;
+}
+
+static int
+sq_copy_count_sender(store *s, const uint8_t device_id[SC_DEVICE_ID], const char *sender, uint64_t now,
+    uint64_t *count)
+{
+	sqlite3_stmt *st = stmt(SQ(s), ST_COPY_COUNT_SENDER);
+	int rc;
+
+	*count = 0;
+	if ((rc = bind_blob(st, 1, device_id, SC_DEVICE_ID)) != SOTTO_OK ||
+	    (rc = bind_text(st, 2, sender)) != SOTTO_OK || (rc = bind_u64(st, 3, now)) != SOTTO_OK)
+		return rc;
+	rc = SOTTO_ERR_DB;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		rc = col_u64(st, 0, count);
+	sqlite3_reset(st);
+	return rc;
+}
+
+static int
+sq_usage_get(store *s, const char *sender, uint64_t *bytes, uint64_t *copies)
+{
+	sqlite3_stmt *st = stmt(SQ(s), ST_USAGE_GET);
+	int rc, r;
+
+	*bytes = 0;
+	*copies = 0;
+	if ((rc = bind_text(st, 1, sender)) != SOTTO_OK)
+		return rc;
+	if ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		if ((rc = col_u64(st, 0, bytes)) != SOTTO_OK || (rc = col_u64(st, 1, copies)) != SOTTO_OK) {
+			*bytes = 0;
+			*copies = 0;
+		}
+	} else
+		rc = r == SQLITE_DONE ? SOTTO_OK : SOTTO_ERR_DB;
+	sqlite3_reset(st);
+	return rc;
+}
+
+static int
+sq_usage_total(store *s, uint64_t *bytes)
+{
+	sqlite3_stmt *st = stmt(SQ(s), ST_USAGE_TOTAL);
+	int rc = SOTTO_ERR_DB;
+
+	*bytes = 0;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		rc = col_u64(st, 0, bytes);
+	sqlite3_reset(st);
+	return rc;
 }
 
 static int
@@ -934,6 +1013,9 @@ static const store_ops sqlite_ops = {
 	.copy_get = sq_copy_get,
 	.copy_total = sq_copy_total,
 	.copy_purge = sq_copy_purge,
+	.copy_count_sender = sq_copy_count_sender,
+	.usage_get = sq_usage_get,
+	.usage_total = sq_usage_total,
 	.rdv_put = sq_rdv_put,
 	.rdv_take = sq_rdv_take,
 	.rdv_extend = sq_rdv_extend,
@@ -969,6 +1051,45 @@ busy_wait(void *arg, int tries)
 	return 1;
 }
 
+/* 1 when sql prepares (the tables and columns it names exist), else 0. */
+static int
+sq_prepares(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	int ok = sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK;
+
+	sqlite3_finalize(st);
+	return ok;
+}
+
+/* A store from before the sender shares gets its columns, its usage table and
+ * triggers, in one transaction (workers opening it at once wait their turn). */
+static int
+sq_usage_migrate(sqlite3 *db)
+{
+	int rc = SOTTO_ERR_DB;
+
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return SOTTO_ERR_DB;
+	if (!sq_prepares(db, "SELECT sender, size FROM copies LIMIT 0") &&
+	    sqlite3_exec(db, "ALTER TABLE copies ADD COLUMN sender TEXT NOT NULL DEFAULT '';"
+	    "ALTER TABLE copies ADD COLUMN size INTEGER NOT NULL DEFAULT 0;"
+	    "UPDATE copies SET size = length(envelope) + length(wrap);", NULL, NULL, NULL) != SQLITE_OK)
+		goto out;
+	if (!sq_prepares(db, "SELECT 1 FROM account_usage LIMIT 0") &&
+	    sqlite3_exec(db, usage_sql, NULL, NULL, NULL) != SQLITE_OK)
+		goto out;
+	/* A sender's share of one device's queue is counted on this index alone. */
+	if (sqlite3_exec(db, "CREATE INDEX IF NOT EXISTS copies_device_sender ON "
+	    "copies(device_id, sender, expires_at)", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		goto out;
+	return SOTTO_OK;
+out:
+	(void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
 int
 store_sqlite_open(store **out, const char *path)
 {
@@ -993,7 +1114,8 @@ store_sqlite_open(store **out, const char *path)
 	    sqlite3_exec(q->db, "PRAGMA cache_size=-32768", NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(q->db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(q->db, "PRAGMA secure_delete=ON", NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_exec(q->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK)
+	    sqlite3_exec(q->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK ||
+	    sq_usage_migrate(q->db) != SOTTO_OK)
 		goto out;
 	for (int i = 0; i < ST__COUNT; i++)
 		if (sqlite3_prepare_v3(q->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &q->st[i],

@@ -50,6 +50,8 @@ typedef enum sotto_err {
 	SOTTO_ERR_IDENTITY_RESET = -35,	/* contact's identity reset; needs `trust` */
 	SOTTO_ERR_UNTRUSTED = -36,	/* refused until the user decides */
 	SOTTO_ERR_SERVER = -37,		/* server reported an internal error */
+	SOTTO_ERR_SHARE_FULL = -40,	/* this account's share of a recipient device's queue is full */
+	SOTTO_ERR_QUOTA = -41,		/* this account's stored copies hold its byte quota */
 } sotto_err;
 
 /* Static string for an error code; never NULL. */

@@ -43,6 +43,10 @@ sotto_strerror(int err)
 	case SOTTO_ERR_IDENTITY_RESET: return "contact's identity was reset; run `sotto trust` after checking";
 	case SOTTO_ERR_UNTRUSTED: return "refused: not trusted";
 	case SOTTO_ERR_SERVER: return "server error";
+	case SOTTO_ERR_SHARE_FULL: return "this account's share of the recipient's mailbox is full "
+	    "(until they receive)";
+	case SOTTO_ERR_QUOTA: return "this account's storage quota on the server is full "
+	    "(until recipients receive)";
 	}
 	return "unknown error";
 }

@@ -137,7 +137,7 @@ static const char schema_sql[] =
     "   ADD COLUMN size bigint NOT NULL DEFAULT 0;"
     "  UPDATE copies SET size = length(envelope) + length(wrap);"
     " END IF;"
-    " IF to_regclass('public.account_usage') IS NULL THEN"
+    " IF to_regclass('account_usage') IS NULL THEN"
     "  CREATE TABLE account_usage(sender text PRIMARY KEY, bytes bigint NOT NULL, copies bigint NOT NULL);"
     "  INSERT INTO account_usage SELECT sender, sum(size), count(*) FROM copies GROUP BY sender;"
     " END IF;"

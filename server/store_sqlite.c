@@ -1069,6 +1069,11 @@ sq_usage_migrate(sqlite3 *db)
 {
 	int rc = SOTTO_ERR_DB;
 
+	/* Done already (every open but the first): no write lock taken. */
+	if (sq_prepares(db, "SELECT sender, size FROM copies LIMIT 0") &&
+	    sq_prepares(db, "SELECT 1 FROM account_usage LIMIT 0") &&
+	    sq_prepares(db, "SELECT 1 FROM copies INDEXED BY copies_device_sender LIMIT 0"))
+		return SOTTO_OK;
 	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		return SOTTO_ERR_DB;
 	if (!sq_prepares(db, "SELECT sender, size FROM copies LIMIT 0") &&

@@ -468,13 +468,18 @@ apply_send(store *st, mbatch *b, size_t opi, const sottod_config *cfg, uint64_t 
 	}
 	for (size_t i = 0; i < rq->n_recipients; i++) {
 		const Sotto__Wire__Recipient *r = rq->recipients[i];
+		/* The sender's own other devices: no other user to protect, and a
+		 * device offline for long must not stop its account from sending. */
+		int own = strcmp(r->handle, op->sender) == 0;
 
 		for (size_t j = 0; j < r->n_copies; j++) {
 			const Sotto__Wire__Copy *c = r->copies[j];
 
+			share = 0;
+			kept_share = NULL;
 			if ((rc = counted(st, b, QC_QUEUE, c->device_id.data, NULL, &count, &kept)) != SOTTO_OK ||
-			    (rc = counted(st, b, QC_SHARE, c->device_id.data, op->sender, &share,
-			    &kept_share)) != SOTTO_OK)
+			    (!own && (rc = counted(st, b, QC_SHARE, c->device_id.data, op->sender, &share,
+			    &kept_share)) != SOTTO_OK))
 				goto fail;
 			if ((v = quota_copy_check(cfg, count, share)) != QV_OK) {
 				op->full_handle = r->handle;

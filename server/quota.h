@@ -40,7 +40,10 @@ enum quota_verdict {
 uint64_t quota_share_cap(const sottod_config *cfg);
 /* One more copy for a device that holds queued copies, from_sender of them
  * from this copy's sender: a full queue is named first (whoever filled it,
- * the send must wait for the recipient), then the sender's own share. */
+ * the send must wait for the recipient), then the sender's own share. The
+ * caller passes from_sender 0 for the sender's own other devices: the share
+ * protects a recipient from other accounts, and an own device offline for
+ * long must not stop its account from sending (mailbox_cap still holds). */
 enum quota_verdict quota_copy_check(const sottod_config *cfg, uint64_t queued, uint64_t from_sender);
 /* A send adding add bytes for a sender whose copies hold stored bytes
  * (overflow-safe). */

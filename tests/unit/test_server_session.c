@@ -1553,6 +1553,38 @@ test_byte_rate(void **state)
 	drop_captured();
 }
 
+/* The sender's own other devices are held to mailbox_cap, not to a share: a
+ * device of alice's offline for long does not stop alice from sending. */
+static void
+test_own_devices_no_share(void **state)
+{
+	account a;
+	conn *ca;
+	uint8_t *raw;
+	size_t rawlen;
+	send_rcpt own[] = { { NULL, 2, -1, 0 } };
+
+	(void)state;
+	srv->cfg.mailbox_sender_cap = 1;
+	srv->cfg.mailbox_cap = 3;
+	account_new(&a, "alice");
+	ca = registered(&a);
+	account_add_device(&a, &raw, &rawlen, 1);
+	publish(ca, 1, raw, rawlen);
+	free(raw);
+	assert_int_equal(status_of(ca, 1), ST(OK));
+	drop_captured();
+	own[0].a = &a;
+	for (uint8_t i = 2; i <= 5; i++)
+		send_msg(ca, i, i, "note to self", own, 1);
+	mailbox_flush(srv);
+	assert_int_equal(status_of(ca, 2), ST(OK));
+	assert_int_equal(status_of(ca, 3), ST(OK));
+	assert_int_equal(status_of(ca, 4), ST(OK));
+	assert_int_equal(status_of(ca, 5), ST(MAILBOX_FULL));
+	drop_captured();
+}
+
 int
 main(void)
 {
@@ -1574,6 +1606,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_sender_share, setup_early, teardown),
 		cmocka_unit_test_setup_teardown(test_account_quota, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_byte_rate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_own_devices_no_share, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

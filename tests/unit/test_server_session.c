@@ -1436,6 +1436,9 @@ test_sender_share(void **state)
 	mailbox_flush(srv);
 	assert_int_equal(status_of(cc, 11), ST(MAILBOX_FULL));
 	(void)cb;
+	free(a.raw);
+	free(b.raw);
+	free(cr.raw);
 }
 
 /* Stored bytes per account: alice's copies hold 90 bytes each (10 of
@@ -1496,6 +1499,9 @@ test_account_quota(void **state)
 	assert_int_equal(srv->st->ops->usage_get(srv->st, "alice", &bytes, &copies), SOTTO_OK);
 	assert_int_equal(bytes, 180);
 	drop_captured();
+	free(a.raw);
+	free(b.raw);
+	free(cr.raw);
 }
 
 /* The byte rate: one bucket per account, shared by its devices (a second
@@ -1551,6 +1557,9 @@ test_byte_rate(void **state)
 	}
 	assert_int_equal(metric("sottod_send_refusals_total{reason=\"byte_rate\"}"), refused0 + 2);
 	drop_captured();
+	free(a.raw);
+	free(b.raw);
+	free(cr.raw);
 }
 
 /* The sender's own other devices are held to mailbox_cap, not to a share: a
@@ -1583,6 +1592,7 @@ test_own_devices_no_share(void **state)
 	assert_int_equal(status_of(ca, 4), ST(OK));
 	assert_int_equal(status_of(ca, 5), ST(MAILBOX_FULL));
 	drop_captured();
+	free(a.raw);
 }
 
 int

@@ -92,8 +92,8 @@ key_ok(const char *sender)
 static int
 same(const qslot *s, enum qcount_kind kind, const uint8_t id[SC_DEVICE_ID], const char *sender)
 {
-	/* not secret: device ids and handles are public */
-	return s->kind == (uint8_t)kind && memcmp(s->id, id, SC_DEVICE_ID) == 0 &&
+	return s->kind == (uint8_t)kind &&
+	    memcmp(s->id, id, SC_DEVICE_ID) == 0 &&	/* not secret: device ids are public */
 	    strcmp(s->sender, sender != NULL ? sender : "") == 0;
 }
 

@@ -678,6 +678,8 @@ pg_copy_add(store *s, const store_copy *c, uint64_t *seq)
 		return SOTTO_ERR_INVALID_ARG;	/* seqs come from the database's sequence */
 	if (c->envelope_len > SOTTO_MAX_ENVELOPE || c->wrap_len > COPY_WRAP_MAX)
 		return SOTTO_ERR_TOO_LARGE;
+	if (memchr(c->sender, '\0', sizeof(c->sender)) == NULL)
+		return SOTTO_ERR_INVALID_ARG;
 	p_blob(&p, c->device_id, SC_DEVICE_ID);
 	p_blob(&p, c->msg_id, STORE_MSG_ID_LEN);
 	p_blob(&p, c->envelope, c->envelope_len);

@@ -524,6 +524,8 @@ sq_copy_add(store *s, const store_copy *c, uint64_t *seq)
 	*seq = 0;
 	if (c->envelope_len > SOTTO_MAX_ENVELOPE || c->wrap_len > COPY_WRAP_MAX)
 		return SOTTO_ERR_TOO_LARGE;
+	if (memchr(c->sender, '\0', sizeof(c->sender)) == NULL)
+		return SOTTO_ERR_INVALID_ARG;
 	if ((rc = bind_blob(st, 1, c->device_id, SC_DEVICE_ID)) != SOTTO_OK ||
 	    (rc = bind_blob(st, 2, c->msg_id, STORE_MSG_ID_LEN)) != SOTTO_OK ||
 	    (rc = bind_blob(st, 3, c->envelope, c->envelope_len)) != SOTTO_OK ||

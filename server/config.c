@@ -26,6 +26,10 @@ config_defaults(sottod_config *c)
 	c->preauth_seconds = SOTTO_PREAUTH_SECONDS;
 	c->link_offer_seconds = CONFIG_DEFAULT_LINK_OFFER_SECONDS;
 	c->list_publishes_per_hour = CONFIG_DEFAULT_LIST_PUBLISHES_PER_HOUR;
+	c->mailbox_sender_cap = CONFIG_DEFAULT_MAILBOX_SENDER_CAP;
+	c->account_quota_bytes = CONFIG_DEFAULT_ACCOUNT_QUOTA_BYTES;
+	c->account_byte_rate = CONFIG_DEFAULT_ACCOUNT_BYTE_RATE;
+	c->account_byte_burst = CONFIG_DEFAULT_ACCOUNT_BYTE_BURST;
 	c->lookup_rate = SOTTO_DEFAULT_LOOKUP_RATE;
 	c->lookup_burst = SOTTO_DEFAULT_LOOKUP_BURST;
 	c->addr_lookup_rate = SOTTO_DEFAULT_ADDR_LOOKUP_RATE;
@@ -122,6 +126,14 @@ static const num_key num_keys[] = {
 	    "link_offer_seconds must be a number from 1 to 60"),
 	NUM_KEY(list_publishes_per_hour, 1, CONFIG_MAX_LIST_PUBLISHES_PER_HOUR,
 	    "list_publishes_per_hour must be a number from 1 to 256"),
+	NUM_KEY(mailbox_sender_cap, 1, CONFIG_DEFAULT_MAILBOX_SENDER_CAP,
+	    "mailbox_sender_cap must be a number from 1 to 1000"),
+	NUM_KEY(account_quota_bytes, 1, CONFIG_DEFAULT_ACCOUNT_QUOTA_BYTES,
+	    "account_quota_bytes must be a number from 1 to 1073741824"),
+	NUM_KEY(account_byte_rate, 1, CONFIG_DEFAULT_ACCOUNT_BYTE_RATE,
+	    "account_byte_rate must be a number from 1 to 2097152"),
+	NUM_KEY(account_byte_burst, 1, CONFIG_DEFAULT_ACCOUNT_BYTE_BURST,
+	    "account_byte_burst must be a number from 1 to 33554432"),
 	NUM_KEY(lookup_rate, 1, SOTTO_MAX_RATE, "rates and bursts must be numbers from 1 to 1000000"),
 	NUM_KEY(lookup_burst, 1, SOTTO_MAX_RATE, "rates and bursts must be numbers from 1 to 1000000"),
 	NUM_KEY(addr_lookup_rate, 1, SOTTO_MAX_RATE, "rates and bursts must be numbers from 1 to 1000000"),
@@ -346,6 +358,9 @@ config_write_new(const char *path, const sottod_config *c)
 	    "# postgresql://USER@HOST/DB, shared by several nodes; docs/OPERATIONS.md).\n"
 	    "# user: when started as root, run as this user (root without it is refused).\n"
 	    "# Caps (may only be lowered): max_frame, max_recipients, mailbox_cap,\n"
+	    "# mailbox_sender_cap (copies one sender may queue for one device),\n"
+	    "# account_quota_bytes (bytes one account's stored copies hold),\n"
+	    "# account_byte_rate, account_byte_burst (bytes one account may store per second),\n"
 	    "# max_conns_per_addr, preauth_seconds. link_offer_seconds: a waiting device's link\n"
 	    "# offer is withdrawn this long after it stops asking for the answer.\n"
 	    "# list_publishes_per_hour: device lists one account may publish in any hour.\n"

@@ -33,6 +33,16 @@
  *                   one account may publish in any hour, over all workers and
  *                   nodes (recovery is not counted); default
  *                   CONFIG_DEFAULT_LIST_PUBLISHES_PER_HOUR
+ *   mailbox_sender_cap 1..CONFIG_DEFAULT_MAILBOX_SENDER_CAP copies one sender
+ *                   account may have queued for one device (its share of that
+ *                   mailbox; never more than mailbox_cap); SENDER_SHARE_FULL
+ *   account_quota_bytes 1..CONFIG_DEFAULT_ACCOUNT_QUOTA_BYTES bytes of copies
+ *                   one account has sent that are still stored, over all
+ *                   recipients; ACCOUNT_QUOTA_FULL
+ *   account_byte_rate, account_byte_burst 1..CONFIG_DEFAULT_ACCOUNT_BYTE_RATE
+ *                   (_BURST): bytes of copies one account may store per second,
+ *                   over all its devices, token bucket; each of N workers
+ *                   allows its share, rounded up (quota.h); RATE_LIMITED
  * Rate limits (token buckets, per worker; 1..SOTTO_MAX_RATE; caps.h defaults):
  *   lookup_rate, lookup_burst            GetDeviceList per device
  *   addr_lookup_rate, addr_lookup_burst  GetDeviceList per source address
@@ -60,6 +70,18 @@
  * counted in the store). Linking or removing a device is one each. */
 #define CONFIG_DEFAULT_LIST_PUBLISHES_PER_HOUR 30
 #define CONFIG_MAX_LIST_PUBLISHES_PER_HOUR SOTTO_MAX_LIST_HISTORY
+/*
+ * Sender shares and account quotas (docs/OPERATIONS.md "Limits"). A copy's
+ * bytes are its envelope and its wrap, as stored: one send of an E-byte
+ * envelope to D devices stores about D * E bytes. Caps: each may be lowered.
+ * With the defaults, ten accounts filling their shares fill a device's
+ * mailbox (mailbox_cap / mailbox_sender_cap); each of them is also held to
+ * its own bytes quota and byte rate.
+ */
+#define CONFIG_DEFAULT_MAILBOX_SENDER_CAP	1000			/* copies per (device, sender) */
+#define CONFIG_DEFAULT_ACCOUNT_QUOTA_BYTES	(1024ULL * 1024 * 1024)	/* stored per account */
+#define CONFIG_DEFAULT_ACCOUNT_BYTE_RATE	(2ULL * 1024 * 1024)	/* stored per account per second */
+#define CONFIG_DEFAULT_ACCOUNT_BYTE_BURST	(32ULL * 1024 * 1024)
 
 enum config_storage { CONFIG_STORAGE_SQLITE = 0, CONFIG_STORAGE_POSTGRES };
 
@@ -80,6 +102,9 @@ typedef struct sottod_config {
 	uint64_t preauth_seconds;
 	uint64_t link_offer_seconds;
 	uint64_t list_publishes_per_hour;
+	uint64_t mailbox_sender_cap;
+	uint64_t account_quota_bytes;
+	uint64_t account_byte_rate, account_byte_burst;
 	uint64_t lookup_rate, lookup_burst, addr_lookup_rate, addr_lookup_burst;
 	uint64_t send_rate, send_burst, addr_send_rate, addr_send_burst;
 } sottod_config;

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "qcount.h"
+#include "quota.h"
 #include "server.h"
 #include "sotto/error.h"
 
@@ -28,7 +29,10 @@ struct staged_op {
 	uint8_t device_id[SC_DEVICE_ID];	/* the requesting device */
 	char account[SOTTO_MAX_HANDLE + 1];	/* ... and its account: the queue an ack names */
 	Sotto__Wire__Status status;	/* filled by the commit */
-	const char *full_handle;	/* MAILBOX_FULL: which recipient */
+	const char *full_handle;	/* MAILBOX_FULL, SENDER_SHARE_FULL: which recipient */
+	char sender[SOTTO_MAX_HANDLE + 1];	/* SEND: the sending account */
+	uint64_t bytes;			/* SEND: what its copies store (quota.h) */
+	uint64_t stored;		/* ACCOUNT_QUOTA_FULL: the sender's stored bytes */
 	size_t deleted;			/* ACK: copies removed */
 	uint64_t first_seq;		/* SEND pushed early: its copies' seqs from here (early.c) */
 	int early_remote;		/* ... and to the other workers too */
@@ -74,6 +78,46 @@ stage_full(server *s)
 	mailbox_kick(s);
 }
 
+/* Bytes a send stores: every copy holds the envelope and its wrap. */
+static uint64_t
+send_bytes(const Sotto__Wire__SendRequest *rq)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < rq->n_recipients; i++)
+		for (size_t j = 0; j < rq->recipients[i]->n_copies; j++)
+			n += (uint64_t)rq->envelope.len + rq->recipients[i]->copies[j]->wrap.len;
+	return n;
+}
+
+static uint64_t mono_us(void);
+
+/*
+ * The sending account's byte rate (quota.h), charged what the send would
+ * store once it has passed every other check: 1 when it may be staged; 0 when
+ * it was answered (RATE_LIMITED, or INTERNAL without memory for the table).
+ */
+static int
+byte_rate_ok(conn *c, uint64_t id, const Sotto__Wire__SendRequest *rq)
+{
+	server *s = c->srv;
+	char text[160];
+
+	if (s->qrate == NULL && quota_rate_new(&s->qrate, &s->cfg, s->n_workers) != SOTTO_OK) {
+		session_respond_status(c, id, ST(INTERNAL), "out of memory");
+		return 0;
+	}
+	if (quota_rate_take(s->qrate, c->handle, send_bytes(rq), mono_us() / 1000))
+		return 1;
+	snprintf(text, sizeof(text), "rate limited: this account stores too many bytes (%llu per second "
+	    "on this server); slow down", (unsigned long long)s->cfg.account_byte_rate);
+	cap_exceeded(c, "account_byte_rate", "handle=%s bytes=%llu", c->handle,
+	    (unsigned long long)send_bytes(rq));
+	metrics_refusal(MR_BYTE_RATE);
+	session_respond_status(c, id, ST(RATE_LIMITED), text);
+	return 0;
+}
+
 static int
 stage(conn *c, enum op_kind kind, wire_frame *f, uint64_t first_seq, int early_remote)
 {
@@ -98,6 +142,10 @@ stage(conn *c, enum op_kind kind, wire_frame *f, uint64_t first_seq, int early_r
 	op->early_remote = first_seq != 0 && early_remote;
 	memcpy(op->device_id, c->device_id, SC_DEVICE_ID);
 	snprintf(op->account, sizeof(op->account), "%s", c->handle);
+	if (kind == OP_SEND) {
+		snprintf(op->sender, sizeof(op->sender), "%s", c->handle);
+		op->bytes = send_bytes(f->send);
+	}
 	if (kind == OP_ACK)
 		op->wait_until = early_ack_deadline(now_ms());
 	conn_ref(c);
@@ -296,6 +344,9 @@ mbox_send(conn *c, wire_frame *f)
 		goto fail;
 	}
 	free(l);
+	l = NULL;
+	if (!byte_rate_ok(c, f->id, rq))
+		goto fail;
 	send_staged(c, f);
 	return;
 fail:
@@ -374,34 +425,69 @@ out:
 	store_copies_free(cp, n);
 }
 
+/* A count kept for this transaction, or counted now (and kept if there is room). */
 static int
-apply_send(store *st, mbatch *b, size_t opi, uint64_t cap, uint64_t expiry_ms)
+counted(store *st, mbatch *b, enum qcount_kind kind, const char *account, const uint8_t *id,
+    const char *sender, uint64_t *n, uint64_t **kept)
+{
+	uint64_t copies;
+	int rc;
+
+	if ((*kept = qcount_find_key(b->qc, kind, id, sender)) != NULL) {
+		*n = **kept;
+		return SOTTO_OK;
+	}
+	if (kind == QC_QUEUE)
+		rc = st->ops->copy_count(st, account, id, b->now, n);
+	else if (kind == QC_SHARE)
+		rc = st->ops->copy_count_sender(st, id, sender, b->now, n);
+	else
+		rc = st->ops->usage_get(st, sender, n, &copies);
+	if (rc == SOTTO_OK)
+		*kept = qcount_put_key(b->qc, kind, id, sender, *n);
+	return rc;
+}
+
+static int
+apply_send(store *st, mbatch *b, size_t opi, const sottod_config *cfg, uint64_t expiry_ms)
 {
 	staged_op *op = &b->ops[opi];
 	const Sotto__Wire__SendRequest *rq = op->f->send;
 	store_copy cp;
-	uint64_t count, seq, k = 0, *kept;
+	uint64_t count, share, stored, seq, k = 0, *kept, *kept_share, *kept_bytes;
 	size_t start = b->np;
+	enum quota_verdict v;
 	int rc;
 
 	if ((rc = st->ops->mark(st)) != SOTTO_OK)
 		return rc;
+	/* The whole send against the sender's quota: what it would store. */
+	if ((rc = counted(st, b, QC_BYTES, NULL, NULL, op->sender, &stored, &kept_bytes)) != SOTTO_OK)
+		goto fail;
+	if (quota_bytes_check(cfg, stored, op->bytes) != QV_OK) {
+		op->stored = stored;
+		rc = SOTTO_ERR_QUOTA;
+		goto fail;
+	}
 	for (size_t i = 0; i < rq->n_recipients; i++) {
 		const Sotto__Wire__Recipient *r = rq->recipients[i];
+		/* The sender's own other devices: no other user to protect, and a
+		 * device offline for long must not stop its account from sending. */
+		int own = strcmp(r->handle, op->sender) == 0;
 
 		for (size_t j = 0; j < r->n_copies; j++) {
 			const Sotto__Wire__Copy *c = r->copies[j];
 
-			if ((kept = qcount_find(b->qc, c->device_id.data)) != NULL)
-				count = *kept;
-			else if ((rc = st->ops->copy_count(st, r->handle, c->device_id.data, b->now, &count)) !=
-			    SOTTO_OK)
+			share = 0;
+			kept_share = NULL;
+			if ((rc = counted(st, b, QC_QUEUE, r->handle, c->device_id.data, NULL, &count, &kept)) !=
+			    SOTTO_OK ||
+			    (!own && (rc = counted(st, b, QC_SHARE, r->handle, c->device_id.data, op->sender, &share,
+			    &kept_share)) != SOTTO_OK))
 				goto fail;
-			else
-				kept = qcount_put(b->qc, c->device_id.data, count);
-			if (count >= cap) {
+			if ((v = quota_copy_check(cfg, count, share)) != QV_OK) {
 				op->full_handle = r->handle;
-				rc = SOTTO_ERR_MAILBOX_FULL;
+				rc = v == QV_SHARE_FULL ? SOTTO_ERR_SHARE_FULL : SOTTO_ERR_MAILBOX_FULL;
 				goto fail;
 			}
 			memset(&cp, 0, sizeof(cp));
@@ -413,6 +499,7 @@ apply_send(store *st, mbatch *b, size_t opi, uint64_t cap, uint64_t expiry_ms)
 			cp.wrap_len = c->wrap.len;
 			cp.stored_at = b->now;
 			cp.expires_at = b->now + expiry_ms;
+			snprintf(cp.sender, sizeof(cp.sender), "%s", op->sender);
 			/* Pushed early under this seq: stored under it. */
 			cp.seq = op->first_seq != 0 ? op->first_seq + k : 0;
 			k++;
@@ -422,6 +509,10 @@ apply_send(store *st, mbatch *b, size_t opi, uint64_t cap, uint64_t expiry_ms)
 				continue;	/* already queued: a retried send */
 			if (kept != NULL)
 				(*kept)++;
+			if (kept_share != NULL)
+				(*kept_share)++;
+			if (kept_bytes != NULL)
+				*kept_bytes += (uint64_t)cp.envelope_len + cp.wrap_len;
 			if ((rc = array_grow(&b->pushes, &b->pcap, b->np, sizeof(*b->pushes), 64, SIZE_MAX)) !=
 			    SOTTO_OK)
 				goto fail;
@@ -507,18 +598,18 @@ mailbox_commit(store *st, mbatch *b, const sottod_config *cfg, const early_seqs 
 		staged_op *op = &b->ops[i];
 
 		if (op->kind == OP_SEND) {
-			rc = apply_send(st, b, i, cfg->mailbox_cap, expiry_ms);
+			rc = apply_send(st, b, i, cfg, expiry_ms);
 			op->status = rc == SOTTO_OK ? ST(OK) :
-			    rc == SOTTO_ERR_MAILBOX_FULL ? ST(MAILBOX_FULL) : ST(INTERNAL);
+			    rc == SOTTO_ERR_MAILBOX_FULL ? ST(MAILBOX_FULL) :
+			    rc == SOTTO_ERR_SHARE_FULL ? ST(SENDER_SHARE_FULL) :
+			    rc == SOTTO_ERR_QUOTA ? ST(ACCOUNT_QUOTA_FULL) : ST(INTERNAL);
 		} else {
 			size_t del = 0;
-			uint64_t *kept;
 
 			rc = st->ops->copy_ack(st, op->account, op->device_id, op->f->ack->seqs,
 			    op->f->ack->n_seqs, &del);
 			op->deleted += del;
-			if ((kept = qcount_find(b->qc, op->device_id)) != NULL)
-				*kept -= del < *kept ? del : *kept;
+			qcount_deleted(b->qc, op->device_id, del);
 			op->status = rc == SOTTO_OK ? ST(OK) : ST(INTERNAL);
 			/* A seq pushed early whose copy is not committed yet: again later. */
 			op->waits = rc == SOTTO_OK && del < op->f->ack->n_seqs && b->now < op->wait_until &&
@@ -597,6 +688,7 @@ answer(server *s, mbatch *b)
 	for (i = 0; i < b->n; i++) {
 		staged_op *op = &b->ops[i];
 		Sotto__Wire__Response r = SOTTO__WIRE__RESPONSE__INIT;
+		char text[192];
 
 		if (op->waits && b->committed && restage(s, op) == SOTTO_OK) {
 			op->c = NULL;	/* moved: neither answered nor released here */
@@ -611,8 +703,28 @@ answer(server *s, mbatch *b)
 		if (op->status == ST(MAILBOX_FULL)) {
 			cap_exceeded(op->c, "mailbox_cap", "handle=%s cap=%llu", op->full_handle,
 			    (unsigned long long)s->cfg.mailbox_cap);
+			metrics_refusal(MR_MAILBOX_FULL);
 			r.error = "recipient mailbox is full";
 			r.handle = (char *)op->full_handle;
+		} else if (op->status == ST(SENDER_SHARE_FULL)) {
+			cap_exceeded(op->c, "mailbox_sender_cap", "handle=%s sender=%s cap=%llu", op->full_handle,
+			    op->sender, (unsigned long long)quota_share_cap(&s->cfg));
+			metrics_refusal(MR_SENDER_SHARE);
+			snprintf(text, sizeof(text), "this account's share of the recipient's mailbox is full "
+			    "(%llu copies per device); wait until they receive",
+			    (unsigned long long)quota_share_cap(&s->cfg));
+			r.error = text;
+			r.handle = (char *)op->full_handle;
+		} else if (op->status == ST(ACCOUNT_QUOTA_FULL)) {
+			cap_exceeded(op->c, "account_quota_bytes", "sender=%s stored=%llu bytes=%llu quota=%llu",
+			    op->sender, (unsigned long long)op->stored, (unsigned long long)op->bytes,
+			    (unsigned long long)s->cfg.account_quota_bytes);
+			metrics_refusal(MR_ACCOUNT_QUOTA);
+			snprintf(text, sizeof(text), "this account's storage quota is full: its copies not yet "
+			    "received hold %llu bytes, this send needs %llu more (quota %llu)",
+			    (unsigned long long)op->stored, (unsigned long long)op->bytes,
+			    (unsigned long long)s->cfg.account_quota_bytes);
+			r.error = text;
 		} else if (op->status != ST(OK))
 			r.error = "storage error";
 		session_respond(op->c, op->id, &r);
@@ -729,6 +841,8 @@ mailbox_free(server *s)
 	free(s->route_cnt);
 	s->route_cnt = NULL;
 	dircache_free(s);
+	quota_rate_free(s->qrate);
+	s->qrate = NULL;
 	for (int k = 0; k < 2; k++) {
 		free(s->mb[k].ops);
 		free(s->mb[k].pushes);

@@ -22,12 +22,20 @@ static const char *const error_kind[ME__COUNT] = {
 	[ME_ACCEPT] = "accept",
 };
 
+static const char *const refusal_reason[MR__COUNT] = {
+	[MR_MAILBOX_FULL] = "mailbox_full",
+	[MR_SENDER_SHARE] = "sender_share",
+	[MR_ACCOUNT_QUOTA] = "account_quota",
+	[MR_BYTE_RATE] = "byte_rate",
+};
+
 typedef struct slot {
 	int64_t connections;
 	uint64_t sends, deliveries;
 	uint64_t commit_le[N_BUCKETS];	/* not cumulative: summed when rendered */
 	uint64_t commit_count, commit_sum_us;
 	uint64_t errors[ME__COUNT];
+	uint64_t refusals[MR__COUNT];
 } slot;
 
 static slot local_slot;
@@ -106,6 +114,13 @@ metrics_error(enum metrics_error kind)
 		ADD(me->errors[kind], 1);
 }
 
+void
+metrics_refusal(enum metrics_refusal reason)
+{
+	if ((unsigned)reason < MR__COUNT)
+		ADD(me->refusals[reason], 1);
+}
+
 static void
 put(sbuf *b, const char *s)
 {
@@ -124,7 +139,7 @@ putv(sbuf *b, const char *series, unsigned long long v)
 }
 
 int
-metrics_render(sbuf *b, uint64_t queue_depth)
+metrics_render(sbuf *b, uint64_t queue_depth, uint64_t stored_bytes)
 {
 	slot t;
 	uint64_t cum = 0;
@@ -143,6 +158,8 @@ metrics_render(sbuf *b, uint64_t queue_depth)
 		t.commit_sum_us += GET(slots[w].commit_sum_us);
 		for (size_t k = 0; k < ME__COUNT; k++)
 			t.errors[k] += GET(slots[w].errors[k]);
+		for (size_t k = 0; k < MR__COUNT; k++)
+			t.refusals[k] += GET(slots[w].refusals[k]);
 	}
 	put(b, "# HELP sottod_connections Open WebSocket connections.\n# TYPE sottod_connections gauge\n");
 	putv(b, "sottod_connections", (unsigned long long)t.connections);
@@ -156,6 +173,9 @@ metrics_render(sbuf *b, uint64_t queue_depth)
 	put(b, "# HELP sottod_queue_depth Copies stored for devices, on the whole backend.\n"
 	    "# TYPE sottod_queue_depth gauge\n");
 	putv(b, "sottod_queue_depth", (unsigned long long)queue_depth);
+	put(b, "# HELP sottod_stored_bytes Bytes of stored copies (envelopes and wraps), on the whole backend.\n"
+	    "# TYPE sottod_stored_bytes gauge\n");
+	putv(b, "sottod_stored_bytes", (unsigned long long)stored_bytes);
 	put(b, "# HELP sottod_commit_seconds Group-commit latency: begin to commit returned.\n"
 	    "# TYPE sottod_commit_seconds histogram\n");
 	for (size_t i = 0; i < N_BUCKETS; i++) {
@@ -172,6 +192,12 @@ metrics_render(sbuf *b, uint64_t queue_depth)
 	for (size_t k = 0; k < ME__COUNT; k++) {
 		snprintf(fmt, sizeof(fmt), "sottod_errors_total{kind=\"%s\"}", error_kind[k]);
 		putv(b, fmt, (unsigned long long)t.errors[k]);
+	}
+	put(b, "# HELP sottod_send_refusals_total Sends refused by the mailbox caps and account quotas, by reason.\n"
+	    "# TYPE sottod_send_refusals_total counter\n");
+	for (size_t k = 0; k < MR__COUNT; k++) {
+		snprintf(fmt, sizeof(fmt), "sottod_send_refusals_total{reason=\"%s\"}", refusal_reason[k]);
+		putv(b, fmt, (unsigned long long)t.refusals[k]);
 	}
 	return sbw_error(b);
 }

@@ -29,6 +29,15 @@ enum metrics_error {
 	ME__COUNT
 };
 
+/* Sends refused by the sender shares and account quotas (quota.h). */
+enum metrics_refusal {
+	MR_MAILBOX_FULL = 0,	/* the recipient device's whole queue was full */
+	MR_SENDER_SHARE,	/* the sender's share of that queue was full */
+	MR_ACCOUNT_QUOTA,	/* the sender's stored bytes were at its quota */
+	MR_BYTE_RATE,		/* the sender's byte rate was spent */
+	MR__COUNT
+};
+
 /* Supervisor, before forking: room for workers slots. SOTTO_ERR_NOMEM. */
 int metrics_init(size_t workers) __attribute__((warn_unused_result));
 /* Worker self (< workers) writes its own slot from now on. */
@@ -41,10 +50,11 @@ void metrics_sends(uint64_t n);
 void metrics_deliveries(uint64_t n);
 void metrics_commit(uint64_t usec);
 void metrics_error(enum metrics_error kind);
+void metrics_refusal(enum metrics_refusal reason);
 
 /* The exposition text: every counter summed over the workers, plus
- * queue_depth (from the store) and workers. SOTTO_ERR_NOMEM and friends
- * from the writer. */
-int metrics_render(sbuf *b, uint64_t queue_depth) __attribute__((warn_unused_result));
+ * queue_depth and stored_bytes (from the store) and workers.
+ * SOTTO_ERR_NOMEM and friends from the writer. */
+int metrics_render(sbuf *b, uint64_t queue_depth, uint64_t stored_bytes) __attribute__((warn_unused_result));
 
 #endif

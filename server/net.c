@@ -568,7 +568,7 @@ static int
 serve_http(struct lws *wsi, server *s, const char *uri)
 {
 	uint8_t hdr[LWS_PRE + 512], *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof(hdr) - 1;
-	uint64_t depth = 0;
+	uint64_t depth = 0, stored = 0;
 	size_t body_len;
 	sbuf b;
 	int rc = -1;
@@ -580,9 +580,10 @@ serve_http(struct lws *wsi, server *s, const char *uri)
 			rc = 0;
 		goto out;
 	}
-	if (s->st->ops->copy_total(s->st, &depth) != SOTTO_OK)
+	if (s->st->ops->copy_total(s->st, &depth) != SOTTO_OK ||
+	    s->st->ops->usage_total(s->st, &stored) != SOTTO_OK)
 		metrics_error(ME_STORAGE);
-	if (sbw_reserve(&b, LWS_PRE) == NULL || metrics_render(&b, depth) != SOTTO_OK)
+	if (sbw_reserve(&b, LWS_PRE) == NULL || metrics_render(&b, depth, stored) != SOTTO_OK)
 		goto out;
 	body_len = b.len - LWS_PRE;
 	if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, "text/plain; version=0.0.4; charset=utf-8",

@@ -156,6 +156,7 @@ struct server {
 	size_t wakes_n, wakes_cap;
 	size_t n_workers;		/* worker processes of this node */
 	limits *lim;			/* this worker's rate limits; NULL: none */
+	struct quota_rate *qrate;	/* accounts' byte rates (quota.h), made by the first send; owned */
 	int listen_fd;			/* >= 0: the listening socket the supervisor bound */
 	size_t out_total;		/* bytes queued over all connections (net.c) */
 	uint8_t *tls_key;		/* PEM, read before privileges were dropped */

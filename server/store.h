@@ -74,6 +74,9 @@ typedef struct store_copy {
 	size_t wrap_len;
 	uint64_t stored_at;
 	uint64_t expires_at;
+	/* copy_add only (fetch and get leave it empty): the sending account,
+	 * whose mailbox share and stored-bytes quota the copy counts against. */
+	char sender[SOTTO_MAX_HANDLE + 1];
 } store_copy;
 
 typedef struct store_blob {
@@ -162,6 +165,20 @@ typedef struct store_ops {
 	/* Delete every copy queued for (account, device) (no longer in account's list). */
 	int (*copy_purge)(store *s, const char *account, const uint8_t device_id[SC_DEVICE_ID],
 	    size_t *deleted);
+
+	/* Sender shares and quotas (docs/OPERATIONS.md "Limits"). Every copy row
+	 * holds its sender account and its size (envelope + wrap bytes), and
+	 * the store keeps per sender the bytes and copies still stored, over
+	 * all recipients, expired but not yet swept included, as every insert
+	 * and delete of a copy changes them (whichever op does it).
+	 * copy_count_sender: unexpired copies queued for device from sender.
+	 * usage_get: sender's stored bytes and copies, this transaction's own
+	 * writes included (0, 0 for a sender with none).
+	 * usage_total: stored bytes of every copy (for metrics). */
+	int (*copy_count_sender)(store *s, const uint8_t device_id[SC_DEVICE_ID], const char *sender,
+	    uint64_t now, uint64_t *count);
+	int (*usage_get)(store *s, const char *sender, uint64_t *bytes, uint64_t *copies);
+	int (*usage_total)(store *s, uint64_t *bytes);
 
 	/* Linking rendezvous (docs/PROTOCOL.md "Linking a device"): at most one blob
 	 * per (id, slot), each single use and alive until expires_at. The backend

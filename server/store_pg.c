@@ -14,7 +14,7 @@
 #include "wire.h"
 
 #define COPY_WRAP_MAX		256
-#define PG_MAX_PARAMS		7
+#define PG_MAX_PARAMS		9
 #define PG_WAKE_CHANNEL		"sotto_wake"
 /* pg_notify payloads must stay under 8000 bytes; ours are far below. */
 #define PG_WAKE_TEXT_MAX	(1 + 16 + SOTTO_MAX_HANDLE + 1)
@@ -29,6 +29,7 @@ enum stmt_id {
 	Q_COPY_ADD, Q_COPY_COUNT, Q_COPY_FETCH, Q_COPY_ACK, Q_COPY_SWEEP, Q_COPY_TOTAL, Q_COPY_GET,
 	Q_COPY_PURGE, Q_RDV_SWEEP, Q_RDV_COUNT, Q_RDV_ADD, Q_RDV_GET, Q_RDV_USE, Q_RDV_EXTEND,
 	Q_NOTIFY,
+	Q_COPY_COUNT_SENDER, Q_USAGE_GET, Q_USAGE_TOTAL,
 	Q__COUNT
 };
 
@@ -57,9 +58,9 @@ static const struct {
 	[Q_INVITE_CANDIDATES] = { "ti", "SELECT id, secret_hash FROM invites WHERE handle = $1 "
 	    "AND used_at IS NULL AND created_at > $2" },
 	[Q_INVITE_USE] = { "ii", "UPDATE invites SET used_at = $2 WHERE id = $1 AND used_at IS NULL" },
-	[Q_COPY_ADD] = { "bbbbiit", "INSERT INTO copies(device_id, msg_id, envelope, wrap, stored_at, "
-	    "expires_at, account) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (device_id, msg_id) "
-	    "DO NOTHING RETURNING seq" },
+	[Q_COPY_ADD] = { "bbbbiitti", "INSERT INTO copies(device_id, msg_id, envelope, wrap, stored_at, "
+	    "expires_at, account, sender, size) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+	    "ON CONFLICT (device_id, msg_id) DO NOTHING RETURNING seq" },
 	[Q_COPY_COUNT] = { "bit", "SELECT count(*) FROM copies WHERE account = $3 AND device_id = $1 "
 	    "AND expires_at > $2" },
 	[Q_COPY_FETCH] = { "biit", "SELECT seq, msg_id, envelope, wrap, stored_at, expires_at FROM copies "
@@ -84,6 +85,14 @@ static const struct {
 	[Q_RDV_EXTEND] = { "biii", "UPDATE rendezvous SET expires_at = $4 WHERE id = $1 AND slot = $2 "
 	    "AND used = 0 AND expires_at > $3" },
 	[Q_NOTIFY] = { "a", "SELECT pg_notify('" PG_WAKE_CHANNEL "', w) FROM unnest($1::text[]) AS w" },
+	[Q_COPY_COUNT_SENDER] = { "bti", "SELECT count(*) FROM copies WHERE device_id = $1 AND sender = $2 "
+	    "AND expires_at > $3" },
+	/* The committed count plus what this transaction changed (usage_fold_sql). */
+	[Q_USAGE_GET] = { "t", "SELECT greatest(coalesce((SELECT bytes FROM account_usage WHERE sender = $1), 0)"
+	    " + coalesce((SELECT sum(bytes) FROM pg_temp.usage_pending WHERE sender = $1), 0), 0)::int8,"
+	    " greatest(coalesce((SELECT copies FROM account_usage WHERE sender = $1), 0)"
+	    " + coalesce((SELECT sum(copies) FROM pg_temp.usage_pending WHERE sender = $1), 0), 0)::int8" },
+	[Q_USAGE_TOTAL] = { "", "SELECT greatest(coalesce(sum(bytes), 0), 0)::int8 FROM account_usage" },
 };
 
 static const char schema_sql[] =
@@ -127,7 +136,67 @@ static const char schema_sql[] =
     " id bytea NOT NULL, slot bigint NOT NULL, blob bytea NOT NULL, expires_at bigint NOT NULL,"
     " used integer NOT NULL, PRIMARY KEY(id, slot));"
     "CREATE INDEX IF NOT EXISTS rendezvous_expires ON rendezvous(expires_at);"
+    /*
+     * Stored bytes and copies per sender (store.h "Sender shares"), kept by
+     * triggers so that every insert and delete of a copy counts, whichever op
+     * does it. Several writers share the database: a trigger updating the
+     * sender's row at once would lock it until commit, and two batches
+     * touching two senders in opposite orders would deadlock. So a sottod
+     * session's triggers only append to its own temporary usage_pending
+     * (made at open); its commit folds that into account_usage in one
+     * statement, in sender order (usage_fold_sql): every writer locks usage
+     * rows in the same order, at the end. Any other session (psql) updates
+     * account_usage at once. A store from before gets the columns (sender '',
+     * size computed) and a usage table filled from its copies.
+     */
+    "DO $m$ BEGIN"
+    " IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'copies'::regclass"
+    "  AND attname = 'size' AND NOT attisdropped) THEN"
+    "  ALTER TABLE copies ADD COLUMN sender text NOT NULL DEFAULT '',"
+    "   ADD COLUMN size bigint NOT NULL DEFAULT 0;"
+    "  UPDATE copies SET size = length(envelope) + length(wrap);"
+    " END IF;"
+    " IF to_regclass('account_usage') IS NULL THEN"
+    "  CREATE TABLE account_usage(sender text PRIMARY KEY, bytes bigint NOT NULL, copies bigint NOT NULL);"
+    "  INSERT INTO account_usage SELECT sender, sum(size), count(*) FROM copies GROUP BY sender;"
+    " END IF;"
+    "END $m$;"
+    "CREATE INDEX IF NOT EXISTS copies_device_sender ON copies(device_id, sender, expires_at);"
+    "CREATE OR REPLACE FUNCTION sotto_usage_add() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN"
+    " IF to_regclass('pg_temp.usage_pending') IS NOT NULL THEN"
+    "  INSERT INTO pg_temp.usage_pending SELECT sender, sum(size), count(*) FROM nt GROUP BY sender;"
+    " ELSE"
+    "  INSERT INTO account_usage SELECT sender, sum(size), count(*) FROM nt GROUP BY sender"
+    "   ORDER BY sender ON CONFLICT (sender) DO UPDATE SET bytes = account_usage.bytes + EXCLUDED.bytes,"
+    "   copies = account_usage.copies + EXCLUDED.copies;"
+    " END IF;"
+    " RETURN NULL; END $f$;"
+    "CREATE OR REPLACE FUNCTION sotto_usage_del() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN"
+    " IF to_regclass('pg_temp.usage_pending') IS NOT NULL THEN"
+    "  INSERT INTO pg_temp.usage_pending SELECT sender, -sum(size), -count(*) FROM ot GROUP BY sender;"
+    " ELSE"
+    "  INSERT INTO account_usage SELECT sender, -sum(size), -count(*) FROM ot GROUP BY sender"
+    "   ORDER BY sender ON CONFLICT (sender) DO UPDATE SET bytes = account_usage.bytes + EXCLUDED.bytes,"
+    "   copies = account_usage.copies + EXCLUDED.copies;"
+    " END IF;"
+    " RETURN NULL; END $f$;"
+    "CREATE OR REPLACE TRIGGER copies_usage_add AFTER INSERT ON copies REFERENCING NEW TABLE AS nt"
+    " FOR EACH STATEMENT EXECUTE FUNCTION sotto_usage_add();"
+    "CREATE OR REPLACE TRIGGER copies_usage_del AFTER DELETE ON copies REFERENCING OLD TABLE AS ot"
+    " FOR EACH STATEMENT EXECUTE FUNCTION sotto_usage_del();"
     "COMMIT;";
+
+/* This session's own usage table, and the fold its commits run first. */
+static const char usage_pending_sql[] =
+    "CREATE TEMP TABLE IF NOT EXISTS usage_pending("
+    " sender text NOT NULL, bytes bigint NOT NULL, copies bigint NOT NULL)";
+static const char usage_fold_commit_sql[] =
+    "INSERT INTO account_usage SELECT sender, sum(bytes), sum(copies) FROM pg_temp.usage_pending"
+    " GROUP BY sender HAVING sum(bytes) <> 0 OR sum(copies) <> 0 ORDER BY sender"
+    " ON CONFLICT (sender) DO UPDATE SET bytes = account_usage.bytes + EXCLUDED.bytes,"
+    " copies = account_usage.copies + EXCLUDED.copies;"
+    "DELETE FROM pg_temp.usage_pending;"
+    "COMMIT";
 
 typedef struct store_pg {
 	store base;	/* first: a store * is a store_pg * */
@@ -362,7 +431,9 @@ pg_commit(store *s)
 		(void)exec_plain(q, "ROLLBACK");
 		goto out;
 	}
-	r = PQexec(q->db, "COMMIT");
+	/* One round trip: the fold, then COMMIT (PQexec answers with the last
+	 * result, or with the first error, after which nothing else ran). */
+	r = PQexec(q->db, usage_fold_commit_sql);
 	/* COMMIT of a transaction that failed answers ROLLBACK, not an error. */
 	if (PQresultStatus(r) == PGRES_COMMAND_OK && strcmp(PQcmdStatus(r), "COMMIT") == 0)
 		rc = SOTTO_OK;
@@ -630,6 +701,8 @@ pg_copy_add(store *s, const char *account, const store_copy *c, uint64_t *seq)
 		return SOTTO_ERR_INVALID_ARG;	/* seqs come from the database's sequence */
 	if (c->envelope_len > SOTTO_MAX_ENVELOPE || c->wrap_len > COPY_WRAP_MAX)
 		return SOTTO_ERR_TOO_LARGE;
+	if (memchr(c->sender, '\0', sizeof(c->sender)) == NULL)
+		return SOTTO_ERR_INVALID_ARG;
 	p_blob(&p, c->device_id, SC_DEVICE_ID);
 	p_blob(&p, c->msg_id, STORE_MSG_ID_LEN);
 	p_blob(&p, c->envelope, c->envelope_len);
@@ -637,6 +710,8 @@ pg_copy_add(store *s, const char *account, const store_copy *c, uint64_t *seq)
 	p_u64(&p, c->stored_at);
 	p_u64(&p, c->expires_at);
 	p_text(&p, account);
+	p_text(&p, c->sender);
+	p_u64(&p, (uint64_t)c->envelope_len + c->wrap_len);
 	if ((rc = run(PQ(s), Q_COPY_ADD, &p, PGRES_TUPLES_OK, &r)) != SOTTO_OK)
 		return rc;
 	/* No row: (device, msg id) already queued, an idempotent retry. */
@@ -694,6 +769,49 @@ pg_list_recent(store *s, const char *handle, uint64_t since, uint64_t max, uint6
 	p_u64(&p, since);
 	p_u64(&p, max);
 	return one_count(PQ(s), Q_LIST_RECENT, &p, count);
+}
+
+static int
+pg_copy_count_sender(store *s, const uint8_t device_id[SC_DEVICE_ID], const char *sender, uint64_t now,
+    uint64_t *count)
+{
+	pgparams p = { .n = 0 };
+
+	p_blob(&p, device_id, SC_DEVICE_ID);
+	p_text(&p, sender);
+	p_u64(&p, now);
+	return one_count(PQ(s), Q_COPY_COUNT_SENDER, &p, count);
+}
+
+static int
+pg_usage_get(store *s, const char *sender, uint64_t *bytes, uint64_t *copies)
+{
+	pgparams p = { .n = 0 };
+	PGresult *r;
+	int rc;
+
+	*bytes = 0;
+	*copies = 0;
+	p_text(&p, sender);
+	if ((rc = run(PQ(s), Q_USAGE_GET, &p, PGRES_TUPLES_OK, &r)) != SOTTO_OK)
+		return rc;
+	rc = SOTTO_ERR_DB;
+	if (PQntuples(r) == 1 && (rc = col_u64(r, 0, 0, bytes)) == SOTTO_OK)
+		rc = col_u64(r, 0, 1, copies);
+	if (rc != SOTTO_OK) {
+		*bytes = 0;
+		*copies = 0;
+	}
+	PQclear(r);
+	return rc;
+}
+
+static int
+pg_usage_total(store *s, uint64_t *bytes)
+{
+	pgparams p = { .n = 0 };
+
+	return one_count(PQ(s), Q_USAGE_TOTAL, &p, bytes);
 }
 
 static int
@@ -1094,6 +1212,9 @@ static const store_ops pg_ops = {
 	.copy_get = pg_copy_get,
 	.copy_total = pg_copy_total,
 	.copy_purge = pg_copy_purge,
+	.copy_count_sender = pg_copy_count_sender,
+	.usage_get = pg_usage_get,
+	.usage_total = pg_usage_total,
 	.rdv_put = pg_rdv_put,
 	.rdv_take = pg_rdv_take,
 	.rdv_extend = pg_rdv_extend,
@@ -1146,7 +1267,8 @@ store_pg_open(store **out, const char *conninfo)
 	r = PQexec(q->db, schema_sql);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK || PQtransactionStatus(q->db) != PQTRANS_IDLE)
 		goto out;
-	if (exec_plain(q, "LISTEN " PG_WAKE_CHANNEL) != SOTTO_OK || prepare_all(q) != SOTTO_OK)
+	if (exec_plain(q, usage_pending_sql) != SOTTO_OK ||
+	    exec_plain(q, "LISTEN " PG_WAKE_CHANNEL) != SOTTO_OK || prepare_all(q) != SOTTO_OK)
 		goto out;
 	q->self_pid = PQbackendPID(q->db);
 	*out = &q->base;

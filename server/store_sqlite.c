@@ -21,6 +21,7 @@ enum stmt_id {
 	ST_INVITE_ADD, ST_INVITE_CANDIDATES, ST_INVITE_USE,
 	ST_COPY_ADD, ST_COPY_COUNT, ST_COPY_FETCH, ST_COPY_ACK, ST_COPY_SWEEP, ST_COPY_TOTAL, ST_COPY_GET,
 	ST_COPY_PURGE, ST_RDV_SWEEP, ST_RDV_COUNT, ST_RDV_EXISTS, ST_RDV_ADD, ST_RDV_GET, ST_RDV_USE, ST_RDV_EXTEND,
+	ST_COPY_COUNT_SENDER, ST_USAGE_GET, ST_USAGE_TOTAL,
 	ST__COUNT
 };
 
@@ -50,7 +51,8 @@ static const char *const stmt_sql[ST__COUNT] = {
 	/* ?7 NULL: AUTOINCREMENT picks the seq. */
 	/* Only a repeated (device, msg id) is a no-op; a taken seq is an error. */
 	[ST_COPY_ADD] = "INSERT INTO copies(seq, device_id, msg_id, envelope, wrap, stored_at, expires_at, "
-	    "account) VALUES (?7, ?1, ?2, ?3, ?4, ?5, ?6, ?8) ON CONFLICT(device_id, msg_id) DO NOTHING",
+	    "account, sender, size) VALUES (?7, ?1, ?2, ?3, ?4, ?5, ?6, ?8, ?9, ?10) "
+	    "ON CONFLICT(device_id, msg_id) DO NOTHING",
 	[ST_COPY_COUNT] = "SELECT count(*) FROM copies WHERE account = ?3 AND device_id = ?1 "
 	    "AND expires_at > ?2",
 	[ST_COPY_FETCH] = "SELECT seq, msg_id, envelope, wrap, stored_at, expires_at FROM copies "
@@ -71,6 +73,10 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_RDV_USE] = "UPDATE rendezvous SET used = 1 WHERE id = ?1 AND slot = ?2 AND used = 0",
 	[ST_RDV_EXTEND] = "UPDATE rendezvous SET expires_at = ?4 WHERE id = ?1 AND slot = ?2 AND used = 0 "
 	    "AND expires_at > ?3",
+	[ST_COPY_COUNT_SENDER] = "SELECT count(*) FROM copies WHERE device_id = ?1 AND sender = ?2 "
+	    "AND expires_at > ?3",
+	[ST_USAGE_GET] = "SELECT max(bytes, 0), max(copies, 0) FROM account_usage WHERE sender = ?1",
+	[ST_USAGE_TOTAL] = "SELECT max(coalesce(sum(bytes), 0), 0) FROM account_usage",
 };
 
 static const char schema_sql[] =
@@ -89,7 +95,8 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS copies("
     " seq INTEGER PRIMARY KEY AUTOINCREMENT, device_id BLOB NOT NULL, msg_id BLOB NOT NULL,"
     " envelope BLOB NOT NULL, wrap BLOB NOT NULL, stored_at INTEGER NOT NULL,"
-    " expires_at INTEGER NOT NULL, UNIQUE(device_id, msg_id));"
+    " expires_at INTEGER NOT NULL, sender TEXT NOT NULL DEFAULT '', size INTEGER NOT NULL DEFAULT 0,"
+    " UNIQUE(device_id, msg_id));"
     "DROP INDEX IF EXISTS copies_device_seq;"
     /* Replaced by copies_queue (copies_account_sql). */
     "DROP INDEX IF EXISTS copies_device_seq_exp;"
@@ -115,6 +122,25 @@ static const char lists_published_sql[] =
     "ALTER TABLE device_lists ADD COLUMN published_at INTEGER NOT NULL DEFAULT 0;";
 static const char copies_queue_sql[] =
     "CREATE INDEX IF NOT EXISTS copies_queue ON copies(account, device_id, seq, expires_at);";
+
+/*
+ * Stored bytes and copies per sender, kept by triggers, so that every insert
+ * and delete of a copy (send, ack, sweep, purge, whatever comes later) counts
+ * without any op having to. SQLite has one writer at a time: the sender's row
+ * is never contended. Made once, filled from the copies already stored (a
+ * store from before the sender column: their sender is '', size computed).
+ */
+static const char usage_sql[] =
+    "CREATE TABLE account_usage("
+    " sender TEXT PRIMARY KEY, bytes INTEGER NOT NULL, copies INTEGER NOT NULL);"
+    "INSERT INTO account_usage(sender, bytes, copies)"
+    " SELECT sender, sum(size), count(*) FROM copies GROUP BY sender;"
+    "CREATE TRIGGER copies_usage_add AFTER INSERT ON copies BEGIN"
+    " INSERT INTO account_usage(sender, bytes, copies) VALUES (NEW.sender, NEW.size, 1)"
+    " ON CONFLICT(sender) DO UPDATE SET bytes = bytes + excluded.bytes, copies = copies + 1; END;"
+    "CREATE TRIGGER copies_usage_del AFTER DELETE ON copies BEGIN"
+    " UPDATE account_usage SET bytes = bytes - OLD.size, copies = copies - 1"
+    " WHERE sender = OLD.sender; END;";
 
 typedef struct store_sqlite {
 	store base;	/* first: a store * is a store_sqlite * */
@@ -545,13 +571,17 @@ sq_copy_add(store *s, const char *account, const store_copy *c, uint64_t *seq)
 	*seq = 0;
 	if (c->envelope_len > SOTTO_MAX_ENVELOPE || c->wrap_len > COPY_WRAP_MAX)
 		return SOTTO_ERR_TOO_LARGE;
+	if (memchr(c->sender, '\0', sizeof(c->sender)) == NULL)
+		return SOTTO_ERR_INVALID_ARG;
 	if ((rc = bind_blob(st, 1, c->device_id, SC_DEVICE_ID)) != SOTTO_OK ||
 	    (rc = bind_blob(st, 2, c->msg_id, STORE_MSG_ID_LEN)) != SOTTO_OK ||
 	    (rc = bind_blob(st, 3, c->envelope, c->envelope_len)) != SOTTO_OK ||
 	    (rc = bind_blob(st, 4, c->wrap, c->wrap_len)) != SOTTO_OK ||
 	    (rc = bind_u64(st, 5, c->stored_at)) != SOTTO_OK ||
 	    (rc = bind_u64(st, 6, c->expires_at)) != SOTTO_OK ||
-	    (rc = bind_text(st, 8, account)) != SOTTO_OK)
+	    (rc = bind_text(st, 8, account)) != SOTTO_OK ||
+	    (rc = bind_text(st, 9, c->sender)) != SOTTO_OK ||
+	    (rc = bind_u64(st, 10, (uint64_t)c->envelope_len + c->wrap_len)) != SOTTO_OK)
 		return rc;
 	if (c->seq > INT64_MAX)
 		return SOTTO_ERR_INVALID_ARG;
@@ -719,6 +749,58 @@ sq_copy_purge(store *s, const char *account, const uint8_t device_id[SC_DEVICE_I
 		return rc;
 	*deleted = (size_t)sqlite3_changes(q->db);
 	return SOTTO_OK;
+}
+
+static int
+sq_copy_count_sender(store *s, const uint8_t device_id[SC_DEVICE_ID], const char *sender, uint64_t now,
+    uint64_t *count)
+{
+	sqlite3_stmt *st = stmt(SQ(s), ST_COPY_COUNT_SENDER);
+	int rc;
+
+	*count = 0;
+	if ((rc = bind_blob(st, 1, device_id, SC_DEVICE_ID)) != SOTTO_OK ||
+	    (rc = bind_text(st, 2, sender)) != SOTTO_OK || (rc = bind_u64(st, 3, now)) != SOTTO_OK)
+		return rc;
+	rc = SOTTO_ERR_DB;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		rc = col_u64(st, 0, count);
+	sqlite3_reset(st);
+	return rc;
+}
+
+static int
+sq_usage_get(store *s, const char *sender, uint64_t *bytes, uint64_t *copies)
+{
+	sqlite3_stmt *st = stmt(SQ(s), ST_USAGE_GET);
+	int rc, r;
+
+	*bytes = 0;
+	*copies = 0;
+	if ((rc = bind_text(st, 1, sender)) != SOTTO_OK)
+		return rc;
+	if ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		if ((rc = col_u64(st, 0, bytes)) != SOTTO_OK || (rc = col_u64(st, 1, copies)) != SOTTO_OK) {
+			*bytes = 0;
+			*copies = 0;
+		}
+	} else
+		rc = r == SQLITE_DONE ? SOTTO_OK : SOTTO_ERR_DB;
+	sqlite3_reset(st);
+	return rc;
+}
+
+static int
+sq_usage_total(store *s, uint64_t *bytes)
+{
+	sqlite3_stmt *st = stmt(SQ(s), ST_USAGE_TOTAL);
+	int rc = SOTTO_ERR_DB;
+
+	*bytes = 0;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		rc = col_u64(st, 0, bytes);
+	sqlite3_reset(st);
+	return rc;
 }
 
 static int
@@ -987,6 +1069,9 @@ static const store_ops sqlite_ops = {
 	.copy_get = sq_copy_get,
 	.copy_total = sq_copy_total,
 	.copy_purge = sq_copy_purge,
+	.copy_count_sender = sq_copy_count_sender,
+	.usage_get = sq_usage_get,
+	.usage_total = sq_usage_total,
 	.rdv_put = sq_rdv_put,
 	.rdv_take = sq_rdv_take,
 	.rdv_extend = sq_rdv_extend,
@@ -1022,14 +1107,15 @@ busy_wait(void *arg, int tries)
 	return 1;
 }
 
+/* 1 when sql prepares (the tables and columns it names exist), else 0. */
 static int
-has_column(sqlite3 *db, const char *probe_sql)
+sq_prepares(sqlite3 *db, const char *sql)
 {
-	sqlite3_stmt *probe = NULL;
-	int has = sqlite3_prepare_v2(db, probe_sql, -1, &probe, NULL) == SQLITE_OK;
+	sqlite3_stmt *st = NULL;
+	int ok = sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK;
 
-	sqlite3_finalize(probe);
-	return has;
+	sqlite3_finalize(st);
+	return ok;
 }
 
 /* Columns added since the first schema; one transaction: workers opening the
@@ -1041,9 +1127,9 @@ migrate_columns(sqlite3 *db)
 
 	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		return SOTTO_ERR_DB;
-	if ((!has_column(db, "SELECT account FROM copies LIMIT 0") &&
+	if ((!sq_prepares(db, "SELECT account FROM copies LIMIT 0") &&
 	    sqlite3_exec(db, copies_account_sql, NULL, NULL, NULL) != SQLITE_OK) ||
-	    (!has_column(db, "SELECT published_at FROM device_lists LIMIT 0") &&
+	    (!sq_prepares(db, "SELECT published_at FROM device_lists LIMIT 0") &&
 	    sqlite3_exec(db, lists_published_sql, NULL, NULL, NULL) != SQLITE_OK) ||
 	    sqlite3_exec(db, copies_queue_sql, NULL, NULL, NULL) != SQLITE_OK)
 		goto out;
@@ -1053,6 +1139,39 @@ migrate_columns(sqlite3 *db)
 out:
 	if (!sqlite3_get_autocommit(db))
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+/* A store from before the sender shares gets its columns, its usage table and
+ * triggers, in one transaction (workers opening it at once wait their turn). */
+static int
+sq_usage_migrate(sqlite3 *db)
+{
+	int rc = SOTTO_ERR_DB;
+
+	/* Done already (every open but the first): no write lock taken. */
+	if (sq_prepares(db, "SELECT sender, size FROM copies LIMIT 0") &&
+	    sq_prepares(db, "SELECT 1 FROM account_usage LIMIT 0") &&
+	    sq_prepares(db, "SELECT 1 FROM copies INDEXED BY copies_device_sender LIMIT 0"))
+		return SOTTO_OK;
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return SOTTO_ERR_DB;
+	if (!sq_prepares(db, "SELECT sender, size FROM copies LIMIT 0") &&
+	    sqlite3_exec(db, "ALTER TABLE copies ADD COLUMN sender TEXT NOT NULL DEFAULT '';"
+	    "ALTER TABLE copies ADD COLUMN size INTEGER NOT NULL DEFAULT 0;"
+	    "UPDATE copies SET size = length(envelope) + length(wrap);", NULL, NULL, NULL) != SQLITE_OK)
+		goto out;
+	if (!sq_prepares(db, "SELECT 1 FROM account_usage LIMIT 0") &&
+	    sqlite3_exec(db, usage_sql, NULL, NULL, NULL) != SQLITE_OK)
+		goto out;
+	/* A sender's share of one device's queue is counted on this index alone. */
+	if (sqlite3_exec(db, "CREATE INDEX IF NOT EXISTS copies_device_sender ON "
+	    "copies(device_id, sender, expires_at)", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		goto out;
+	return SOTTO_OK;
+out:
+	(void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 	return rc;
 }
 
@@ -1081,7 +1200,8 @@ store_sqlite_open(store **out, const char *path)
 	    sqlite3_exec(q->db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(q->db, "PRAGMA secure_delete=ON", NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(q->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK ||
-	    migrate_columns(q->db) != SOTTO_OK)
+	    migrate_columns(q->db) != SOTTO_OK ||
+	    sq_usage_migrate(q->db) != SOTTO_OK)
 		goto out;
 	for (int i = 0; i < ST__COUNT; i++)
 		if (sqlite3_prepare_v3(q->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &q->st[i],

@@ -52,6 +52,8 @@ typedef enum sotto_err {
 	SOTTO_ERR_SERVER = -37,		/* server reported an internal error */
 	SOTTO_ERR_DEVICE_TAKEN = -38,	/* a listed device belongs to another account */
 	SOTTO_ERR_BAD_KEY = -39,	/* a key in a device list is low-order or not canonical */
+	SOTTO_ERR_SHARE_FULL = -40,	/* this account's share of a recipient device's queue is full */
+	SOTTO_ERR_QUOTA = -41,		/* this account's stored copies hold its byte quota */
 } sotto_err;
 
 /* Static string for an error code; never NULL. */

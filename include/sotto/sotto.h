@@ -87,8 +87,9 @@ const char *sotto_device_id(const sotto_client *c);
  * Every recipient's device list is verified first; a handle whose identity was
  * reset is refused (SOTTO_ERR_IDENTITY_RESET) until sotto_trust. The message is
  * added to history once the server has accepted it.
- * msg_id: receives the message id. Errors: SOTTO_ERR_NO_SUCH_HANDLE and
- * SOTTO_ERR_MAILBOX_FULL (sotto_error_detail names the handle), SOTTO_ERR_TOO_LARGE,
+ * msg_id: receives the message id. Errors: SOTTO_ERR_NO_SUCH_HANDLE,
+ * SOTTO_ERR_MAILBOX_FULL and SOTTO_ERR_SHARE_FULL (sotto_error_detail names the
+ * handle), SOTTO_ERR_QUOTA, SOTTO_ERR_RATE_LIMITED, SOTTO_ERR_TOO_LARGE,
  * SOTTO_ERR_STALE (device lists kept changing), network errors. */
 int sotto_send(sotto_client *c, const char *const *to, size_t n_to, const uint8_t *body,
     size_t body_len, char msg_id[SOTTO_ID_HEX_LEN + 1]) __attribute__((warn_unused_result));

@@ -218,7 +218,8 @@ sotto_send(sotto_client *c, const char *const *to, size_t n_to, const uint8_t *b
 			goto out;
 	}
 	if (r != SOTTO_OK) {
-		if (resp != NULL && (r == SOTTO_ERR_NO_SUCH_HANDLE || r == SOTTO_ERR_MAILBOX_FULL) &&
+		if (resp != NULL && (r == SOTTO_ERR_NO_SUCH_HANDLE || r == SOTTO_ERR_MAILBOX_FULL ||
+		    r == SOTTO_ERR_SHARE_FULL) &&
 		    handle_valid(resp->response->handle))
 			client_set_detail(c, "%s", resp->response->handle);
 		goto out;

@@ -45,6 +45,10 @@ sotto_strerror(int err)
 	case SOTTO_ERR_SERVER: return "server error";
 	case SOTTO_ERR_DEVICE_TAKEN: return "a device in the list belongs to another account";
 	case SOTTO_ERR_BAD_KEY: return "a device list holds an unusable key (low order or not canonical)";
+	case SOTTO_ERR_SHARE_FULL: return "this account's share of the recipient's mailbox is full "
+	    "(until they receive)";
+	case SOTTO_ERR_QUOTA: return "this account's storage quota on the server is full "
+	    "(until recipients receive)";
 	}
 	return "unknown error";
 }

@@ -14,7 +14,9 @@ value() { awk -v s="$1" '$1 == s { print $2 }' "$2"; }
 scrape >"$T/m1" || fail "GET /metrics failed"
 for s in sottod_connections sottod_workers sottod_sends_total sottod_deliveries_total sottod_queue_depth \
     'sottod_commit_seconds_bucket{le="+Inf"}' sottod_commit_seconds_sum sottod_commit_seconds_count \
-    'sottod_errors_total{kind="storage"}' 'sottod_errors_total{kind="worker_restart"}'; do
+    'sottod_errors_total{kind="storage"}' 'sottod_errors_total{kind="worker_restart"}' sottod_stored_bytes \
+    'sottod_send_refusals_total{reason="mailbox_full"}' 'sottod_send_refusals_total{reason="sender_share"}' \
+    'sottod_send_refusals_total{reason="account_quota"}' 'sottod_send_refusals_total{reason="byte_rate"}'; do
 	[ -n "$(value "$s" "$T/m1")" ] || fail "no $s in: $(cat "$T/m1")"
 done
 grep -q '^# TYPE sottod_commit_seconds histogram$' "$T/m1" || fail "commit_seconds is not a histogram"

@@ -29,6 +29,14 @@
  *                                              N answers must come, in order, with nothing
  *                                              more sent (records the server read ahead
  *                                              must not wait for more bytes)
+ *   sotto_hostile HOST:PORT flood HOME TO BYTES SECS
+ *                                              as HOME's device: SendRequests to every
+ *                                              device of TO (envelopes of BYTES junk:
+ *                                              the server never opens them), 32 in
+ *                                              flight, for SECS seconds; counts the
+ *                                              answers by status and the bytes stored
+ *                                              per second (docs/OPERATIONS.md "Sender
+ *                                              shares and account quotas")
  *
  * Prints one "key=value ..." summary line per case; exits 1 when the server
  * did not behave (kept a connection it should have dropped, answered wrongly).
@@ -53,6 +61,7 @@
 
 #include "client.h"
 #include "crypto.h"
+#include "devicelist.h"
 #include "sotto/error.h"
 #include "wire.h"
 
@@ -944,6 +953,119 @@ pipeline(int n)
 	return 0;
 }
 
+
+/* The flood: what one sender can make the server store, and when it is refused. */
+#define FLOOD_WINDOW	32
+static int
+flood(const char *to, int bytes, int secs)
+{
+	peer p = { -1, NULL };
+	Sotto__Wire__GetDeviceListRequest gq = SOTTO__WIRE__GET_DEVICE_LIST_REQUEST__INIT;
+	Sotto__Wire__SendRequest rq = SOTTO__WIRE__SEND_REQUEST__INIT;
+	Sotto__Wire__Recipient rc = SOTTO__WIRE__RECIPIENT__INIT, *rcp = &rc;
+	Sotto__Wire__Copy cs[SOTTO_MAX_DEVICES], *cp[SOTTO_MAX_DEVICES];
+	wire_frame f = SOTTO__WIRE__FRAME__INIT, *r;
+	uint8_t msg_id[16], wrap[80], *env = NULL;
+	dl_list l;
+	double t0, first_refused_s = -1, first_full_s = -1;
+	long sent = 0, answered = 0, ok = 0, by[64] = { 0 }, first_refused = -1, byte_rate = 0;
+	char text[200] = "";
+	uint64_t per_send;
+
+	if (bytes <= 0 || secs <= 0 || (env = malloc((size_t)bytes)) == NULL || authed_open(&p) != 0) {
+		bad("%s: could not start", "flood");
+		free(env);
+		return 1;
+	}
+	gq.handle = (char *)to;
+	f.id = 2;
+	f.msg_case = SOTTO__WIRE__FRAME__MSG_GET_DEVICE_LIST;
+	f.get_device_list = &gq;
+	if (send_frame(&p, &f) != 0 || (r = recv_frame(&p, 1)) == NULL) {
+		bad("%s: no answer to the lookup", "flood");
+		goto out;
+	}
+	if (r->response->status != SOTTO__WIRE__STATUS__OK || r->response->n_device_lists == 0 ||
+	    dl_parse(&l, r->response->device_lists[r->response->n_device_lists - 1].data,
+	    r->response->device_lists[r->response->n_device_lists - 1].len) != SOTTO_OK) {
+		wire_free(r);
+		bad("%s: no device list for %s", "flood", to);
+		goto out;
+	}
+	wire_free(r);
+	rnd(env, (size_t)bytes);
+	rnd(wrap, sizeof(wrap));
+	for (size_t i = 0; i < l.n_devices; i++) {
+		sotto__wire__copy__init(&cs[i]);
+		cs[i].device_id.data = l.devices[i].id;
+		cs[i].device_id.len = SC_DEVICE_ID;
+		cs[i].wrap.data = wrap;
+		cs[i].wrap.len = sizeof(wrap);
+		cp[i] = &cs[i];
+	}
+	rc.handle = (char *)to;
+	rc.list_version = l.version;
+	rc.copies = cp;
+	rc.n_copies = l.n_devices;
+	rq.msg_id.data = msg_id;
+	rq.msg_id.len = sizeof(msg_id);
+	rq.envelope.data = env;
+	rq.envelope.len = (size_t)bytes;
+	rq.recipients = &rcp;
+	rq.n_recipients = 1;
+	f.msg_case = SOTTO__WIRE__FRAME__MSG_SEND;
+	f.send = &rq;
+	per_send = (uint64_t)l.n_devices * ((uint64_t)bytes + sizeof(wrap));
+	t0 = now_s();
+	while (answered < sent || now_s() - t0 < secs) {
+		while (sent - answered < FLOOD_WINDOW && now_s() - t0 < secs) {
+			rnd(msg_id, sizeof(msg_id));
+			f.id = 100 + (uint64_t)sent;
+			if (send_frame(&p, &f) != 0)
+				goto done;
+			sent++;
+		}
+		if ((r = recv_frame(&p, 1)) == NULL)
+			goto done;
+		answered++;
+		if (r->response->status == SOTTO__WIRE__STATUS__OK)
+			ok++;
+		else {
+			if ((unsigned)r->response->status < 64)
+				by[r->response->status]++;
+			if (r->response->status == SOTTO__WIRE__STATUS__RATE_LIMITED && r->response->error != NULL &&
+			    strstr(r->response->error, "bytes") != NULL)
+				byte_rate++;
+			if (first_full_s < 0 && (r->response->status == SOTTO__WIRE__STATUS__MAILBOX_FULL ||
+			    r->response->status == SOTTO__WIRE__STATUS__SENDER_SHARE_FULL ||
+			    r->response->status == SOTTO__WIRE__STATUS__ACCOUNT_QUOTA_FULL)) {
+				first_full_s = now_s() - t0;
+				snprintf(text, sizeof(text), "%s", r->response->error != NULL ? r->response->error : "");
+			}
+			if (first_refused < 0) {
+				first_refused = (long)r->id - 100;
+				first_refused_s = now_s() - t0;
+				if (first_full_s < 0)
+					snprintf(text, sizeof(text), "%s", r->response->error != NULL ?
+					    r->response->error : "");
+			}
+		}
+		wire_free(r);
+	}
+done:
+	printf("mode=flood to=%s devices=%zu bytes=%d secs=%.2f sent=%ld ok=%ld stored_bytes=%llu "
+	    "stored_bytes_per_s=%.0f first_refused_at=%ld first_refused_s=%.2f first_full_s=%.2f mailbox_full=%ld "
+	    "sender_share_full=%ld account_quota_full=%ld rate_limited=%ld (bytes %ld) text=\"%s\"\n", to,
+	    l.n_devices, bytes, now_s() - t0, sent, ok, (unsigned long long)(per_send * (uint64_t)ok),
+	    (double)(per_send * (uint64_t)ok) / (now_s() - t0), first_refused, first_refused_s, first_full_s,
+	    by[SOTTO__WIRE__STATUS__MAILBOX_FULL], by[SOTTO__WIRE__STATUS__SENDER_SHARE_FULL],
+	    by[SOTTO__WIRE__STATUS__ACCOUNT_QUOTA_FULL], by[SOTTO__WIRE__STATUS__RATE_LIMITED], byte_rate, text);
+out:
+	free(env);
+	peer_close(&p);
+	return 0;
+}
+
 static int
 num(const char *s)
 {
@@ -981,7 +1103,8 @@ main(int argc, char **argv)
 		return 2;
 	SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_NONE, NULL);
 	if ((strcmp(argv[2], "pb-absurd") == 0 || strcmp(argv[2], "slow-reader") == 0 ||
-	    strcmp(argv[2], "enumerate") == 0 || strcmp(argv[2], "pipeline") == 0)) {
+	    strcmp(argv[2], "enumerate") == 0 || strcmp(argv[2], "pipeline") == 0 ||
+	    strcmp(argv[2], "flood") == 0)) {
 		if (argc < 4 || sotto_open(&dev, argv[3], NULL) != SOTTO_OK) {
 			fprintf(stderr, "sotto_hostile: cannot open the device in %s\n", argc > 3 ? argv[3] : "?");
 			return 2;
@@ -995,6 +1118,8 @@ main(int argc, char **argv)
 		rc = enumerate(num(argv[4]));
 	else if (strcmp(argv[2], "pipeline") == 0 && argc == 5)
 		rc = pipeline(num(argv[4]));
+	else if (strcmp(argv[2], "flood") == 0 && argc == 7)
+		rc = flood(argv[4], num(argv[5]), num(argv[6]));
 	else if (strcmp(argv[2], "idle") == 0 && argc == 8)
 		rc = idle(num(argv[3]), num(argv[4]), argv[5], num(argv[6]), num(argv[7]));
 	else if (argc == 4)

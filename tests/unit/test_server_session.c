@@ -19,6 +19,7 @@
 #include "devicelist.h"
 #include "invite.h"
 #include "log.h"
+#include "metrics.h"
 #include "server.h"
 #include "sotto/error.h"
 #include "wire.h"
@@ -1483,6 +1484,253 @@ test_device_ownership_and_churn(void **state)
 	free(m.raw);
 }
 
+/* A counter of /metrics as rendered now (0 if absent). */
+static uint64_t
+metric(const char *series)
+{
+	sbuf b;
+	const char *p;
+	char key[128];
+	uint64_t v = 0;
+
+	sbw_init(&b, 65536);
+	assert_int_equal(metrics_render(&b, 0, 0), SOTTO_OK);
+	assert_int_equal(sbw_put(&b, "", 1), SOTTO_OK);
+	snprintf(key, sizeof(key), "\n%s ", series);
+	if ((p = strstr((const char *)b.p, key)) != NULL)
+		v = strtoull(p + strlen(key), NULL, 10);
+	sbw_free(&b);
+	return v;
+}
+
+/* The attack of issue 11 item 3: one sender fills a device's mailbox. With a
+ * share of 3 copies per sender (queue cap 10), alice's fourth copy is refused
+ * with SENDER_SHARE_FULL naming bob, in the batch and after it; carol still
+ * gets through and bob gets her message; an ack in the batch makes room for
+ * alice again. */
+static void
+test_sender_share(void **state)
+{
+	account a, b, cr;
+	conn *ca, *cb, *cc;
+	wire_frame *f;
+	uint64_t count, refused0 = metric("sottod_send_refusals_total{reason=\"sender_share\"}"), seq;
+	send_rcpt r[] = { { NULL, 1, -1, -1 } };
+
+	(void)state;
+	srv->cfg.mailbox_cap = 10;
+	srv->cfg.mailbox_sender_cap = 3;
+	account_new(&a, "alice");
+	account_new(&b, "bob");
+	account_new(&cr, "carol");
+	ca = registered(&a);
+	cb = registered(&b);
+	cc = registered(&cr);
+	r[0].a = &b;
+	for (uint8_t i = 1; i <= 4; i++)
+		send_msg(ca, i, i, "flood", r, 1);
+	mailbox_flush(srv);
+	for (uint8_t i = 1; i <= 3; i++)
+		assert_int_equal(status_of(ca, i), ST(OK));
+	f = response(ca, 4);
+	assert_int_equal(f->response->status, ST(SENDER_SHARE_FULL));
+	assert_string_equal(f->response->handle, "bob");
+	assert_non_null(strstr(f->response->error, "share"));
+	wire_free(f);
+	/* counted from the store in a later batch too */
+	send_msg(ca, 5, 5, "flood", r, 1);
+	send_msg(cc, 6, 60, "from carol", r, 1);
+	mailbox_flush(srv);
+	assert_int_equal(status_of(ca, 5), ST(SENDER_SHARE_FULL));
+	assert_int_equal(status_of(cc, 6), ST(OK));
+	assert_int_equal(metric("sottod_send_refusals_total{reason=\"sender_share\"}"), refused0 + 2);
+	assert_int_equal(srv->st->ops->copy_count_sender(srv->st, b.dev[0].id, "alice", now_ms(), &count),
+	    SOTTO_OK);
+	assert_int_equal(count, 3);
+	assert_int_equal(srv->st->ops->copy_count_sender(srv->st, b.dev[0].id, "carol", now_ms(), &count),
+	    SOTTO_OK);
+	assert_int_equal(count, 1);
+	/* bob gets carol's message */
+	f = fetch(cb, 7, 0);
+	assert_int_equal(f->response->n_deliveries, 4);
+	assert_int_equal(f->response->deliveries[3]->envelope.len, strlen("from carol"));
+	assert_memory_equal(f->response->deliveries[3]->envelope.data, "from carol", strlen("from carol"));
+	seq = f->response->deliveries[0]->seq;
+	wire_free(f);
+	/* one transaction: bob acks one of alice's, alice's next fits (its share
+	 * counted again after the ack), the one after does not */
+	ack(cb, 8, &seq, 1);
+	send_msg(ca, 9, 9, "fits", r, 1);
+	send_msg(ca, 10, 10, "full", r, 1);
+	mailbox_flush(srv);
+	assert_int_equal(status_of(ca, 9), ST(OK));
+	assert_int_equal(status_of(ca, 10), ST(SENDER_SHARE_FULL));
+	drop_captured();
+	/* the whole queue full (another sender's share is not): MAILBOX_FULL */
+	srv->cfg.mailbox_cap = 4;	/* alice 3 + carol 1 queued */
+	send_msg(cc, 11, 61, "carol again", r, 1);
+	mailbox_flush(srv);
+	assert_int_equal(status_of(cc, 11), ST(MAILBOX_FULL));
+	(void)cb;
+	free(a.raw);
+	free(b.raw);
+	free(cr.raw);
+}
+
+/* Stored bytes per account: alice's copies hold 90 bytes each (10 of
+ * envelope, 80 of wrap); a quota of 200 takes two, the third is refused with
+ * ACCOUNT_QUOTA_FULL in the same batch and the next; bob's ack frees room;
+ * another account is not touched by alice's quota. */
+static void
+test_account_quota(void **state)
+{
+	account a, b, cr;
+	conn *ca, *cb, *cc;
+	wire_frame *f;
+	uint64_t bytes, copies, total, refused0 = metric("sottod_send_refusals_total{reason=\"account_quota\"}");
+	send_rcpt r[] = { { NULL, 1, -1, -1 } };
+
+	(void)state;
+	srv->cfg.account_quota_bytes = 200;
+	account_new(&a, "alice");
+	account_new(&b, "bob");
+	account_new(&cr, "carol");
+	ca = registered(&a);
+	cb = registered(&b);
+	cc = registered(&cr);
+	r[0].a = &b;
+	send_msg(ca, 1, 1, "0123456789", r, 1);
+	send_msg(ca, 2, 2, "0123456789", r, 1);
+	send_msg(ca, 3, 3, "0123456789", r, 1);
+	mailbox_flush(srv);
+	assert_int_equal(status_of(ca, 1), ST(OK));
+	assert_int_equal(status_of(ca, 2), ST(OK));
+	f = response(ca, 3);
+	assert_int_equal(f->response->status, ST(ACCOUNT_QUOTA_FULL));
+	assert_non_null(strstr(f->response->error, "quota"));
+	wire_free(f);
+	assert_int_equal(srv->st->ops->usage_get(srv->st, "alice", &bytes, &copies), SOTTO_OK);
+	assert_int_equal(bytes, 180);
+	assert_int_equal(copies, 2);
+	send_msg(cc, 4, 40, "0123456789", r, 1);
+	send_msg(ca, 5, 5, "0123456789", r, 1);
+	mailbox_flush(srv);
+	assert_int_equal(status_of(cc, 4), ST(OK));
+	assert_int_equal(status_of(ca, 5), ST(ACCOUNT_QUOTA_FULL));
+	assert_int_equal(metric("sottod_send_refusals_total{reason=\"account_quota\"}"), refused0 + 2);
+	assert_int_equal(srv->st->ops->usage_total(srv->st, &total), SOTTO_OK);
+	assert_int_equal(total, 270);
+	/* bob receives and acks alice's first: in the same batch her send fits */
+	{
+		uint64_t seq;
+
+		f = fetch(cb, 6, 1);
+		seq = f->response->deliveries[0]->seq;
+		wire_free(f);
+		ack(cb, 7, &seq, 1);
+		send_msg(ca, 8, 8, "0123456789", r, 1);
+		mailbox_flush(srv);
+		assert_int_equal(status_of(ca, 8), ST(OK));
+	}
+	assert_int_equal(srv->st->ops->usage_get(srv->st, "alice", &bytes, &copies), SOTTO_OK);
+	assert_int_equal(bytes, 180);
+	drop_captured();
+	free(a.raw);
+	free(b.raw);
+	free(cr.raw);
+}
+
+/* The byte rate: one bucket per account, shared by its devices (a second
+ * device of alice's meets the same empty bucket), answered at once with
+ * RATE_LIMITED; another account has its own. */
+static void
+test_byte_rate(void **state)
+{
+	account a, b, cr;
+	conn *ca, *ca2, *cc;
+	wire_frame *f;
+	uint8_t *raw;
+	size_t rawlen;
+	uint64_t refused0 = metric("sottod_send_refusals_total{reason=\"byte_rate\"}");
+
+	(void)state;
+	/* 1 byte a second: nothing refills while the test runs. Alice's sends
+	 * store 2 copies of 90 bytes (bob, and her other device). */
+	srv->cfg.account_byte_rate = 1;
+	srv->cfg.account_byte_burst = 400;
+	account_new(&a, "alice");
+	account_new(&b, "bob");
+	account_new(&cr, "carol");
+	ca = registered(&a);
+	(void)registered(&b);
+	cc = registered(&cr);
+	account_add_device(&a, &raw, &rawlen, 1);
+	publish(ca, 1, raw, rawlen);
+	free(raw);
+	assert_int_equal(status_of(ca, 1), ST(OK));
+	ca2 = logged_in(&a, 1);
+	drop_captured();
+	{
+		send_rcpt from0[] = { { &b, 1, -1, -1 }, { &a, 2, -1, 0 } };
+		send_rcpt from1[] = { { &b, 1, -1, -1 }, { &a, 2, -1, 1 } };
+		send_rcpt to_bob[] = { { &b, 1, -1, -1 } };
+
+		send_msg(ca, 2, 2, "0123456789", from0, 2);
+		send_msg(ca2, 3, 3, "0123456789", from1, 2);
+		/* refused before it is staged: 40 bytes left, 180 needed */
+		send_msg(ca, 4, 4, "0123456789", from0, 2);
+		f = response(ca, 4);
+		assert_int_equal(f->response->status, ST(RATE_LIMITED));
+		assert_non_null(strstr(f->response->error, "bytes"));
+		wire_free(f);
+		send_msg(ca2, 5, 5, "0123456789", from1, 2);
+		assert_int_equal(status_of(ca2, 5), ST(RATE_LIMITED));
+		send_msg(cc, 6, 6, "0123456789", to_bob, 1);
+		mailbox_flush(srv);
+		assert_int_equal(status_of(ca, 2), ST(OK));
+		assert_int_equal(status_of(ca2, 3), ST(OK));
+		assert_int_equal(status_of(cc, 6), ST(OK));
+	}
+	assert_int_equal(metric("sottod_send_refusals_total{reason=\"byte_rate\"}"), refused0 + 2);
+	drop_captured();
+	free(a.raw);
+	free(b.raw);
+	free(cr.raw);
+}
+
+/* The sender's own other devices are held to mailbox_cap, not to a share: a
+ * device of alice's offline for long does not stop alice from sending. */
+static void
+test_own_devices_no_share(void **state)
+{
+	account a;
+	conn *ca;
+	uint8_t *raw;
+	size_t rawlen;
+	send_rcpt own[] = { { NULL, 2, -1, 0 } };
+
+	(void)state;
+	srv->cfg.mailbox_sender_cap = 1;
+	srv->cfg.mailbox_cap = 3;
+	account_new(&a, "alice");
+	ca = registered(&a);
+	account_add_device(&a, &raw, &rawlen, 1);
+	publish(ca, 1, raw, rawlen);
+	free(raw);
+	assert_int_equal(status_of(ca, 1), ST(OK));
+	drop_captured();
+	own[0].a = &a;
+	for (uint8_t i = 2; i <= 5; i++)
+		send_msg(ca, i, i, "note to self", own, 1);
+	mailbox_flush(srv);
+	assert_int_equal(status_of(ca, 2), ST(OK));
+	assert_int_equal(status_of(ca, 3), ST(OK));
+	assert_int_equal(status_of(ca, 4), ST(OK));
+	assert_int_equal(status_of(ca, 5), ST(MAILBOX_FULL));
+	drop_captured();
+	free(a.raw);
+}
+
 int
 main(void)
 {
@@ -1501,6 +1749,11 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_fetch_fits_frame, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mutated_register, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_ownership_and_churn, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sender_share, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sender_share, setup_early, teardown),
+		cmocka_unit_test_setup_teardown(test_account_quota, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_byte_rate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_own_devices_no_share, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

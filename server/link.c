@@ -201,6 +201,32 @@ recover_failed(conn *c, uint64_t id, Sotto__Wire__Status st, const char *why, co
 	conn_close_after_flush(c);
 }
 
+/*
+ * What a recovery that does not hold the account key is told, whether the
+ * handle exists or not: the answer must not tell which (an unknown handle is
+ * refused at the same step, with the same words, after the same checks of the
+ * request itself, and a signature is verified either way).
+ */
+#define RECOVER_NO_HISTORY	"unknown handle or bad signature"
+#define RECOVER_NO_CHAIN	"device list does not chain to the current one"
+
+/* An unknown handle's stand-in for the account key's signature check. */
+static void
+verify_as_if(const uint8_t sig[SC_SIG], const uint8_t *msg, size_t n)
+{
+	static uint8_t pub[SC_SIGN_PUB];
+	static int made;
+	uint8_t sec[SC_SIGN_SEC];
+
+	if (!made) {
+		sc_sign_keypair(pub, sec);
+		sc_wipe(sec, sizeof(sec));
+		made = 1;
+	}
+	if (sc_verify(sig, msg, n, pub) == SOTTO_OK)
+		log_warn("recover_unknown", "what=signature_by_a_key_nobody_holds");
+}
+
 /* Step 1: who holds the account key may read the list history it will chain to. */
 static void
 recover_history(conn *c, uint64_t id, const Sotto__Wire__RecoverRequest *rq, const dl_list *cur)
@@ -213,7 +239,7 @@ recover_history(conn *c, uint64_t id, const Sotto__Wire__RecoverRequest *rq, con
 	int more = 0;
 
 	if (!auth_sig_ok(c, rq->handle, rq->signature.data, cur->account_pub)) {
-		recover_failed(c, id, ST(UNAUTHENTICATED), "bad signature", rq->handle);
+		recover_failed(c, id, ST(UNAUTHENTICATED), RECOVER_NO_HISTORY, rq->handle);
 		return;
 	}
 	if (st->ops->list_history(st, rq->handle, rq->since_version, SOTTO_MAX_LIST_HISTORY,
@@ -238,6 +264,28 @@ out:
 	store_blobs_free(b, n);
 }
 
+/* Step 2's checks of the request alone (before the handle is looked up, so
+ * that they answer alike for every handle): next gets the parsed list. */
+static int
+recover_request_ok(conn *c, uint64_t id, const Sotto__Wire__RecoverRequest *rq, dl_list *next)
+{
+	if (dl_parse(next, rq->device_list.data, rq->device_list.len) != SOTTO_OK) {
+		recover_failed(c, id, ST(BAD_REQUEST), "device list does not parse", rq->handle);
+		return 0;
+	}
+	if (strcmp(next->handle, rq->handle) != 0 || next->n_devices != 1 ||
+	    !sc_is_zero(next->signer, SC_DEVICE_ID)) {
+		recover_failed(c, id, ST(BAD_REQUEST), "a recovery list names the handle and one device "
+		    "and is signed by the account key", rq->handle);
+		return 0;
+	}
+	if (!auth_sig_ok(c, rq->handle, rq->signature.data, next->devices[0].sig_pub)) {
+		recover_failed(c, id, ST(UNAUTHENTICATED), "bad signature", rq->handle);
+		return 0;
+	}
+	return 1;
+}
+
 /* Step 2: the account key's list with the one new device, which proves its key. */
 static void
 recover_publish(conn *c, uint64_t id, const Sotto__Wire__RecoverRequest *rq, dl_list *cur,
@@ -253,20 +301,8 @@ recover_publish(conn *c, uint64_t id, const Sotto__Wire__RecoverRequest *rq, dl_
 		recover_failed(c, id, ST(INTERNAL), "out of memory", rq->handle);
 		goto out;
 	}
-	if (dl_parse(next, rq->device_list.data, rq->device_list.len) != SOTTO_OK) {
-		recover_failed(c, id, ST(BAD_REQUEST), "device list does not parse", rq->handle);
+	if (!recover_request_ok(c, id, rq, next))
 		goto out;
-	}
-	if (strcmp(next->handle, rq->handle) != 0 || next->n_devices != 1 ||
-	    !sc_is_zero(next->signer, SC_DEVICE_ID)) {
-		recover_failed(c, id, ST(BAD_REQUEST), "a recovery list names the handle and one device "
-		    "and is signed by the account key", rq->handle);
-		goto out;
-	}
-	if (!auth_sig_ok(c, rq->handle, rq->signature.data, next->devices[0].sig_pub)) {
-		recover_failed(c, id, ST(UNAUTHENTICATED), "bad signature", rq->handle);
-		goto out;
-	}
 	if (st->ops->begin(st) != SOTTO_OK) {
 		recover_failed(c, id, ST(INTERNAL), "storage error", rq->handle);
 		goto out;
@@ -274,8 +310,7 @@ recover_publish(conn *c, uint64_t id, const Sotto__Wire__RecoverRequest *rq, dl_
 	in_tx = 1;
 	dl_hash(h, cur_raw, cur_len);
 	if (dl_verify_next(cur, h, next, rq->device_list.data, rq->device_list.len) != SOTTO_OK) {
-		recover_failed(c, id, ST(CHAIN_INVALID), "device list does not chain to the current one",
-		    rq->handle);
+		recover_failed(c, id, ST(CHAIN_INVALID), RECOVER_NO_CHAIN, rq->handle);
 		goto out;
 	}
 	if ((rc = st->ops->list_add(st, next, rq->device_list.data, rq->device_list.len)) != SOTTO_OK ||
@@ -305,6 +340,24 @@ out:
 	free(next);
 }
 
+/* No such handle: refused as a known one is without its account key. */
+static void
+recover_unknown(conn *c, uint64_t id, const Sotto__Wire__RecoverRequest *rq, dl_list *scratch)
+{
+	uint8_t msg[WIRE_AUTH_MSG_MAX];
+	size_t n = wire_auth_message(msg, c->srv->pin, c->nonce, rq->handle);
+
+	if (rq->device_list.len == 0) {
+		verify_as_if(rq->signature.data, msg, n);
+		recover_failed(c, id, ST(UNAUTHENTICATED), RECOVER_NO_HISTORY, rq->handle);
+		return;
+	}
+	if (!recover_request_ok(c, id, rq, scratch))
+		return;
+	verify_as_if(rq->signature.data, msg, n);
+	recover_failed(c, id, ST(CHAIN_INVALID), RECOVER_NO_CHAIN, rq->handle);
+}
+
 void
 link_recover(conn *c, uint64_t id, const Sotto__Wire__RecoverRequest *rq)
 {
@@ -324,12 +377,12 @@ link_recover(conn *c, uint64_t id, const Sotto__Wire__RecoverRequest *rq)
 		recover_failed(c, id, ST(INTERNAL), "out of memory", rq->handle);
 		goto out;
 	}
-	if ((rc = dir_current(c->srv->st, rq->handle, cur, &raw, &rawlen)) != SOTTO_OK) {
-		if (rc == SOTTO_ERR_NOT_FOUND)
-			recover_failed(c, id, ST(UNAUTHENTICATED), "unknown handle or bad signature",
-			    rq->handle);
-		else
-			recover_failed(c, id, ST(INTERNAL), "storage error", rq->handle);
+	if ((rc = dir_current(c->srv->st, rq->handle, cur, &raw, &rawlen)) == SOTTO_ERR_NOT_FOUND) {
+		recover_unknown(c, id, rq, cur);
+		goto out;
+	}
+	if (rc != SOTTO_OK) {
+		recover_failed(c, id, ST(INTERNAL), "storage error", rq->handle);
 		goto out;
 	}
 	if (rq->device_list.len == 0)

@@ -191,9 +191,16 @@ conn *conn_next_device(conn *c, const uint8_t id[SC_DEVICE_ID]);
  * number suppressed meanwhile. c may be NULL (before a connection exists). */
 void cap_exceeded(const conn *c, const char *cap, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Take one token of kind for c's device and address (charging cost); on
- * refusal answer id with RATE_LIMITED and a clear text, log, and return 0. */
+/* Take one token of kind for c's device, account, address and the server
+ * (a lookup needs room for a miss, ratelimit.h); on refusal answer id with
+ * RATE_LIMITED and a clear text, log, and return 0. */
 int session_rate_ok(conn *c, uint64_t id, enum limit_kind kind);
+/* The same for a request whose answer may tell whether a handle exists:
+ * needs room for a miss (or cost, if more) in the lookup buckets, takes cost. */
+int session_probe_ok(conn *c, uint64_t id, double cost);
+/* After an answer that told more (a miss, a stale list): charge cost more
+ * lookup tokens to c's buckets, into debt if need be. */
+void session_charge_lookup(conn *c, double cost);
 /* Send a Response with status (and optional detail) answering id. */
 void session_respond_status(conn *c, uint64_t id, Sotto__Wire__Status st, const char *detail);
 void session_respond(conn *c, uint64_t id, Sotto__Wire__Response *r);

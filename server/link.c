@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: ISC */
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,8 +9,10 @@
 
 #define ST(x) SOTTO__WIRE__STATUS__##x
 
-/* Pre-auth peers may use these too: a budget per connection, plus the
- * store-wide cap on live entries, bounds what anyone can make us keep. */
+/* Pre-auth peers may use these too: a budget per connection, one per
+ * address and one for the node (reconnecting starts a connection's budget
+ * afresh, not its address's), plus a share of the store's live entries per
+ * address and a cap on all of them, bound what anyone can make us keep. */
 static int
 link_allowed(conn *c)
 {
@@ -29,6 +32,38 @@ link_allowed(conn *c)
 		return 0;
 	c->link_tokens -= 1.0;
 	return 1;
+}
+
+/*
+ * Whose entry a post makes: a keyed hash of its source address (an IPv6
+ * address's /64, what one subscriber gets), so the store can count an
+ * address's live entries without holding addresses. The key is this worker's,
+ * random, never stored.
+ */
+static void
+owner_of(const conn *c, uint8_t owner[STORE_RDV_OWNER_LEN])
+{
+	static uint8_t key[SC_SHA256];
+	static int keyed;
+	uint8_t a[16], mac[SC_SHA256];
+	size_t n = 0;
+	sc_hmac_ctx h;
+
+	if (!keyed) {
+		sc_random(key, sizeof(key));
+		keyed = 1;
+	}
+	if (inet_pton(AF_INET6, c->peer, a) == 1)
+		n = 8;
+	else if (inet_pton(AF_INET, c->peer, a) == 1)
+		n = 4;
+	sc_hmac_sha256_init(&h, key, sizeof(key));
+	if (n > 0)
+		sc_hmac_sha256_update(&h, a, n);
+	else
+		sc_hmac_sha256_update(&h, c->peer, strnlen(c->peer, sizeof(c->peer)));
+	sc_hmac_sha256_final(&h, mac);
+	memcpy(owner, mac, STORE_RDV_OWNER_LEN);
 }
 
 /*
@@ -70,7 +105,7 @@ void
 link_post(conn *c, uint64_t id, const Sotto__Wire__LinkPostRequest *rq)
 {
 	store *st = c->srv->st;
-	uint8_t *offer = NULL;
+	uint8_t *offer = NULL, owner[STORE_RDV_OWNER_LEN];
 	size_t offer_len = 0;
 	uint64_t now = now_ms();
 	int rc, in_tx = 0;
@@ -81,6 +116,8 @@ link_post(conn *c, uint64_t id, const Sotto__Wire__LinkPostRequest *rq)
 		session_respond_status(c, id, ST(RATE_LIMITED), "too many link requests");
 		return;
 	}
+	if (!session_rate_ok(c, id, LIMIT_LINK))
+		return;
 	/* Only a device of an account can answer; anyone may offer or pick up
 	 * (both MACed with the code's secret, which the approver checks). */
 	if (rq->slot == WIRE_LINK_ANSWER && c->state != CONN_AUTHED) {
@@ -95,9 +132,10 @@ link_post(conn *c, uint64_t id, const Sotto__Wire__LinkPostRequest *rq)
 	    (rc = st->ops->rdv_take(st, rq->rendezvous_id.data, WIRE_LINK_OFFER, now, 1, &offer,
 	    &offer_len)) != SOTTO_OK)
 		goto out;
+	owner_of(c, owner);
 	if ((rc = st->ops->rdv_put(st, rq->rendezvous_id.data, rq->slot, rq->blob.data, rq->blob.len,
 	    now, now + slot_life_ms(c, rq->slot),
-	    SOTTOD_LINK_MAX_LIVE)) != SOTTO_OK)
+	    SOTTOD_LINK_MAX_LIVE, owner, SOTTOD_LINK_MAX_PER_ADDR)) != SOTTO_OK)
 		goto out;
 	in_tx = 0;
 	if ((rc = st->ops->commit(st)) != SOTTO_OK)
@@ -119,7 +157,8 @@ out:
 		session_respond_status(c, id, ST(FORBIDDEN), "rendezvous id already used");
 		break;
 	case SOTTO_ERR_RATE_LIMITED:
-		session_respond_status(c, id, ST(RATE_LIMITED), "too many pending links");
+		cap_exceeded(c, "link_live", "per_addr=%d all=%d", SOTTOD_LINK_MAX_PER_ADDR, SOTTOD_LINK_MAX_LIVE);
+		session_respond_status(c, id, ST(RATE_LIMITED), "too many pending links (from this address, or in all)");
 		break;
 	default:
 		session_respond_status(c, id, ST(INTERNAL), "storage error");
@@ -143,6 +182,8 @@ link_get(conn *c, uint64_t id, const Sotto__Wire__LinkGetRequest *rq)
 		session_respond_status(c, id, ST(RATE_LIMITED), "too many link requests");
 		return;
 	}
+	if (!session_rate_ok(c, id, LIMIT_LINK))
+		return;
 	/* The answer and the pickup are handed out once; the offer may be looked
 	 * at until answered. */
 	if (consume) {

@@ -55,6 +55,11 @@
 #define SOTTOD_LINK_MAX_LIVE		10000
 #define SOTTOD_LINK_BURST		20
 #define SOTTOD_LINK_PER_SEC		3
+/* Live entries one source address (an IPv6 /64) may hold, so that filling
+ * the store takes SOTTOD_LINK_MAX_LIVE / this many addresses (per worker:
+ * each worker keys its own hash of the address). The per-address and
+ * node-wide request rates are in ratelimit.h (LIMITS_LINK_*). */
+#define SOTTOD_LINK_MAX_PER_ADDR	64
 
 enum conn_state {
 	CONN_PREAUTH = 0,	/* challenge sent, nonce unused */

@@ -1056,6 +1056,53 @@ test_recover_unknown(void **state)
 	free(fake.raw);
 }
 
+/* A stranger reconnecting to post link offers: its address's budget and its
+ * share of the rendezvous store run out, long before the store does, and a
+ * link from another address still goes through. (A budget per connection
+ * alone let one address fill all SOTTOD_LINK_MAX_LIVE entries.) */
+static void
+test_link_flood(void **state)
+{
+	uint8_t rid[WIRE_RENDEZVOUS_LEN];
+	uint64_t posted = 0, limited = 0;
+	conn *c;
+
+	(void)state;
+	memset(rid, 0, sizeof(rid));
+	for (int k = 0; k < 100; k++) {
+		c = connect_from("10.6.6.6");
+		for (int i = 0; i < SOTTOD_LINK_BURST; i++) {
+			Sotto__Wire__Status st;
+			char text[200];
+
+			rid[0] = (uint8_t)k;
+			rid[1] = (uint8_t)i;
+			rid[2] = 0x66;
+			rq_link_post(c, 1 + (uint64_t)i, rid, WIRE_LINK_OFFER);
+			answer_of(c, 1 + (uint64_t)i, &st, text, sizeof(text));
+			if (st == ST(OK))
+				posted++;
+			else {
+				assert_int_equal(st, ST(RATE_LIMITED));
+				limited++;
+			}
+		}
+		disconnect(c);
+	}
+	assert_true(posted <= SOTTOD_LINK_MAX_PER_ADDR);
+	assert_true(limited >= 100 * SOTTOD_LINK_BURST - SOTTOD_LINK_MAX_PER_ADDR);
+	/* the honest new device, from elsewhere: offer, poll, pickup */
+	c = connect_from("10.1.1.1");
+	memset(rid, 0x11, sizeof(rid));
+	rq_link_post(c, 1, rid, WIRE_LINK_OFFER);
+	assert_int_equal(status_of(c, 1), ST(OK));
+	rq_link_get(c, 2, rid, WIRE_LINK_ANSWER);
+	assert_int_equal(status_of(c, 2), ST(OK));
+	rq_link_post(c, 3, rid, WIRE_LINK_PICKUP);
+	assert_int_equal(status_of(c, 3), ST(OK));
+	disconnect(c);
+}
+
 /* Sends: the device's burst, then RATE_LIMITED; the defaults let a bot send
  * a thousand at once (and 500 a second after). */
 static void
@@ -1261,6 +1308,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_send_rate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_send_enumeration, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recover_unknown, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_link_flood, setup, teardown),
 		cmocka_unit_test(test_limits_module),
 		cmocka_unit_test(test_limits_probes),
 		cmocka_unit_test(test_config_caps),

@@ -30,6 +30,22 @@
  * holding at least the fair share is cut off as a slow reader. */
 #define SOTTOD_MAX_OUTQ_TOTAL		(256 * 1024 * 1024)
 #define SOTTOD_OUTQ_FAIR_SHARE		(1024 * 1024)
+/* Input: a WebSocket message being received must be complete this long
+ * after its first bytes came (401,872 bytes in 30 s is 13 KiB/s: a slow
+ * mobile link), else the connection is closed; bytes held in such partial
+ * messages over all of a worker's connections, past which the connection
+ * holding the most is closed. */
+#define SOTTOD_FRAME_SECONDS		30
+#define SOTTOD_MAX_RX_TOTAL		(64 * 1024 * 1024)
+/* Authenticated connections of one device on one worker; a new one past it
+ * closes the device's oldest (a crashed client's connection lingers until
+ * TCP keepalive finds it; the newest is the one in use). */
+#define SOTTOD_MAX_CONNS_PER_DEVICE	16
+/* Connections not yet authenticated (TCP, TLS, WebSocket stages) a worker
+ * holds: its descriptor limit divided by this. A new connection past it
+ * closes the oldest one still unauthenticated, so a flood of connections
+ * that never speak cannot take every descriptor from honest clients. */
+#define SOTTOD_PREAUTH_FD_SHARE		2
 /* Operations staged in one group-commit batch before it is flushed at once. */
 #define SOTTOD_MAX_BATCH_OPS		256
 /* Rows one batch may write (copies inserted + copies acknowledged): bounds how
@@ -88,7 +104,8 @@ typedef struct conn {
 	uint64_t link_at_ms;		/* 0: budget not started */
 
 	uint8_t *rx;			/* message being reassembled */
-	size_t rx_len, rx_cap;
+	size_t rx_len, rx_cap;		/* rx_cap counts in srv->rx_total */
+	int rx_timed;			/* SOTTOD_FRAME_SECONDS timer armed for it */
 
 	/* WebSocket frames not written yet (net.c): bytes out_off..out_len of
 	 * out. Written together at the end of the loop turn that queued them. */
@@ -156,6 +173,7 @@ struct server {
 	limits *lim;			/* this worker's rate limits; NULL: none */
 	int listen_fd;			/* >= 0: the listening socket the supervisor bound */
 	size_t out_total;		/* bytes queued over all connections (net.c) */
+	size_t rx_total;		/* bytes of messages being received (net.c) */
 	uint8_t *tls_key;		/* PEM, read before privileges were dropped */
 	size_t tls_key_len;		/* (sc_secure_alloc; NULL: read the files) */
 	uint8_t *tls_cert;

@@ -65,6 +65,30 @@ detach_device(conn *c)
 	c->dnext = c->dprev = NULL;
 }
 
+/* c (not attached yet) is its device's newest connection: past the cap, the
+ * oldest still open goes. */
+static void
+drop_oldest_past_cap(conn *c)
+{
+	conn *x, *oldest = NULL;
+	size_t n = 0;
+
+	for (x = conn_first_device(c->srv, c->device_id); x != NULL;
+	    x = conn_next_device(x->dnext, c->device_id)) {
+		if (x->closing)
+			continue;
+		n++;
+		if (oldest == NULL || x->serial < oldest->serial)
+			oldest = x;
+	}
+	if (n < SOTTOD_MAX_CONNS_PER_DEVICE || oldest == NULL)
+		return;
+	cap_exceeded(oldest, "conns_per_device", "limit=%d", SOTTOD_MAX_CONNS_PER_DEVICE);
+	session_respond_status(oldest, 0, SOTTO__WIRE__STATUS__RATE_LIMITED,
+	    "too many connections of this device: the oldest is closed");
+	conn_close_after_flush(oldest);
+}
+
 void
 session_authenticated(conn *c, const char *handle, const uint8_t id[SC_DEVICE_ID])
 {
@@ -73,6 +97,7 @@ session_authenticated(conn *c, const char *handle, const uint8_t id[SC_DEVICE_ID
 	snprintf(c->handle, sizeof(c->handle), "%s", handle);
 	memcpy(c->device_id, id, SC_DEVICE_ID);
 	c->state = CONN_AUTHED;
+	drop_oldest_past_cap(c);
 	attach_device(c);
 	sc_hex(hex, id, SC_DEVICE_ID);
 	log_info("auth_ok", "conn=%llu handle=%s device=%s", (unsigned long long)c->serial, handle, hex);

@@ -1103,6 +1103,38 @@ test_link_flood(void **state)
 	disconnect(c);
 }
 
+/* One device holds at most SOTTOD_MAX_CONNS_PER_DEVICE connections: the next
+ * closes its oldest (told why), the others stay; another device is not
+ * affected. */
+static void
+test_conns_per_device(void **state)
+{
+	account a, b;
+	conn *c[SOTTOD_MAX_CONNS_PER_DEVICE + 1], *cb;
+	wire_frame *f;
+
+	(void)state;
+	account_new(&a, "alice");
+	account_new(&b, "bob");
+	disconnect(registered(&a));
+	cb = registered(&b);
+	for (int i = 0; i < SOTTOD_MAX_CONNS_PER_DEVICE + 1; i++)
+		c[i] = logged_in(&a, 0);
+	assert_true(c[0]->closing);
+	assert_non_null(f = pop(c[0]));
+	assert_int_equal(f->response->status, ST(RATE_LIMITED));
+	assert_non_null(strstr(f->response->error, "too many connections of this device"));
+	wire_free(f);
+	for (int i = 1; i < SOTTOD_MAX_CONNS_PER_DEVICE + 1; i++)
+		assert_false(c[i]->closing);
+	assert_false(cb->closing);
+	for (int i = 0; i < SOTTOD_MAX_CONNS_PER_DEVICE + 1; i++)
+		disconnect(c[i]);
+	disconnect(cb);
+	free(a.raw);
+	free(b.raw);
+}
+
 /* Sends: the device's burst, then RATE_LIMITED; the defaults let a bot send
  * a thousand at once (and 500 a second after). */
 static void
@@ -1309,6 +1341,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_send_enumeration, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recover_unknown, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_link_flood, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_conns_per_device, setup, teardown),
 		cmocka_unit_test(test_limits_module),
 		cmocka_unit_test(test_limits_probes),
 		cmocka_unit_test(test_config_caps),

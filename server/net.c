@@ -53,12 +53,14 @@
 #define NET_WS_HDR_MAX		10
 
 /* An accepted socket until its WebSocket authenticates (the opaque user data
- * of its wsi): its place in the worker's list of unauthenticated connections,
+ * of its wsi): its place in the worker's lists of unauthenticated connections,
  * oldest first, and its count in the per-address table. */
+enum { PRE_SOCKET = 0, PRE_WEBSOCKET, PRE__LISTS };
 typedef struct pending {
 	struct lws *wsi;
 	limit_entry *e;
 	int listed;
+	int list;			/* PRE_*: how far it got */
 	struct pending *prev, *next;
 } pending;
 
@@ -81,8 +83,10 @@ typedef struct net {
 	size_t npool;
 	unsigned long long refused;	/* connections refused since the last log line */
 	uint64_t refused_logged_at;
-	pending *pre_head, *pre_tail;	/* unauthenticated connections, oldest first */
-	size_t n_pre, pre_cap;		/* SOTTOD_PREAUTH_FD_SHARE */
+	/* Unauthenticated connections, oldest first: those still at TCP, TLS or
+	 * HTTP, and those with a WebSocket (they have shown they speak). */
+	pending *pre_head[PRE__LISTS], *pre_tail[PRE__LISTS];
+	size_t n_pre, pre_cap;		/* both lists; SOTTOD_PREAUTH_FD_SHARE */
 } net;
 
 struct pss {
@@ -126,28 +130,50 @@ pre_unlist(net *n, pending *p)
 	if (p->prev != NULL)
 		p->prev->next = p->next;
 	else
-		n->pre_head = p->next;
+		n->pre_head[p->list] = p->next;
 	if (p->next != NULL)
 		p->next->prev = p->prev;
 	else
-		n->pre_tail = p->prev;
+		n->pre_tail[p->list] = p->prev;
 	p->prev = p->next = NULL;
 	p->listed = 0;
 	n->n_pre--;
 }
 
 static void
-pre_list(net *n, pending *p)
+pre_list(net *n, pending *p, int list)
 {
-	p->prev = n->pre_tail;
+	p->list = list;
+	p->prev = n->pre_tail[list];
 	p->next = NULL;
-	if (n->pre_tail != NULL)
-		n->pre_tail->next = p;
+	if (n->pre_tail[list] != NULL)
+		n->pre_tail[list]->next = p;
 	else
-		n->pre_head = p;
-	n->pre_tail = p;
+		n->pre_head[list] = p;
+	n->pre_tail[list] = p;
 	p->listed = 1;
 	n->n_pre++;
+}
+
+/* Too many unauthenticated: the oldest of those that never got as far as a
+ * WebSocket goes, else the oldest of the others. The newest may be an honest
+ * client in its handshake; the oldest has had its chance. */
+static void
+pre_evict(net *n)
+{
+	pending *old;
+
+	if (n->n_pre <= n->pre_cap)
+		return;
+	if ((old = n->pre_head[PRE_SOCKET]) == NULL && (old = n->pre_head[PRE_WEBSOCKET]) == NULL)
+		return;
+	pre_unlist(n, old);
+	cap_exceeded(NULL, "preauth_conns", "limit=%zu", n->pre_cap);
+	/* At once, not at the next turn: a burst of accepts would otherwise
+	 * run out of descriptors first. Not inside old's own callback (we are
+	 * in the listening socket's), so closing it here is safe; its
+	 * WSI_DESTROY frees old. */
+	lws_set_timeout(old->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
 }
 
 static void
@@ -746,6 +772,12 @@ callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in
 	case LWS_CALLBACK_ESTABLISHED:
 		if (s == NULL || (pss->c = conn_new(s, wsi)) == NULL)
 			return -1;
+		if (lws_get_opaque_user_data(wsi) != NULL) {
+			pending *p = lws_get_opaque_user_data(wsi);
+
+			pre_unlist(s->net, p);
+			pre_list(s->net, p, PRE_WEBSOCKET);
+		}
 		log_info("conn_open", "conn=%llu peer=%s conns=%zu", (unsigned long long)pss->c->serial,
 		    pss->c->peer, s->n_conns);
 		/* Without it, two reads and a loop turn per record. */
@@ -884,7 +916,7 @@ accept_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 	socklen_t sl;
 	char peer[LIMITS_ADDR_MAX];
 	limit_entry *e = NULL;
-	pending *p, *old;
+	pending *p;
 	struct lws *nw;
 	int one = 1, fd;
 
@@ -932,14 +964,8 @@ accept_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 		}
 		p->wsi = nw;
 		lws_set_opaque_user_data(nw, p);
-		pre_list(n, p);
-		/* Too many still unauthenticated: the oldest goes (the newest may
-		 * be an honest client, the oldest has had its chance). */
-		if (n->n_pre > n->pre_cap && (old = n->pre_head) != NULL) {
-			pre_unlist(n, old);
-			cap_exceeded(NULL, "preauth_conns", "limit=%zu", n->pre_cap);
-			lws_set_timeout(old->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-		}
+		pre_list(n, p, PRE_SOCKET);
+		pre_evict(n);
 	}
 	return 0;
 }

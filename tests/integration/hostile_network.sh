@@ -49,7 +49,7 @@ server_conf max_recipients 8
 ulimit -S -n 1024
 server_start
 ulimit -S -n "$(ulimit -H -n)"
-for u in alice bob mallory eve carol; do user_init "$u"; done
+for u in alice bob mallory eve carol dave; do user_init "$u"; done
 
 # RSS of the supervisor and its workers, in KiB.
 rss_kb() {
@@ -180,13 +180,13 @@ grep -q 'text="rate limited: too many lookups from this device' <<<"$line" || fa
 as alice devices bob >/dev/null || fail "an honest lookup failed while mallory was limited"
 ok "enumeration refused after $miss misses; alice's own lookups unaffected"
 
-# A message that never ends: 16 of bob's connections each send 300 KiB of a
+# A message that never ends: 16 of dave's connections each send 300 KiB of a
 # message declared at the largest frame, and stop. Each is cut off
 # SOTTOD_FRAME_SECONDS after its first bytes (plus a busy machine's delay);
 # meanwhile the probes below measure enumeration through each path.
 # (Today's main kept them for ever, with their 6 MiB.)
 probes() {
-	hostile partial "$T/home-bob" "$CONNS_PER_DEVICE" 300 $((FRAME_SECONDS + 30)) >"$T/partial.out" 2>&1 & local pp=$!
+	hostile partial "$T/home-dave" "$CONNS_PER_DEVICE" 300 $((FRAME_SECONDS + 30)) >"$T/partial.out" 2>&1 & local pp=$!
 	hostile probe lookup "$T/home-carol" 10 0 || return 1
 	hostile probe send "$T/home-eve" 10 0 || return 1
 	hostile probe recover "$T/home-alice" 10 201 || return 1
@@ -228,7 +228,7 @@ done
 
 # One device, 40 connections at once: each worker keeps its newest
 # SOTTOD_MAX_CONNS_PER_DEVICE.
-attack device_conns hostile device-conns "$T/home-bob" 40
+attack device_conns hostile device-conns "$T/home-dave" 40
 kept=$(sed -n 's/.*mode=device-conns.* kept=\([0-9]*\).*/\1/p' "$T/out-device_conns")
 [ "${kept:-99}" -le $((WORKERS * CONNS_PER_DEVICE)) ] || fail "one device kept ${kept:-?} connections (cap $CONNS_PER_DEVICE a worker)"
 ok "one device: $kept of 40 connections kept"

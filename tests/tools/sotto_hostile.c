@@ -1077,7 +1077,7 @@ probe(const char *path, int secs, int octet)
 	Sotto__Wire__SendRequest sr = SOTTO__WIRE__SEND_REQUEST__INIT;
 	Sotto__Wire__Recipient rc = SOTTO__WIRE__RECIPIENT__INIT, *rcp = &rc;
 	uint8_t msg_id[16], env[64], x[8];
-	char h[32], known[200] = "", unknown[200] = "", text[200];
+	char h[32], known[240] = "", unknown[240] = "", text[200];
 	long asked = 0, confirmed = 0, limited = 0, other = 0, distinct = 0;
 	int is_recover = strcmp(path, "recover") == 0, st;
 	double t0;
@@ -1104,7 +1104,7 @@ probe(const char *path, int secs, int octet)
 				limited++;
 				continue;
 			}
-			snprintf(who == h ? unknown : known, sizeof(known), "%d %s", st, text);
+			snprintf(who == h ? unknown : known, sizeof(known), "%d %.200s", st, text);
 			if (known[0] != '\0' && unknown[0] != '\0' && strcmp(known, unknown) != 0)
 				distinct = 1;
 			/* Not RATE_LIMITED: one probe served. */

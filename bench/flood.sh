@@ -11,7 +11,7 @@
 server_init
 server_start
 for u in mallory carol bob alice dave; do user_init "$u"; done
-"$SOTTO_HOSTILE" "$ADDR" flood "$T/home-mallory" bob 200 25 | tee "$T/flood1"
+"$SOTTO_HOSTILE" "$ADDR" send-flood "$T/home-mallory" bob 200 25 | tee "$T/flood1"
 if as carol send bob "carol after the flood" >/dev/null 2>"$T/e"; then
 	echo "carol -> bob: delivered"
 else

@@ -211,9 +211,7 @@ dir_get_lists(conn *c, uint64_t id, const Sotto__Wire__GetDeviceListRequest *rq)
 	    SOTTO_MAX_FRAME - SOTTOD_FRAME_SLACK, &b, &n, &more);
 	if (rc == SOTTO_ERR_NOT_FOUND) {
 		/* A miss costs more: probing for handles is what enumeration does. */
-		if (c->srv->lim != NULL)
-			limits_charge(c->srv->lim, LIMIT_LOOKUP, c->device_id, c->peer,
-			    SOTTO_LOOKUP_MISS_COST - 1, now_ms());
+		session_charge_lookup(c, SOTTO_LOOKUP_MISS_COST - 1);
 		r.status = ST(NO_SUCH_HANDLE);
 		r.error = "no such handle";
 		r.handle = rq->handle;

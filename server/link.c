@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: ISC */
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,8 +9,10 @@
 
 #define ST(x) SOTTO__WIRE__STATUS__##x
 
-/* Pre-auth peers may use these too: a budget per connection, plus the
- * store-wide cap on live entries, bounds what anyone can make us keep. */
+/* Pre-auth peers may use these too: a budget per connection, one per
+ * address and one for the node (reconnecting starts a connection's budget
+ * afresh, not its address's), plus a share of the store's live entries per
+ * address and a cap on all of them, bound what anyone can make us keep. */
 static int
 link_allowed(conn *c)
 {
@@ -29,6 +32,38 @@ link_allowed(conn *c)
 		return 0;
 	c->link_tokens -= 1.0;
 	return 1;
+}
+
+/*
+ * Whose entry a post makes: a keyed hash of its source address (an IPv6
+ * address's /64, what one subscriber gets), so the store can count an
+ * address's live entries without holding addresses. The key is this worker's,
+ * random, never stored.
+ */
+static void
+owner_of(const conn *c, uint8_t owner[STORE_RDV_OWNER_LEN])
+{
+	static uint8_t key[SC_SHA256];
+	static int keyed;
+	uint8_t a[16], mac[SC_SHA256];
+	size_t n = 0;
+	sc_hmac_ctx h;
+
+	if (!keyed) {
+		sc_random(key, sizeof(key));
+		keyed = 1;
+	}
+	if (inet_pton(AF_INET6, c->peer, a) == 1)
+		n = 8;
+	else if (inet_pton(AF_INET, c->peer, a) == 1)
+		n = 4;
+	sc_hmac_sha256_init(&h, key, sizeof(key));
+	if (n > 0)
+		sc_hmac_sha256_update(&h, a, n);
+	else
+		sc_hmac_sha256_update(&h, c->peer, strnlen(c->peer, sizeof(c->peer)));
+	sc_hmac_sha256_final(&h, mac);
+	memcpy(owner, mac, STORE_RDV_OWNER_LEN);
 }
 
 /*
@@ -70,7 +105,7 @@ void
 link_post(conn *c, uint64_t id, const Sotto__Wire__LinkPostRequest *rq)
 {
 	store *st = c->srv->st;
-	uint8_t *offer = NULL;
+	uint8_t *offer = NULL, owner[STORE_RDV_OWNER_LEN];
 	size_t offer_len = 0;
 	uint64_t now = now_ms();
 	int rc, in_tx = 0;
@@ -81,6 +116,8 @@ link_post(conn *c, uint64_t id, const Sotto__Wire__LinkPostRequest *rq)
 		session_respond_status(c, id, ST(RATE_LIMITED), "too many link requests");
 		return;
 	}
+	if (!session_rate_ok(c, id, LIMIT_LINK))
+		return;
 	/* Only a device of an account can answer; anyone may offer or pick up
 	 * (both MACed with the code's secret, which the approver checks). */
 	if (rq->slot == WIRE_LINK_ANSWER && c->state != CONN_AUTHED) {
@@ -95,9 +132,10 @@ link_post(conn *c, uint64_t id, const Sotto__Wire__LinkPostRequest *rq)
 	    (rc = st->ops->rdv_take(st, rq->rendezvous_id.data, WIRE_LINK_OFFER, now, 1, &offer,
 	    &offer_len)) != SOTTO_OK)
 		goto out;
+	owner_of(c, owner);
 	if ((rc = st->ops->rdv_put(st, rq->rendezvous_id.data, rq->slot, rq->blob.data, rq->blob.len,
 	    now, now + slot_life_ms(c, rq->slot),
-	    SOTTOD_LINK_MAX_LIVE)) != SOTTO_OK)
+	    SOTTOD_LINK_MAX_LIVE, owner, SOTTOD_LINK_MAX_PER_ADDR)) != SOTTO_OK)
 		goto out;
 	in_tx = 0;
 	if ((rc = st->ops->commit(st)) != SOTTO_OK)
@@ -119,7 +157,8 @@ out:
 		session_respond_status(c, id, ST(FORBIDDEN), "rendezvous id already used");
 		break;
 	case SOTTO_ERR_RATE_LIMITED:
-		session_respond_status(c, id, ST(RATE_LIMITED), "too many pending links");
+		cap_exceeded(c, "link_live", "per_addr=%d all=%d", SOTTOD_LINK_MAX_PER_ADDR, SOTTOD_LINK_MAX_LIVE);
+		session_respond_status(c, id, ST(RATE_LIMITED), "too many pending links (from this address, or in all)");
 		break;
 	default:
 		session_respond_status(c, id, ST(INTERNAL), "storage error");
@@ -143,6 +182,8 @@ link_get(conn *c, uint64_t id, const Sotto__Wire__LinkGetRequest *rq)
 		session_respond_status(c, id, ST(RATE_LIMITED), "too many link requests");
 		return;
 	}
+	if (!session_rate_ok(c, id, LIMIT_LINK))
+		return;
 	/* The answer and the pickup are handed out once; the offer may be looked
 	 * at until answered. */
 	if (consume) {
@@ -201,6 +242,32 @@ recover_failed(conn *c, uint64_t id, Sotto__Wire__Status st, const char *why, co
 	conn_close_after_flush(c);
 }
 
+/*
+ * What a recovery that does not hold the account key is told, whether the
+ * handle exists or not: the answer must not tell which (an unknown handle is
+ * refused at the same step, with the same words, after the same checks of the
+ * request itself, and a signature is verified either way).
+ */
+#define RECOVER_NO_HISTORY	"unknown handle or bad signature"
+#define RECOVER_NO_CHAIN	"device list does not chain to the current one"
+
+/* An unknown handle's stand-in for the account key's signature check. */
+static void
+verify_as_if(const uint8_t sig[SC_SIG], const uint8_t *msg, size_t n)
+{
+	static uint8_t pub[SC_SIGN_PUB];
+	static int made;
+	uint8_t sec[SC_SIGN_SEC];
+
+	if (!made) {
+		sc_sign_keypair(pub, sec);
+		sc_wipe(sec, sizeof(sec));
+		made = 1;
+	}
+	if (sc_verify(sig, msg, n, pub) == SOTTO_OK)
+		log_warn("recover_unknown", "what=signature_by_a_key_nobody_holds");
+}
+
 /* Step 1: who holds the account key may read the list history it will chain to. */
 static void
 recover_history(conn *c, uint64_t id, const Sotto__Wire__RecoverRequest *rq, const dl_list *cur)
@@ -213,7 +280,7 @@ recover_history(conn *c, uint64_t id, const Sotto__Wire__RecoverRequest *rq, con
 	int more = 0;
 
 	if (!auth_sig_ok(c, rq->handle, rq->signature.data, cur->account_pub)) {
-		recover_failed(c, id, ST(UNAUTHENTICATED), "bad signature", rq->handle);
+		recover_failed(c, id, ST(UNAUTHENTICATED), RECOVER_NO_HISTORY, rq->handle);
 		return;
 	}
 	if (st->ops->list_history(st, rq->handle, rq->since_version, SOTTO_MAX_LIST_HISTORY,
@@ -238,6 +305,28 @@ out:
 	store_blobs_free(b, n);
 }
 
+/* Step 2's checks of the request alone (before the handle is looked up, so
+ * that they answer alike for every handle): next gets the parsed list. */
+static int
+recover_request_ok(conn *c, uint64_t id, const Sotto__Wire__RecoverRequest *rq, dl_list *next)
+{
+	if (dl_parse(next, rq->device_list.data, rq->device_list.len) != SOTTO_OK) {
+		recover_failed(c, id, ST(BAD_REQUEST), "device list does not parse", rq->handle);
+		return 0;
+	}
+	if (strcmp(next->handle, rq->handle) != 0 || next->n_devices != 1 ||
+	    !sc_is_zero(next->signer, SC_DEVICE_ID)) {
+		recover_failed(c, id, ST(BAD_REQUEST), "a recovery list names the handle and one device "
+		    "and is signed by the account key", rq->handle);
+		return 0;
+	}
+	if (!auth_sig_ok(c, rq->handle, rq->signature.data, next->devices[0].sig_pub)) {
+		recover_failed(c, id, ST(UNAUTHENTICATED), "bad signature", rq->handle);
+		return 0;
+	}
+	return 1;
+}
+
 /* Step 2: the account key's list with the one new device, which proves its key. */
 static void
 recover_publish(conn *c, uint64_t id, const Sotto__Wire__RecoverRequest *rq, dl_list *cur,
@@ -253,20 +342,8 @@ recover_publish(conn *c, uint64_t id, const Sotto__Wire__RecoverRequest *rq, dl_
 		recover_failed(c, id, ST(INTERNAL), "out of memory", rq->handle);
 		goto out;
 	}
-	if (dl_parse(next, rq->device_list.data, rq->device_list.len) != SOTTO_OK) {
-		recover_failed(c, id, ST(BAD_REQUEST), "device list does not parse", rq->handle);
+	if (!recover_request_ok(c, id, rq, next))
 		goto out;
-	}
-	if (strcmp(next->handle, rq->handle) != 0 || next->n_devices != 1 ||
-	    !sc_is_zero(next->signer, SC_DEVICE_ID)) {
-		recover_failed(c, id, ST(BAD_REQUEST), "a recovery list names the handle and one device "
-		    "and is signed by the account key", rq->handle);
-		goto out;
-	}
-	if (!auth_sig_ok(c, rq->handle, rq->signature.data, next->devices[0].sig_pub)) {
-		recover_failed(c, id, ST(UNAUTHENTICATED), "bad signature", rq->handle);
-		goto out;
-	}
 	if (st->ops->begin(st) != SOTTO_OK) {
 		recover_failed(c, id, ST(INTERNAL), "storage error", rq->handle);
 		goto out;
@@ -275,8 +352,7 @@ recover_publish(conn *c, uint64_t id, const Sotto__Wire__RecoverRequest *rq, dl_
 	dl_hash(h, cur_raw, cur_len);
 	if ((rc = dl_verify_next(cur, h, next, rq->device_list.data, rq->device_list.len)) != SOTTO_OK) {
 		recover_failed(c, id, rc == SOTTO_ERR_BAD_KEY ? ST(BAD_KEY) : ST(CHAIN_INVALID),
-		    rc == SOTTO_ERR_BAD_KEY ? dir_list_error(rc) : "device list does not chain to the current one",
-		    rq->handle);
+		    rc == SOTTO_ERR_BAD_KEY ? dir_list_error(rc) : RECOVER_NO_CHAIN, rq->handle);
 		goto out;
 	}
 	/* The same path as every publish: announced to the other workers too. */
@@ -300,6 +376,24 @@ out:
 	free(next);
 }
 
+/* No such handle: refused as a known one is without its account key. */
+static void
+recover_unknown(conn *c, uint64_t id, const Sotto__Wire__RecoverRequest *rq, dl_list *scratch)
+{
+	uint8_t msg[WIRE_AUTH_MSG_MAX];
+	size_t n = wire_auth_message(msg, c->srv->pin, c->nonce, rq->handle);
+
+	if (rq->device_list.len == 0) {
+		verify_as_if(rq->signature.data, msg, n);
+		recover_failed(c, id, ST(UNAUTHENTICATED), RECOVER_NO_HISTORY, rq->handle);
+		return;
+	}
+	if (!recover_request_ok(c, id, rq, scratch))
+		return;
+	verify_as_if(rq->signature.data, msg, n);
+	recover_failed(c, id, ST(CHAIN_INVALID), RECOVER_NO_CHAIN, rq->handle);
+}
+
 void
 link_recover(conn *c, uint64_t id, const Sotto__Wire__RecoverRequest *rq)
 {
@@ -319,12 +413,12 @@ link_recover(conn *c, uint64_t id, const Sotto__Wire__RecoverRequest *rq)
 		recover_failed(c, id, ST(INTERNAL), "out of memory", rq->handle);
 		goto out;
 	}
-	if ((rc = dir_current(c->srv->st, rq->handle, cur, &raw, &rawlen)) != SOTTO_OK) {
-		if (rc == SOTTO_ERR_NOT_FOUND)
-			recover_failed(c, id, ST(UNAUTHENTICATED), "unknown handle or bad signature",
-			    rq->handle);
-		else
-			recover_failed(c, id, ST(INTERNAL), "storage error", rq->handle);
+	if ((rc = dir_current(c->srv->st, rq->handle, cur, &raw, &rawlen)) == SOTTO_ERR_NOT_FOUND) {
+		recover_unknown(c, id, rq, cur);
+		goto out;
+	}
+	if (rc != SOTTO_OK) {
+		recover_failed(c, id, ST(INTERNAL), "storage error", rq->handle);
 		goto out;
 	}
 	if (rq->device_list.len == 0)

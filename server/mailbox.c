@@ -303,6 +303,8 @@ mbox_send(conn *c, wire_frame *f)
 		own = strcmp(rc_->handle, c->handle) == 0;
 		if ((rc = dircache_get(c->srv, rc_->handle, l, &cur)) != SOTTO_OK) {
 			if (rc == SOTTO_ERR_NOT_FOUND) {
+				/* As a lookup's miss, and the lists before it as hits. */
+				session_charge_lookup(c, SOTTO_LOOKUP_MISS_COST + (double)i);
 				r.status = ST(NO_SUCH_HANDLE);
 				r.error = "no such handle";
 				r.handle = rc_->handle;
@@ -335,6 +337,7 @@ mbox_send(conn *c, wire_frame *f)
 		}
 	}
 	if (n_stale > 0) {
+		session_charge_lookup(c, (double)n_stale);	/* each names a list, as a lookup */
 		r.status = ST(STALE_DEVICE_LIST);
 		r.error = "device lists changed";
 		r.n_stale = n_stale;

@@ -6,6 +6,7 @@
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <malloc.h>
 #include <stdlib.h>
@@ -51,6 +52,18 @@
 #define NET_OUT_WRITE_MAX	(256 * 1024)	/* per lws_write: bounds what lws copies */
 #define NET_WS_HDR_MAX		10
 
+/* An accepted socket until its WebSocket authenticates (the opaque user data
+ * of its wsi): its place in the worker's lists of unauthenticated connections,
+ * oldest first, and its count in the per-address table. */
+enum { PRE_SOCKET = 0, PRE_WEBSOCKET, PRE__LISTS };
+typedef struct pending {
+	struct lws *wsi;
+	limit_entry *e;
+	int listed;
+	int list;			/* PRE_*: how far it got */
+	struct pending *prev, *next;
+} pending;
+
 typedef struct net {
 	server *srv;
 	struct lws_context *ctx;
@@ -70,6 +83,10 @@ typedef struct net {
 	size_t npool;
 	unsigned long long refused;	/* connections refused since the last log line */
 	uint64_t refused_logged_at;
+	/* Unauthenticated connections, oldest first: those still at TCP, TLS or
+	 * HTTP, and those with a WebSocket (they have shown they speak). */
+	pending *pre_head[PRE__LISTS], *pre_tail[PRE__LISTS];
+	size_t n_pre, pre_cap;		/* both lists; SOTTOD_PREAUTH_FD_SHARE */
 } net;
 
 struct pss {
@@ -93,6 +110,70 @@ conn_unref(conn *c)
 	free(c->rx);
 	free(c->out);
 	free(c);
+}
+
+/* The message c was receiving is dropped (done, or c is cut off). */
+static void
+rx_release(conn *c)
+{
+	c->srv->rx_total -= c->rx_cap;
+	free(c->rx);
+	c->rx = NULL;
+	c->rx_len = c->rx_cap = 0;
+}
+
+static void
+pre_unlist(net *n, pending *p)
+{
+	if (p == NULL || !p->listed)
+		return;
+	if (p->prev != NULL)
+		p->prev->next = p->next;
+	else
+		n->pre_head[p->list] = p->next;
+	if (p->next != NULL)
+		p->next->prev = p->prev;
+	else
+		n->pre_tail[p->list] = p->prev;
+	p->prev = p->next = NULL;
+	p->listed = 0;
+	n->n_pre--;
+}
+
+static void
+pre_list(net *n, pending *p, int list)
+{
+	p->list = list;
+	p->prev = n->pre_tail[list];
+	p->next = NULL;
+	if (n->pre_tail[list] != NULL)
+		n->pre_tail[list]->next = p;
+	else
+		n->pre_head[list] = p;
+	n->pre_tail[list] = p;
+	p->listed = 1;
+	n->n_pre++;
+}
+
+/* Too many unauthenticated: the oldest of those that never got as far as a
+ * WebSocket goes, else the oldest of the others. The newest may be an honest
+ * client in its handshake; the oldest has had its chance. */
+static void
+pre_evict(net *n)
+{
+	pending *old;
+
+	if (n->n_pre <= n->pre_cap)
+		return;
+	if ((old = n->pre_head[PRE_SOCKET]) == NULL && (old = n->pre_head[PRE_WEBSOCKET]) == NULL)
+		return;
+	pre_unlist(n, old);
+	cap_exceeded(NULL, "preauth_conns", "limit=%zu", n->pre_cap);
+	/* At once, not at the next turn: a burst of accepts would otherwise
+	 * run out of descriptors first. Not inside old's own callback (we are
+	 * in the listening socket's), so closing it here is safe; its
+	 * WSI_DESTROY frees old. */
+	lws_set_timeout(old->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
 }
 
 static void
@@ -447,9 +528,7 @@ conn_gone(conn *c)
 	session_closed(c);
 	out_release(c);
 	(void)tls_conn_read_ahead(lws_get_ssl(c->wsi), on_records, NULL);
-	free(c->rx);
-	c->rx = NULL;
-	c->rx_len = c->rx_cap = 0;
+	rx_release(c);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -488,9 +567,38 @@ reject_input(conn *c, Sotto__Wire__Status st, const char *why)
 	else
 		log_info("bad_frame", "conn=%llu reason=\"%s\"", (unsigned long long)c->serial, why);
 	metrics_error(ME_BAD_FRAME);
-	c->rx_len = 0;
+	rx_release(c);
 	session_respond_status(c, 0, st, why);
 	conn_close_after_flush(c);
+}
+
+/*
+ * The worker holds more than SOTTOD_MAX_RX_TOTAL in messages being received:
+ * the connection holding the most is cut off (as a slow reader is on the
+ * output side), until the total is under the cap again. Returns 1 when c
+ * itself was cut.
+ */
+static int
+rx_over_budget(conn *c)
+{
+	server *s = c->srv;
+	conn *big, *x;
+	int cut_self = 0;
+
+	while (s->rx_total > SOTTOD_MAX_RX_TOTAL) {
+		big = NULL;
+		for (x = s->conns; x != NULL; x = x->next)
+			if (x->rx_cap > 0 && (big == NULL || x->rx_cap > big->rx_cap))
+				big = x;
+		if (big == NULL)
+			break;
+		cap_exceeded(big, "rx_total", "held=%zu worker_held=%zu limit=%llu", big->rx_cap, s->rx_total,
+		    (unsigned long long)SOTTOD_MAX_RX_TOTAL);
+		cut_self |= big == c;
+		reject_input(big, SOTTO__WIRE__STATUS__TOO_LARGE, "server busy: message dropped");
+		net_closed_one(s, NET_TRIM_AFTER_CLOSES);
+	}
+	return cut_self;
 }
 
 static int
@@ -513,34 +621,47 @@ on_receive(conn *c, struct lws *wsi, const uint8_t *in, size_t len)
 		reject_input(c, SOTTO__WIRE__STATUS__TOO_LARGE, "frame too large");
 		return 0;
 	}
-	if (c->rx_len + len + remaining > c->rx_cap) {
-		ncap = c->rx_len + len + remaining;
-		if (ncap < 4096)
-			ncap = 4096;
+	/* Memory for what came, not for what the header promises: a peer that
+	 * declares a large message and sends a byte holds a byte. */
+	if (c->rx_len + len > c->rx_cap) {
+		for (ncap = c->rx_cap > 4096 ? c->rx_cap : 4096; ncap < c->rx_len + len; ncap *= 2)
+			;
+		if (ncap > cap)
+			ncap = cap;
 		if ((nb = realloc(c->rx, ncap)) == NULL) {
 			reject_input(c, SOTTO__WIRE__STATUS__INTERNAL, "out of memory");
 			return 0;
 		}
+		c->srv->rx_total += ncap - c->rx_cap;
 		c->rx = nb;
 		c->rx_cap = ncap;
+		if (rx_over_budget(c))
+			return 0;
 	}
 	if (len > 0)
 		memcpy(c->rx + c->rx_len, in, len);
 	c->rx_len += len;
-	if (!lws_is_final_fragment(wsi) || remaining > 0)
+	if (!lws_is_final_fragment(wsi) || remaining > 0) {
+		/* Unfinished: it must be finished in time (callback, TIMER). */
+		if (c->state == CONN_AUTHED && !c->rx_timed) {
+			c->rx_timed = 1;
+			lws_set_timer_usecs(wsi, (lws_usec_t)SOTTOD_FRAME_SECONDS * LWS_US_PER_SEC);
+		}
 		return 0;
-	session_frame(c, c->rx, c->rx_len);
-	c->rx_len = 0;
-	if (c->rx_cap > NET_RX_CHUNK) {
-		/* Give back what one large message needed. */
-		free(c->rx);
-		c->rx = NULL;
-		c->rx_cap = 0;
 	}
+	if (c->rx_timed) {
+		c->rx_timed = 0;
+		lws_set_timer_usecs(wsi, LWS_SET_TIMER_USEC_CANCEL);
+	}
+	session_frame(c, c->rx, c->rx_len);
+	/* An idle connection holds no input buffer (nor any of rx_total). */
+	rx_release(c);
 	if (c->state == CONN_AUTHED && !c->timeout_cleared && !c->closing) {
 		lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
 		lws_set_timer_usecs(wsi, LWS_SET_TIMER_USEC_CANCEL);
 		c->timeout_cleared = 1;
+		/* No longer one of the unauthenticated the oldest of which goes. */
+		pre_unlist(c->srv->net, lws_get_opaque_user_data(wsi));
 	}
 	return 0;
 }
@@ -607,14 +728,27 @@ callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in
 	switch (reason) {
 	case LWS_CALLBACK_WSI_DESTROY:
 		/* Every accepted socket ends here, however far it got. */
-		if (s != NULL && s->lim != NULL) {
-			limits_conn_close(s->lim, lws_get_opaque_user_data(wsi));
+		if (s != NULL && lws_get_opaque_user_data(wsi) != NULL) {
+			pending *p = lws_get_opaque_user_data(wsi);
+
+			pre_unlist(s->net, p);
+			limits_conn_close(s->lim, p->e);
+			free(p);
 			lws_set_opaque_user_data(wsi, NULL);
 		}
 		if (s != NULL)
 			net_closed_one(s, 1);
 		return 0;
 	case LWS_CALLBACK_TIMER:
+		/* A message not finished in time: its bytes go, and the connection. */
+		if (pss != NULL && pss->c != NULL && pss->c->state == CONN_AUTHED && pss->c->rx_timed &&
+		    !pss->c->closing) {
+			pss->c->rx_timed = 0;
+			cap_exceeded(pss->c, "frame_seconds", "held=%zu limit=%d", pss->c->rx_len,
+			    SOTTOD_FRAME_SECONDS);
+			reject_input(pss->c, SOTTO__WIRE__STATUS__BAD_REQUEST, "message not completed in time");
+			return 0;
+		}
 		/* The pre-authentication time is up: say so, then close. */
 		if (pss != NULL && pss->c != NULL && pss->c->state == CONN_PREAUTH && !pss->c->closing) {
 			cap_exceeded(pss->c, "preauth_seconds", "limit=%llu",
@@ -639,6 +773,12 @@ callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in
 	case LWS_CALLBACK_ESTABLISHED:
 		if (s == NULL || (pss->c = conn_new(s, wsi)) == NULL)
 			return -1;
+		if (lws_get_opaque_user_data(wsi) != NULL) {
+			pending *p = lws_get_opaque_user_data(wsi);
+
+			pre_unlist(s->net, p);
+			pre_list(s->net, p, PRE_WEBSOCKET);
+		}
 		log_info("conn_open", "conn=%llu peer=%s conns=%zu", (unsigned long long)pss->c->serial,
 		    pss->c->peer, s->n_conns);
 		/* Without it, two reads and a loop turn per record. */
@@ -777,6 +917,7 @@ accept_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 	socklen_t sl;
 	char peer[LIMITS_ADDR_MAX];
 	limit_entry *e = NULL;
+	pending *p;
 	struct lws *nw;
 	int one = 1, fd;
 
@@ -808,13 +949,24 @@ accept_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 				continue;
 			}
 		}
+		if ((p = calloc(1, sizeof(*p))) == NULL) {
+			close(fd);
+			limits_conn_close(s->lim, e);
+			continue;
+		}
+		p->e = e;
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		keepalive_on(fd);
 		/* On failure lws closes fd itself. */
-		if ((nw = lws_adopt_socket_vhost(n->vh, fd)) == NULL)
+		if ((nw = lws_adopt_socket_vhost(n->vh, fd)) == NULL) {
 			limits_conn_close(s->lim, e);
-		else if (e != NULL)
-			lws_set_opaque_user_data(nw, e);
+			free(p);
+			continue;
+		}
+		p->wsi = nw;
+		lws_set_opaque_user_data(nw, p);
+		pre_list(n, p, PRE_SOCKET);
+		pre_evict(n);
 	}
 	return 0;
 }
@@ -928,6 +1080,7 @@ net_run(server *s)
 	ev_timer tick;
 	ev_io cmw;
 	void *foreign[1];
+	struct rlimit rl;
 	net n;
 	int port, rc = SOTTO_ERR_NETWORK;
 
@@ -937,6 +1090,11 @@ net_run(server *s)
 	n.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	n.srv = s;
 	s->net = &n;
+	n.pre_cap = 1024;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		n.pre_cap = (size_t)rl.rlim_cur / SOTTOD_PREAUTH_FD_SHARE;
+	if (n.pre_cap < 16)
+		n.pre_cap = 16;
 	if (config_split_address(s->cfg.listen, host, sizeof(host), &port, 1) != SOTTO_OK)
 		return SOTTO_ERR_INVALID_ARG;
 	snprintf(cert, sizeof(cert), "%s/server.crt", s->dir);

@@ -7,9 +7,13 @@
 
 #define LIMITS_BUCKETS	8192
 
+/* Whose bucket an entry is; the node's has the key GLOBAL_KEY. */
+enum limit_scope { SCOPE_ADDR = 0, SCOPE_DEVICE, SCOPE_ACCOUNT, SCOPE_GLOBAL, SCOPE__COUNT };
+#define GLOBAL_KEY	"*"
+
 struct limit_entry {
 	limit_entry *next;
-	int is_device;
+	enum limit_scope scope;
 	uint8_t key[LIMITS_ADDR_MAX];
 	size_t keylen;
 	uint64_t conns;
@@ -21,9 +25,18 @@ struct limits {
 	limit_entry *b[LIMITS_BUCKETS];
 	size_t n;
 	uint64_t conn_cap;
-	double rate[2][LIMIT__COUNT];	/* [is_device][kind] per second */
-	double burst[2][LIMIT__COUNT];
+	double rate[SCOPE__COUNT][LIMIT__COUNT];	/* per second; 0: no such bucket */
+	double burst[SCOPE__COUNT][LIMIT__COUNT];
 };
+
+static const char *const scope_name[SCOPE__COUNT] = { "address", "device", "account", "server" };
+
+/* A node-wide figure as one worker's share of it (at least 1). */
+static double
+share(double v, size_t workers)
+{
+	return v / (double)workers < 1.0 ? 1.0 : v / (double)workers;
+}
 
 int
 limits_new(limits **out, const sottod_config *cfg, size_t workers)
@@ -36,14 +49,22 @@ limits_new(limits **out, const sottod_config *cfg, size_t workers)
 	if (workers == 0)
 		workers = 1;
 	l->conn_cap = (cfg->max_conns_per_addr + workers - 1) / workers;
-	l->rate[1][LIMIT_LOOKUP] = (double)cfg->lookup_rate;
-	l->burst[1][LIMIT_LOOKUP] = (double)cfg->lookup_burst;
-	l->rate[0][LIMIT_LOOKUP] = (double)cfg->addr_lookup_rate;
-	l->burst[0][LIMIT_LOOKUP] = (double)cfg->addr_lookup_burst;
-	l->rate[1][LIMIT_SEND] = (double)cfg->send_rate;
-	l->burst[1][LIMIT_SEND] = (double)cfg->send_burst;
-	l->rate[0][LIMIT_SEND] = (double)cfg->addr_send_rate;
-	l->burst[0][LIMIT_SEND] = (double)cfg->addr_send_burst;
+	l->rate[SCOPE_DEVICE][LIMIT_LOOKUP] = (double)cfg->lookup_rate;
+	l->burst[SCOPE_DEVICE][LIMIT_LOOKUP] = (double)cfg->lookup_burst;
+	l->rate[SCOPE_ACCOUNT][LIMIT_LOOKUP] = (double)cfg->lookup_rate * LIMITS_ACCOUNT_FACTOR;
+	l->burst[SCOPE_ACCOUNT][LIMIT_LOOKUP] = (double)cfg->lookup_burst * LIMITS_ACCOUNT_FACTOR;
+	l->rate[SCOPE_ADDR][LIMIT_LOOKUP] = (double)cfg->addr_lookup_rate;
+	l->burst[SCOPE_ADDR][LIMIT_LOOKUP] = (double)cfg->addr_lookup_burst;
+	l->rate[SCOPE_GLOBAL][LIMIT_LOOKUP] = share(LIMITS_GLOBAL_LOOKUP_RATE, workers);
+	l->burst[SCOPE_GLOBAL][LIMIT_LOOKUP] = share(LIMITS_GLOBAL_LOOKUP_BURST, workers);
+	l->rate[SCOPE_DEVICE][LIMIT_SEND] = (double)cfg->send_rate;
+	l->burst[SCOPE_DEVICE][LIMIT_SEND] = (double)cfg->send_burst;
+	l->rate[SCOPE_ADDR][LIMIT_SEND] = (double)cfg->addr_send_rate;
+	l->burst[SCOPE_ADDR][LIMIT_SEND] = (double)cfg->addr_send_burst;
+	l->rate[SCOPE_ADDR][LIMIT_LINK] = LIMITS_LINK_ADDR_RATE;
+	l->burst[SCOPE_ADDR][LIMIT_LINK] = LIMITS_LINK_ADDR_BURST;
+	l->rate[SCOPE_GLOBAL][LIMIT_LINK] = share(LIMITS_GLOBAL_LINK_RATE, workers);
+	l->burst[SCOPE_GLOBAL][LIMIT_LINK] = share(LIMITS_GLOBAL_LINK_BURST, workers);
 	*out = l;
 	return SOTTO_OK;
 }
@@ -76,9 +97,9 @@ limits_entries(const limits *l)
 }
 
 static size_t
-hash(int is_device, const uint8_t *k, size_t n)
+hash(enum limit_scope scope, const uint8_t *k, size_t n)
 {
-	uint32_t h = 2166136261u ^ (uint32_t)is_device;
+	uint32_t h = 2166136261u ^ (uint32_t)scope;
 
 	for (size_t i = 0; i < n; i++)
 		h = (h ^ k[i]) * 16777619u;
@@ -88,7 +109,7 @@ hash(int is_device, const uint8_t *k, size_t n)
 static void
 refill(const limits *l, limit_entry *e, enum limit_kind k, uint64_t now)
 {
-	double burst = l->burst[e->is_device][k];
+	double burst = l->burst[e->scope][k];
 
 	if (e->at_ms[k] == 0) {
 		e->tokens[k] = burst;
@@ -96,7 +117,7 @@ refill(const limits *l, limit_entry *e, enum limit_kind k, uint64_t now)
 		return;
 	}
 	if (now > e->at_ms[k]) {
-		e->tokens[k] += (double)(now - e->at_ms[k]) * l->rate[e->is_device][k] / 1000.0;
+		e->tokens[k] += (double)(now - e->at_ms[k]) * l->rate[e->scope][k] / 1000.0;
 		if (e->tokens[k] > burst)
 			e->tokens[k] = burst;
 		e->at_ms[k] = now;
@@ -112,7 +133,7 @@ idle(const limits *l, limit_entry *e, uint64_t now)
 		if (e->at_ms[k] == 0)
 			continue;
 		refill(l, e, (enum limit_kind)k, now);
-		if (e->tokens[k] < l->burst[e->is_device][k])
+		if (e->tokens[k] < l->burst[e->scope][k])
 			return 0;
 	}
 	return 1;
@@ -137,16 +158,16 @@ limits_sweep(limits *l, uint64_t now_ms)
 
 /* The entry for key, made if absent (NULL: the table is full of live entries). */
 static limit_entry *
-entry(limits *l, int is_device, const uint8_t *key, size_t n, uint64_t now)
+entry(limits *l, enum limit_scope scope, const uint8_t *key, size_t n, uint64_t now)
 {
 	size_t h;
 	limit_entry *e;
 
 	if (n == 0 || n > LIMITS_ADDR_MAX)
 		return NULL;
-	h = hash(is_device, key, n);
+	h = hash(scope, key, n);
 	for (e = l->b[h]; e != NULL; e = e->next)
-		if (e->is_device == is_device && e->keylen == n && memcmp(e->key, key, n) == 0)	/* not secret: addresses and device ids */
+		if (e->scope == scope && e->keylen == n && memcmp(e->key, key, n) == 0)	/* not secret: addresses and device ids */
 			return e;
 	if (l->n >= LIMITS_MAX_ENTRIES) {
 		limits_sweep(l, now);
@@ -155,7 +176,7 @@ entry(limits *l, int is_device, const uint8_t *key, size_t n, uint64_t now)
 	}
 	if ((e = calloc(1, sizeof(*e))) == NULL)
 		return NULL;
-	e->is_device = is_device;
+	e->scope = scope;
 	memcpy(e->key, key, n);
 	e->keylen = n;
 	e->next = l->b[h];
@@ -167,7 +188,7 @@ entry(limits *l, int is_device, const uint8_t *key, size_t n, uint64_t now)
 static limit_entry *
 addr_entry(limits *l, const char *addr, uint64_t now)
 {
-	return entry(l, 0, (const uint8_t *)addr, strnlen(addr, LIMITS_ADDR_MAX + 1), now);
+	return entry(l, SCOPE_ADDR, (const uint8_t *)addr, strnlen(addr, LIMITS_ADDR_MAX + 1), now);
 }
 
 limit_entry *
@@ -189,56 +210,82 @@ limits_conn_close(limits *l, limit_entry *e)
 		e->conns--;
 }
 
-int
-limits_take(limits *l, enum limit_kind kind, const uint8_t device[SC_DEVICE_ID], const char *addr,
-    double cost, uint64_t now_ms, const char **which)
+/* The entries who is charged to for kind, in scope order; NULL where the
+ * scope has no bucket for kind or who has no key there. 0: the table is full. */
+static int
+entries(limits *l, enum limit_kind kind, const limit_who *who, uint64_t now, limit_entry *e[SCOPE__COUNT],
+    const char **which)
 {
-	limit_entry *d = NULL, *a = NULL;
+	const uint8_t *key[SCOPE__COUNT] = { NULL };
+	size_t len[SCOPE__COUNT] = { 0 };
 
-	*which = "device";
-	if (device != NULL && (d = entry(l, 1, device, SC_DEVICE_ID, now_ms)) == NULL)
-		return 0;
-	*which = "address";
-	if (addr != NULL && *addr != '\0' && (a = addr_entry(l, addr, now_ms)) == NULL)
-		return 0;
-	if (d != NULL) {
-		refill(l, d, kind, now_ms);
-		if (d->tokens[kind] < cost) {
-			*which = "device";
+	if (who->addr != NULL && who->addr[0] != '\0') {
+		key[SCOPE_ADDR] = (const uint8_t *)who->addr;
+		len[SCOPE_ADDR] = strnlen(who->addr, LIMITS_ADDR_MAX + 1);
+	}
+	if (who->device != NULL) {
+		key[SCOPE_DEVICE] = who->device;
+		len[SCOPE_DEVICE] = SC_DEVICE_ID;
+	}
+	if (who->account != NULL && who->account[0] != '\0') {
+		key[SCOPE_ACCOUNT] = (const uint8_t *)who->account;
+		len[SCOPE_ACCOUNT] = strnlen(who->account, LIMITS_ADDR_MAX + 1);
+	}
+	key[SCOPE_GLOBAL] = (const uint8_t *)GLOBAL_KEY;
+	len[SCOPE_GLOBAL] = sizeof(GLOBAL_KEY) - 1;
+	for (int sc = 0; sc < SCOPE__COUNT; sc++)
+		e[sc] = NULL;
+	for (int sc = 0; sc < SCOPE__COUNT; sc++) {
+		if (key[sc] == NULL || l->rate[sc][kind] <= 0)
+			continue;
+		if ((e[sc] = entry(l, (enum limit_scope)sc, key[sc], len[sc], now)) == NULL) {
+			*which = scope_name[sc];
 			return 0;
 		}
 	}
-	if (a != NULL) {
-		refill(l, a, kind, now_ms);
-		if (a->tokens[kind] < cost) {
-			*which = "address";
-			return 0;
-		}
-	}
-	if (d != NULL)
-		d->tokens[kind] -= cost;
-	if (a != NULL)
-		a->tokens[kind] -= cost;
 	return 1;
 }
 
-static void
-charge_one(const limits *l, limit_entry *e, enum limit_kind kind, double cost, uint64_t now)
+int
+limits_take(limits *l, enum limit_kind kind, const limit_who *who, double need, double cost,
+    uint64_t now_ms, const char **which)
 {
-	if (e == NULL)
-		return;
-	refill(l, e, kind, now);
-	e->tokens[kind] -= cost;
-	if (e->tokens[kind] < 0)
-		e->tokens[kind] = 0;
+	limit_entry *e[SCOPE__COUNT];
+
+	*which = "server";
+	if (!entries(l, kind, who, now_ms, e, which))
+		return 0;
+	if (need < cost)
+		need = cost;
+	for (int sc = 0; sc < SCOPE__COUNT; sc++) {
+		if (e[sc] == NULL)
+			continue;
+		refill(l, e[sc], kind, now_ms);
+		if (e[sc]->tokens[kind] < need) {
+			*which = scope_name[sc];
+			return 0;
+		}
+	}
+	for (int sc = 0; sc < SCOPE__COUNT; sc++)
+		if (e[sc] != NULL)
+			e[sc]->tokens[kind] -= cost;
+	return 1;
 }
 
 void
-limits_charge(limits *l, enum limit_kind kind, const uint8_t device[SC_DEVICE_ID], const char *addr,
-    double cost, uint64_t now_ms)
+limits_charge(limits *l, enum limit_kind kind, const limit_who *who, double cost, uint64_t now_ms)
 {
-	if (device != NULL)
-		charge_one(l, entry(l, 1, device, SC_DEVICE_ID, now_ms), kind, cost, now_ms);
-	if (addr != NULL && *addr != '\0')
-		charge_one(l, addr_entry(l, addr, now_ms), kind, cost, now_ms);
+	limit_entry *e[SCOPE__COUNT];
+	const char *which;
+
+	/* A full table: whatever entries were found are still charged. */
+	(void)entries(l, kind, who, now_ms, e, &which);
+	for (int sc = 0; sc < SCOPE__COUNT; sc++) {
+		if (e[sc] == NULL)
+			continue;
+		refill(l, e[sc], kind, now_ms);
+		e[sc]->tokens[kind] -= cost;
+		if (e[sc]->tokens[kind] < -l->burst[sc][kind])
+			e[sc]->tokens[kind] = -l->burst[sc][kind];
+	}
 }

@@ -1,9 +1,17 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * Per-worker abuse limits: connections per source address, and token buckets
- * (a burst, refilled at a rate per second) for lookups and sends, per device
- * and per source address. The values come from sottod.conf (config.h; the
- * defaults and ceilings from caps.h).
+ * (a burst, refilled at a rate per second) for lookups, sends and linking,
+ * per source address, per device, per account and for the whole server. The
+ * values come from sottod.conf (config.h; the defaults and ceilings from
+ * caps.h) and, for the buckets sottod.conf does not name, from here.
+ *
+ * LIMIT_LOOKUP is the budget of everything that tells whether a handle
+ * exists (docs/OPERATIONS.md "Enumeration"): a lookup, a send's answer, a
+ * recovery attempt, an open registration. A request needs room for a miss
+ * (SOTTO_LOOKUP_MISS_COST) before it is looked at, and a miss is charged
+ * after the fact: so no bucket, however it is spent, lets more than
+ * rate / SOTTO_LOOKUP_MISS_COST misses a second through.
  *
  * Each worker keeps its own table: a peer whose connections the kernel spreads
  * over N workers meets N tables. The connection cap is therefore split (each
@@ -27,10 +35,37 @@
 /* Longest address key (IPv6 text, with room). */
 #define LIMITS_ADDR_MAX		64
 
-enum limit_kind { LIMIT_LOOKUP = 0, LIMIT_SEND, LIMIT__COUNT };
+/* Per account: its devices together get this many times one device's
+ * lookup budget (an account has several devices, not several people). */
+#define LIMITS_ACCOUNT_FACTOR	2
+/* The whole node (split evenly over its workers): lookups a second and burst.
+ * Misses cost SOTTO_LOOKUP_MISS_COST, so at most 1,000 unknown handles a
+ * second are confirmed on a node whoever asks, from however many addresses. */
+#define LIMITS_GLOBAL_LOOKUP_RATE	10000
+#define LIMITS_GLOBAL_LOOKUP_BURST	40000
+/* A recovery attempt (unauthenticated: only its address and the node pay)
+ * costs this many lookup tokens: 10 a second per address by default. */
+#define LIMITS_RECOVER_COST	100
+/* Linking (LinkPost and LinkGet, before or after authentication): per source
+ * address, and for the node. A new device polls once a second; an approver a
+ * few times in all. */
+#define LIMITS_LINK_ADDR_RATE		10
+#define LIMITS_LINK_ADDR_BURST		60
+#define LIMITS_GLOBAL_LINK_RATE		1000
+#define LIMITS_GLOBAL_LINK_BURST	5000
+
+enum limit_kind { LIMIT_LOOKUP = 0, LIMIT_SEND, LIMIT_LINK, LIMIT__COUNT };
 
 typedef struct limits limits;
 typedef struct limit_entry limit_entry;
+
+/* Whom a request is charged to. device NULL or account NULL/"": not
+ * authenticated (those buckets are skipped); addr NULL/"": no address. */
+typedef struct limit_who {
+	const uint8_t *device;
+	const char *account;
+	const char *addr;
+} limit_who;
 
 /* A table for one of workers worker processes. *out: caller frees with
  * limits_free. SOTTO_ERR_NOMEM. */
@@ -48,15 +83,17 @@ limit_entry *limits_conn_open(limits *l, const char *addr);
 /* Accepts NULL. */
 void limits_conn_close(limits *l, limit_entry *e);
 
-/* Take cost tokens of kind from both the device's bucket and addr's: 1 when
- * both had them (both charged), 0 when either was short (neither charged).
- * *which names the bucket that refused ("device" or "address"). */
-int limits_take(limits *l, enum limit_kind kind, const uint8_t device[SC_DEVICE_ID], const char *addr,
-    double cost, uint64_t now_ms, const char **which);
-/* Charge cost more after the fact (a lookup that missed), down to an empty
- * bucket: the next request pays for it. */
-void limits_charge(limits *l, enum limit_kind kind, const uint8_t device[SC_DEVICE_ID], const char *addr,
-    double cost, uint64_t now_ms);
+/* Take cost tokens of kind from each of who's buckets (device, account,
+ * address) and the node's, when every one holds at least need (>= cost): 1
+ * then (all charged), else 0 (none charged; *which names the bucket that
+ * refused: "device", "account", "address" or "server"). A bucket the
+ * configuration does not give kind is not consulted. */
+int limits_take(limits *l, enum limit_kind kind, const limit_who *who, double need, double cost,
+    uint64_t now_ms, const char **which);
+/* Charge cost more after the fact (a lookup that missed) to the same buckets.
+ * A bucket may go into debt, down to minus its burst: later requests pay for
+ * it, so what is charged afterwards limits as surely as what is taken first. */
+void limits_charge(limits *l, enum limit_kind kind, const limit_who *who, double cost, uint64_t now_ms);
 
 /* Drop entries with no connection whose buckets are full again. */
 void limits_sweep(limits *l, uint64_t now_ms);

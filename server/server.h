@@ -30,6 +30,22 @@
  * holding at least the fair share is cut off as a slow reader. */
 #define SOTTOD_MAX_OUTQ_TOTAL		(256 * 1024 * 1024)
 #define SOTTOD_OUTQ_FAIR_SHARE		(1024 * 1024)
+/* Input: a WebSocket message being received must be complete this long
+ * after its first bytes came (401,872 bytes in 30 s is 13 KiB/s: a slow
+ * mobile link), else the connection is closed; bytes held in such partial
+ * messages over all of a worker's connections, past which the connection
+ * holding the most is closed. */
+#define SOTTOD_FRAME_SECONDS		30
+#define SOTTOD_MAX_RX_TOTAL		(64 * 1024 * 1024)
+/* Authenticated connections of one device on one worker; a new one past it
+ * closes the device's oldest (a crashed client's connection lingers until
+ * TCP keepalive finds it; the newest is the one in use). */
+#define SOTTOD_MAX_CONNS_PER_DEVICE	16
+/* Connections not yet authenticated (TCP, TLS, WebSocket stages) a worker
+ * holds: its descriptor limit divided by this. A new connection past it
+ * closes the oldest one still unauthenticated, so a flood of connections
+ * that never speak cannot take every descriptor from honest clients. */
+#define SOTTOD_PREAUTH_FD_SHARE		2
 /* Operations staged in one group-commit batch before it is flushed at once. */
 #define SOTTOD_MAX_BATCH_OPS		256
 /* Rows one batch may write (copies inserted + copies acknowledged): bounds how
@@ -58,6 +74,11 @@
 /* Handles one connection follows for DeviceListChanged besides its own
  * (directory.c dir_follow): 32 x 65 bytes, allocated on the first. */
 #define SOTTOD_MAX_FOLLOWS		32
+/* Live entries one source address (an IPv6 /64) may hold, so that filling
+ * the store takes SOTTOD_LINK_MAX_LIVE / this many addresses (per worker:
+ * each worker keys its own hash of the address). The per-address and
+ * node-wide request rates are in ratelimit.h (LIMITS_LINK_*). */
+#define SOTTOD_LINK_MAX_PER_ADDR	64
 
 enum conn_state {
 	CONN_PREAUTH = 0,	/* challenge sent, nonce unused */
@@ -90,7 +111,8 @@ typedef struct conn {
 	uint64_t link_at_ms;		/* 0: budget not started */
 
 	uint8_t *rx;			/* message being reassembled */
-	size_t rx_len, rx_cap;
+	size_t rx_len, rx_cap;		/* rx_cap counts in srv->rx_total */
+	int rx_timed;			/* SOTTOD_FRAME_SECONDS timer armed for it */
 
 	/* WebSocket frames not written yet (net.c): bytes out_off..out_len of
 	 * out. Written together at the end of the loop turn that queued them. */
@@ -159,6 +181,7 @@ struct server {
 	struct quota_rate *qrate;	/* accounts' byte rates (quota.h), made by the first send; owned */
 	int listen_fd;			/* >= 0: the listening socket the supervisor bound */
 	size_t out_total;		/* bytes queued over all connections (net.c) */
+	size_t rx_total;		/* bytes of messages being received (net.c) */
 	uint8_t *tls_key;		/* PEM, read before privileges were dropped */
 	size_t tls_key_len;		/* (sc_secure_alloc; NULL: read the files) */
 	uint8_t *tls_cert;
@@ -199,9 +222,16 @@ conn *conn_next_device(conn *c, const uint8_t id[SC_DEVICE_ID]);
  * number suppressed meanwhile. c may be NULL (before a connection exists). */
 void cap_exceeded(const conn *c, const char *cap, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Take one token of kind for c's device and address (charging cost); on
- * refusal answer id with RATE_LIMITED and a clear text, log, and return 0. */
+/* Take one token of kind for c's device, account, address and the server
+ * (a lookup needs room for a miss, ratelimit.h); on refusal answer id with
+ * RATE_LIMITED and a clear text, log, and return 0. */
 int session_rate_ok(conn *c, uint64_t id, enum limit_kind kind);
+/* The same for a request whose answer may tell whether a handle exists:
+ * needs room for a miss (or cost, if more) in the lookup buckets, takes cost. */
+int session_probe_ok(conn *c, uint64_t id, double cost);
+/* After an answer that told more (a miss, a stale list): charge cost more
+ * lookup tokens to c's buckets, into debt if need be. */
+void session_charge_lookup(conn *c, double cost);
 /* Send a Response with status (and optional detail) answering id. */
 void session_respond_status(conn *c, uint64_t id, Sotto__Wire__Status st, const char *detail);
 void session_respond(conn *c, uint64_t id, Sotto__Wire__Response *r);

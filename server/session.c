@@ -65,6 +65,30 @@ detach_device(conn *c)
 	c->dnext = c->dprev = NULL;
 }
 
+/* c (not attached yet) is its device's newest connection: past the cap, the
+ * oldest still open goes. */
+static void
+drop_oldest_past_cap(conn *c)
+{
+	conn *x, *oldest = NULL;
+	size_t n = 0;
+
+	for (x = conn_first_device(c->srv, c->device_id); x != NULL;
+	    x = conn_next_device(x->dnext, c->device_id)) {
+		if (x->closing)
+			continue;
+		n++;
+		if (oldest == NULL || x->serial < oldest->serial)
+			oldest = x;
+	}
+	if (n < SOTTOD_MAX_CONNS_PER_DEVICE || oldest == NULL)
+		return;
+	cap_exceeded(oldest, "conns_per_device", "limit=%d", SOTTOD_MAX_CONNS_PER_DEVICE);
+	session_respond_status(oldest, 0, SOTTO__WIRE__STATUS__RATE_LIMITED,
+	    "too many connections of this device: the oldest is closed");
+	conn_close_after_flush(oldest);
+}
+
 void
 session_authenticated(conn *c, const char *handle, const uint8_t id[SC_DEVICE_ID])
 {
@@ -73,6 +97,7 @@ session_authenticated(conn *c, const char *handle, const uint8_t id[SC_DEVICE_ID
 	snprintf(c->handle, sizeof(c->handle), "%s", handle);
 	memcpy(c->device_id, id, SC_DEVICE_ID);
 	c->state = CONN_AUTHED;
+	drop_oldest_past_cap(c);
 	attach_device(c);
 	sc_hex(hex, id, SC_DEVICE_ID);
 	log_info("auth_ok", "conn=%llu handle=%s device=%s", (unsigned long long)c->serial, handle, hex);
@@ -169,27 +194,95 @@ cap_exceeded(const conn *c, const char *cap, const char *fmt, ...)
 	slot[i].suppressed = 0;
 }
 
+/* Whom c's requests are charged to: its device and account once
+ * authenticated, its address always. */
+static limit_who
+who_of(const conn *c)
+{
+	limit_who w = { NULL, NULL, c->peer };
+
+	if (c->state == CONN_AUTHED) {
+		w.device = c->device_id;
+		w.account = c->handle;
+	}
+	return w;
+}
+
+/* The bucket that refused (limits_take's *which): device, account, address, server. */
+static int
+scope_of(const char *which)
+{
+	static const char *const scopes[] = { "device", "account", "address" };
+
+	for (int i = 0; i < 3; i++)
+		if (strcmp(which, scopes[i]) == 0)
+			return i;
+	return 3;
+}
+
+/* Its rate, for the peer's text, and the cap's name, for the log. */
+static uint64_t
+refused_rate(const sottod_config *cfg, enum limit_kind kind, int scope)
+{
+	const uint64_t rates[LIMIT__COUNT][4] = {
+		{ cfg->lookup_rate, cfg->lookup_rate * LIMITS_ACCOUNT_FACTOR, cfg->addr_lookup_rate,
+		    LIMITS_GLOBAL_LOOKUP_RATE },
+		{ cfg->send_rate, cfg->send_rate, cfg->addr_send_rate, cfg->addr_send_rate },
+		{ LIMITS_LINK_ADDR_RATE, LIMITS_LINK_ADDR_RATE, LIMITS_LINK_ADDR_RATE, LIMITS_GLOBAL_LINK_RATE },
+	};
+
+	return rates[kind][scope];
+}
+
+static const char *
+cap_name(enum limit_kind kind, int scope)
+{
+	static const char *const names[LIMIT__COUNT][4] = {
+		{ "lookup_rate", "account_lookup_rate", "addr_lookup_rate", "global_lookup_rate" },
+		{ "send_rate", "send_rate", "addr_send_rate", "addr_send_rate" },
+		{ "addr_link_rate", "addr_link_rate", "addr_link_rate", "global_link_rate" },
+	};
+
+	return names[kind][scope];
+}
+
+static int
+take(conn *c, uint64_t id, enum limit_kind kind, double need, double cost)
+{
+	const char *which, *what = kind == LIMIT_LOOKUP ? "lookups" : kind == LIMIT_SEND ? "sends" :
+	    "link requests";
+	limit_who w = who_of(c);
+	char text[160];
+
+	if (c->srv->lim == NULL || limits_take(c->srv->lim, kind, &w, need, cost, now_ms(), &which))
+		return 1;
+	snprintf(text, sizeof(text), "rate limited: too many %s %s this %s (%llu per second); slow down",
+	    what, scope_of(which) == 3 ? "on" : "from", which, (unsigned long long)refused_rate(&c->srv->cfg, kind, scope_of(which)));
+	cap_exceeded(c, cap_name(kind, scope_of(which)), "handle=%s", c->state == CONN_AUTHED ? c->handle : "-");
+	session_respond_status(c, id, SOTTO__WIRE__STATUS__RATE_LIMITED, text);
+	return 0;
+}
+
 int
 session_rate_ok(conn *c, uint64_t id, enum limit_kind kind)
 {
-	const sottod_config *cfg = &c->srv->cfg;
-	const char *which, *what = kind == LIMIT_LOOKUP ? "lookups" : "sends";
-	char text[160];
-	uint64_t rate;
+	/* A lookup needs room for a miss: what it costs is known only after. */
+	return take(c, id, kind, kind == LIMIT_LOOKUP ? SOTTO_LOOKUP_MISS_COST : 1.0, 1.0);
+}
 
-	if (c->srv->lim == NULL ||
-	    limits_take(c->srv->lim, kind, c->device_id, c->peer, 1.0, now_ms(), &which))
-		return 1;
-	if (kind == LIMIT_LOOKUP)
-		rate = which[0] == 'd' ? cfg->lookup_rate : cfg->addr_lookup_rate;
-	else
-		rate = which[0] == 'd' ? cfg->send_rate : cfg->addr_send_rate;
-	snprintf(text, sizeof(text), "rate limited: too many %s from this %s (%llu per second); slow down",
-	    what, which, (unsigned long long)rate);
-	cap_exceeded(c, kind == LIMIT_LOOKUP ? (which[0] == 'd' ? "lookup_rate" : "addr_lookup_rate") :
-	    (which[0] == 'd' ? "send_rate" : "addr_send_rate"), "handle=%s", c->handle);
-	session_respond_status(c, id, SOTTO__WIRE__STATUS__RATE_LIMITED, text);
-	return 0;
+int
+session_probe_ok(conn *c, uint64_t id, double cost)
+{
+	return take(c, id, LIMIT_LOOKUP, cost > SOTTO_LOOKUP_MISS_COST ? cost : SOTTO_LOOKUP_MISS_COST, cost);
+}
+
+void
+session_charge_lookup(conn *c, double cost)
+{
+	limit_who w = who_of(c);
+
+	if (c->srv->lim != NULL && cost > 0)
+		limits_charge(c->srv->lim, LIMIT_LOOKUP, &w, cost, now_ms());
 }
 
 void
@@ -218,7 +311,9 @@ session_frame(conn *c, const uint8_t *p, size_t n)
 		dir_auth(c, id, f->auth);
 		break;
 	case SOTTO__WIRE__FRAME__MSG_REGISTER:
-		dir_register(c, id, f->register_);
+		/* Open registration answers HANDLE_TAKEN for a handle that exists. */
+		if (!c->srv->cfg.registration_open || session_probe_ok(c, id, 1.0))
+			dir_register(c, id, f->register_);
 		break;
 	case SOTTO__WIRE__FRAME__MSG_LINK_POST:
 		link_post(c, id, f->link_post);
@@ -227,7 +322,9 @@ session_frame(conn *c, const uint8_t *p, size_t n)
 		link_get(c, id, f->link_get);
 		break;
 	case SOTTO__WIRE__FRAME__MSG_RECOVER:
-		link_recover(c, id, f->recover);
+		/* Its answer does not tell, but its timing might: as a probe. */
+		if (session_probe_ok(c, id, LIMITS_RECOVER_COST))
+			link_recover(c, id, f->recover);
 		break;
 	case SOTTO__WIRE__FRAME__MSG_GET_DEVICE_LIST:
 	case SOTTO__WIRE__FRAME__MSG_PUBLISH_DEVICE_LIST:
@@ -247,7 +344,10 @@ session_frame(conn *c, const uint8_t *p, size_t n)
 		else if (f->msg_case == SOTTO__WIRE__FRAME__MSG_FETCH)
 			mbox_fetch(c, id, f->fetch);
 		else if (f->msg_case == SOTTO__WIRE__FRAME__MSG_SEND) {
-			if (session_rate_ok(c, id, LIMIT_SEND)) {
+			/* A send's answer tells which recipients exist
+			 * (NO_SUCH_HANDLE, STALE_DEVICE_LIST): it needs room for
+			 * a miss, as a lookup does, and mbox_send charges. */
+			if (session_rate_ok(c, id, LIMIT_SEND) && session_probe_ok(c, id, 0.0)) {
 				mbox_send(c, f);
 				f = NULL;
 			}

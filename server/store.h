@@ -26,6 +26,7 @@
 
 #define STORE_MSG_ID_LEN 16
 #define STORE_RDV_ID_LEN 16	/* linking rendezvous id */
+#define STORE_RDV_OWNER_LEN 16	/* who posted an entry: a keyed hash of its address (link.c) */
 /* Workers of one node sharing a SQLite store (see store_wakegroup). */
 #define STORE_MAX_WORKERS 64
 
@@ -185,7 +186,9 @@ typedef struct store_ops {
 	 * stores them, never this process's memory: any worker or node may serve
 	 * the next request of the same rendezvous.
 	 * rdv_put: first deletes every entry with expires_at <= now; then
-	 * SOTTO_ERR_RATE_LIMITED if max_live entries remain, SOTTO_ERR_EXISTS if
+	 * SOTTO_ERR_RATE_LIMITED if max_per_owner of the remaining entries are
+	 * owner's or max_live entries remain (so no one owner fills the table
+	 * for the others), SOTTO_ERR_EXISTS if
 	 * (id, slot) is still stored (used or not), else stores the blob
 	 * (len 1..SOTTO_MAX_LINK_BLOB, else SOTTO_ERR_TOO_LARGE).
 	 * rdv_take: the blob of (id, slot) if stored, unused and expires_at > now
@@ -195,7 +198,8 @@ typedef struct store_ops {
 	 * expires_at > now, else SOTTO_ERR_NOT_FOUND (a link offer lives only while
 	 * its new device keeps asking for the answer). */
 	int (*rdv_put)(store *s, const uint8_t id[STORE_RDV_ID_LEN], uint32_t slot,
-	    const uint8_t *blob, size_t len, uint64_t now, uint64_t expires_at, uint64_t max_live);
+	    const uint8_t *blob, size_t len, uint64_t now, uint64_t expires_at, uint64_t max_live,
+	    const uint8_t owner[STORE_RDV_OWNER_LEN], uint64_t max_per_owner);
 	int (*rdv_take)(store *s, const uint8_t id[STORE_RDV_ID_LEN], uint32_t slot, uint64_t now,
 	    int consume, uint8_t **blob, size_t *len);
 	int (*rdv_extend)(store *s, const uint8_t id[STORE_RDV_ID_LEN], uint32_t slot, uint64_t now,

@@ -27,7 +27,7 @@ enum stmt_id {
 	Q_LIST_ADD, Q_DEVICES_CLEAR, Q_DEVICE_ADD, Q_LIST_CURRENT, Q_LIST_HISTORY, Q_LIST_RECENT,
 	Q_INVITE_ADD, Q_INVITE_CANDIDATES, Q_INVITE_USE,
 	Q_COPY_ADD, Q_COPY_COUNT, Q_COPY_FETCH, Q_COPY_ACK, Q_COPY_SWEEP, Q_COPY_TOTAL, Q_COPY_GET,
-	Q_COPY_PURGE, Q_RDV_SWEEP, Q_RDV_COUNT, Q_RDV_ADD, Q_RDV_GET, Q_RDV_USE, Q_RDV_EXTEND,
+	Q_COPY_PURGE, Q_RDV_SWEEP, Q_RDV_COUNT, Q_RDV_OWNED, Q_RDV_ADD, Q_RDV_GET, Q_RDV_USE, Q_RDV_EXTEND,
 	Q_NOTIFY,
 	Q_COPY_COUNT_SENDER, Q_USAGE_GET, Q_USAGE_TOTAL,
 	Q__COUNT
@@ -73,16 +73,17 @@ static const struct {
 	[Q_COPY_GET] = { "biit", "SELECT seq, msg_id, envelope, wrap, stored_at, expires_at FROM copies "
 	    "WHERE account = $4 AND device_id = $1 AND seq = $2 AND expires_at > $3" },
 	[Q_COPY_PURGE] = { "bt", "DELETE FROM copies WHERE account = $2 AND device_id = $1" },
-	[Q_RDV_SWEEP] = { "i", "DELETE FROM rendezvous WHERE expires_at <= $1" },
-	[Q_RDV_COUNT] = { "", "SELECT count(*) FROM rendezvous" },
-	[Q_RDV_ADD] = { "bibi", "INSERT INTO rendezvous(id, slot, blob, expires_at, used) "
-	    "VALUES ($1, $2, $3, $4, 0) ON CONFLICT DO NOTHING" },
-	[Q_RDV_GET] = { "bii", "SELECT blob FROM rendezvous WHERE id = $1 AND slot = $2 AND used = 0 "
+	[Q_RDV_SWEEP] = { "i", "DELETE FROM link_rendezvous WHERE expires_at <= $1" },
+	[Q_RDV_COUNT] = { "", "SELECT count(*) FROM link_rendezvous" },
+	[Q_RDV_OWNED] = { "b", "SELECT count(*) FROM link_rendezvous WHERE owner = $1" },
+	[Q_RDV_ADD] = { "bibib", "INSERT INTO link_rendezvous(id, slot, blob, expires_at, used, owner) "
+	    "VALUES ($1, $2, $3, $4, 0, $5) ON CONFLICT DO NOTHING" },
+	[Q_RDV_GET] = { "bii", "SELECT blob FROM link_rendezvous WHERE id = $1 AND slot = $2 AND used = 0 "
 	    "AND expires_at > $3" },
 	/* One statement: two nodes taking the same blob at once, one gets it. */
-	[Q_RDV_USE] = { "bii", "UPDATE rendezvous SET used = 1 WHERE id = $1 AND slot = $2 AND used = 0 "
+	[Q_RDV_USE] = { "bii", "UPDATE link_rendezvous SET used = 1 WHERE id = $1 AND slot = $2 AND used = 0 "
 	    "AND expires_at > $3 RETURNING blob" },
-	[Q_RDV_EXTEND] = { "biii", "UPDATE rendezvous SET expires_at = $4 WHERE id = $1 AND slot = $2 "
+	[Q_RDV_EXTEND] = { "biii", "UPDATE link_rendezvous SET expires_at = $4 WHERE id = $1 AND slot = $2 "
 	    "AND used = 0 AND expires_at > $3" },
 	[Q_NOTIFY] = { "a", "SELECT pg_notify('" PG_WAKE_CHANNEL "', w) FROM unnest($1::text[]) AS w" },
 	[Q_COPY_COUNT_SENDER] = { "bti", "SELECT count(*) FROM copies WHERE device_id = $1 AND sender = $2 "
@@ -132,10 +133,13 @@ static const char schema_sql[] =
     "ALTER TABLE device_lists ADD COLUMN IF NOT EXISTS published_at bigint NOT NULL DEFAULT 0;"
     "CREATE INDEX IF NOT EXISTS copies_queue ON copies(account, device_id, seq, expires_at);"
     "CREATE INDEX IF NOT EXISTS copies_expires ON copies(expires_at);"
-    "CREATE TABLE IF NOT EXISTS rendezvous("
+    /* The rendezvous before entries had an owner: its entries lived minutes. */
+    "DROP TABLE IF EXISTS rendezvous;"
+    "CREATE TABLE IF NOT EXISTS link_rendezvous("
     " id bytea NOT NULL, slot bigint NOT NULL, blob bytea NOT NULL, expires_at bigint NOT NULL,"
-    " used integer NOT NULL, PRIMARY KEY(id, slot));"
-    "CREATE INDEX IF NOT EXISTS rendezvous_expires ON rendezvous(expires_at);"
+    " used integer NOT NULL, owner bytea NOT NULL, PRIMARY KEY(id, slot));"
+    "CREATE INDEX IF NOT EXISTS link_rendezvous_expires ON link_rendezvous(expires_at);"
+    "CREATE INDEX IF NOT EXISTS link_rendezvous_owner ON link_rendezvous(owner);"
     /*
      * Stored bytes and copies per sender (store.h "Sender shares"), kept by
      * triggers so that every insert and delete of a copy counts, whichever op
@@ -1021,11 +1025,12 @@ pg_copy_purge(store *s, const char *account, const uint8_t device_id[SC_DEVICE_I
 
 static int
 pg_rdv_put(store *s, const uint8_t id[STORE_RDV_ID_LEN], uint32_t slot, const uint8_t *blob,
-    size_t len, uint64_t now, uint64_t expires_at, uint64_t max_live)
+    size_t len, uint64_t now, uint64_t expires_at, uint64_t max_live,
+    const uint8_t owner[STORE_RDV_OWNER_LEN], uint64_t max_per_owner)
 {
 	store_pg *q = PQ(s);
 	pgparams p = { .n = 0 };
-	uint64_t live = 0, added = 0;
+	uint64_t live = 0, owned = 0, added = 0;
 	int rc;
 
 	if (len == 0 || len > SOTTO_MAX_LINK_BLOB)
@@ -1033,6 +1038,12 @@ pg_rdv_put(store *s, const uint8_t id[STORE_RDV_ID_LEN], uint32_t slot, const ui
 	p_u64(&p, now);
 	if ((rc = run_cmd(q, Q_RDV_SWEEP, &p, NULL)) != SOTTO_OK)
 		return rc;
+	p.n = 0;
+	p_blob(&p, owner, STORE_RDV_OWNER_LEN);
+	if ((rc = one_count(q, Q_RDV_OWNED, &p, &owned)) != SOTTO_OK)
+		return rc;
+	if (owned >= max_per_owner)
+		return SOTTO_ERR_RATE_LIMITED;
 	p.n = 0;
 	if ((rc = one_count(q, Q_RDV_COUNT, &p, &live)) != SOTTO_OK)
 		return rc;
@@ -1043,6 +1054,7 @@ pg_rdv_put(store *s, const uint8_t id[STORE_RDV_ID_LEN], uint32_t slot, const ui
 	p_u64(&p, slot);
 	p_blob(&p, blob, len);
 	p_u64(&p, expires_at);
+	p_blob(&p, owner, STORE_RDV_OWNER_LEN);
 	if ((rc = run_cmd(q, Q_RDV_ADD, &p, &added)) != SOTTO_OK)
 		return rc;
 	/* ON CONFLICT: (id, slot) still stored, used or not. */

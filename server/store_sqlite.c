@@ -20,7 +20,8 @@ enum stmt_id {
 	ST_LIST_ADD, ST_DEVICES_CLEAR, ST_DEVICE_ADD, ST_LIST_CURRENT, ST_LIST_HISTORY, ST_LIST_RECENT,
 	ST_INVITE_ADD, ST_INVITE_CANDIDATES, ST_INVITE_USE,
 	ST_COPY_ADD, ST_COPY_COUNT, ST_COPY_FETCH, ST_COPY_ACK, ST_COPY_SWEEP, ST_COPY_TOTAL, ST_COPY_GET,
-	ST_COPY_PURGE, ST_RDV_SWEEP, ST_RDV_COUNT, ST_RDV_EXISTS, ST_RDV_ADD, ST_RDV_GET, ST_RDV_USE, ST_RDV_EXTEND,
+	ST_COPY_PURGE, ST_RDV_SWEEP, ST_RDV_COUNT, ST_RDV_OWNED, ST_RDV_EXISTS, ST_RDV_ADD, ST_RDV_GET, ST_RDV_USE,
+	ST_RDV_EXTEND,
 	ST_COPY_COUNT_SENDER, ST_USAGE_GET, ST_USAGE_TOTAL,
 	ST__COUNT
 };
@@ -64,14 +65,16 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_COPY_GET] = "SELECT seq, msg_id, envelope, wrap, stored_at, expires_at FROM copies "
 	    "WHERE account = ?4 AND device_id = ?1 AND seq = ?2 AND expires_at > ?3",
 	[ST_COPY_PURGE] = "DELETE FROM copies WHERE account = ?2 AND device_id = ?1",
-	[ST_RDV_SWEEP] = "DELETE FROM rendezvous WHERE expires_at <= ?1",
-	[ST_RDV_COUNT] = "SELECT count(*) FROM rendezvous",
-	[ST_RDV_EXISTS] = "SELECT 1 FROM rendezvous WHERE id = ?1 AND slot = ?2",
-	[ST_RDV_ADD] = "INSERT INTO rendezvous(id, slot, blob, expires_at, used) VALUES (?1, ?2, ?3, ?4, 0)",
-	[ST_RDV_GET] = "SELECT blob FROM rendezvous WHERE id = ?1 AND slot = ?2 AND used = 0 "
+	[ST_RDV_SWEEP] = "DELETE FROM link_rendezvous WHERE expires_at <= ?1",
+	[ST_RDV_COUNT] = "SELECT count(*) FROM link_rendezvous",
+	[ST_RDV_OWNED] = "SELECT count(*) FROM link_rendezvous WHERE owner = ?1",
+	[ST_RDV_EXISTS] = "SELECT 1 FROM link_rendezvous WHERE id = ?1 AND slot = ?2",
+	[ST_RDV_ADD] = "INSERT INTO link_rendezvous(id, slot, blob, expires_at, used, owner) "
+	    "VALUES (?1, ?2, ?3, ?4, 0, ?5)",
+	[ST_RDV_GET] = "SELECT blob FROM link_rendezvous WHERE id = ?1 AND slot = ?2 AND used = 0 "
 	    "AND expires_at > ?3",
-	[ST_RDV_USE] = "UPDATE rendezvous SET used = 1 WHERE id = ?1 AND slot = ?2 AND used = 0",
-	[ST_RDV_EXTEND] = "UPDATE rendezvous SET expires_at = ?4 WHERE id = ?1 AND slot = ?2 AND used = 0 "
+	[ST_RDV_USE] = "UPDATE link_rendezvous SET used = 1 WHERE id = ?1 AND slot = ?2 AND used = 0",
+	[ST_RDV_EXTEND] = "UPDATE link_rendezvous SET expires_at = ?4 WHERE id = ?1 AND slot = ?2 AND used = 0 "
 	    "AND expires_at > ?3",
 	[ST_COPY_COUNT_SENDER] = "SELECT count(*) FROM copies WHERE device_id = ?1 AND sender = ?2 "
 	    "AND expires_at > ?3",
@@ -101,10 +104,13 @@ static const char schema_sql[] =
     /* Replaced by copies_queue (copies_account_sql). */
     "DROP INDEX IF EXISTS copies_device_seq_exp;"
     "CREATE INDEX IF NOT EXISTS copies_expires ON copies(expires_at);"
-    "CREATE TABLE IF NOT EXISTS rendezvous("
+    /* The rendezvous before entries had an owner: its entries lived minutes. */
+    "DROP TABLE IF EXISTS rendezvous;"
+    "CREATE TABLE IF NOT EXISTS link_rendezvous("
     " id BLOB NOT NULL, slot INTEGER NOT NULL, blob BLOB NOT NULL, expires_at INTEGER NOT NULL,"
-    " used INTEGER NOT NULL, PRIMARY KEY(id, slot));"
-    "CREATE INDEX IF NOT EXISTS rendezvous_expires ON rendezvous(expires_at);";
+    " used INTEGER NOT NULL, owner BLOB NOT NULL, PRIMARY KEY(id, slot));"
+    "CREATE INDEX IF NOT EXISTS link_rendezvous_expires ON link_rendezvous(expires_at);"
+    "CREATE INDEX IF NOT EXISTS link_rendezvous_owner ON link_rendezvous(owner);";
 
 /*
  * Queues are per (account, device) (store.h): copies.account, added to a store
@@ -804,12 +810,24 @@ sq_usage_total(store *s, uint64_t *bytes)
 }
 
 static int
+sq_count(sqlite3_stmt *st, uint64_t *n)
+{
+	int rc = SOTTO_ERR_DB;
+
+	if (sqlite3_step(st) == SQLITE_ROW)
+		rc = col_u64(st, 0, n);
+	sqlite3_reset(st);
+	return rc;
+}
+
+static int
 sq_rdv_put(store *s, const uint8_t id[STORE_RDV_ID_LEN], uint32_t slot, const uint8_t *blob,
-    size_t len, uint64_t now, uint64_t expires_at, uint64_t max_live)
+    size_t len, uint64_t now, uint64_t expires_at, uint64_t max_live,
+    const uint8_t owner[STORE_RDV_OWNER_LEN], uint64_t max_per_owner)
 {
 	store_sqlite *q = SQ(s);
 	sqlite3_stmt *st;
-	uint64_t live = 0;
+	uint64_t live = 0, owned = 0;
 	int rc, r;
 
 	if (len == 0 || len > SOTTO_MAX_LINK_BLOB)
@@ -817,12 +835,13 @@ sq_rdv_put(store *s, const uint8_t id[STORE_RDV_ID_LEN], uint32_t slot, const ui
 	st = stmt(q, ST_RDV_SWEEP);
 	if ((rc = bind_u64(st, 1, now)) != SOTTO_OK || (rc = step_done(st)) != SOTTO_OK)
 		return rc;
-	st = stmt(q, ST_RDV_COUNT);
-	rc = SOTTO_ERR_DB;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		rc = col_u64(st, 0, &live);
-	sqlite3_reset(st);
-	if (rc != SOTTO_OK)
+	st = stmt(q, ST_RDV_OWNED);
+	if ((rc = bind_blob(st, 1, owner, STORE_RDV_OWNER_LEN)) != SOTTO_OK ||
+	    (rc = sq_count(st, &owned)) != SOTTO_OK)
+		return rc;
+	if (owned >= max_per_owner)
+		return SOTTO_ERR_RATE_LIMITED;
+	if ((rc = sq_count(stmt(q, ST_RDV_COUNT), &live)) != SOTTO_OK)
 		return rc;
 	if (live >= max_live)
 		return SOTTO_ERR_RATE_LIMITED;
@@ -840,7 +859,8 @@ sq_rdv_put(store *s, const uint8_t id[STORE_RDV_ID_LEN], uint32_t slot, const ui
 	if ((rc = bind_blob(st, 1, id, STORE_RDV_ID_LEN)) != SOTTO_OK ||
 	    (rc = bind_u64(st, 2, slot)) != SOTTO_OK ||
 	    (rc = bind_blob(st, 3, blob, len)) != SOTTO_OK ||
-	    (rc = bind_u64(st, 4, expires_at)) != SOTTO_OK)
+	    (rc = bind_u64(st, 4, expires_at)) != SOTTO_OK ||
+	    (rc = bind_blob(st, 5, owner, STORE_RDV_OWNER_LEN)) != SOTTO_OK)
 		return rc;
 	return step_done(st);
 }

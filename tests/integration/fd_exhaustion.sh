@@ -31,7 +31,11 @@ used=$(( $(ticks) - t0 ))
 hz=$(getconf CLK_TCK)
 wait "$hp" || true
 cat "$T/idle.out"
-grep -q "event=accept_refused" "$T/server.log" || fail "no accept_refused in the log: $(tail -n 5 "$T/server.log")"
+# Unauthenticated connections are capped at half the descriptors (the oldest
+# goes, cap=preauth_conns), so such a flood may no longer run the worker out;
+# either way it must refuse what it cannot hold and not spin.
+grep -qE "event=accept_refused|cap=preauth_conns" "$T/server.log" ||
+    fail "neither accept_refused nor preauth_conns in the log: $(tail -n 5 "$T/server.log")"
 # Spinning on a readable listening socket would use the whole 3 s (3 * hz ticks).
 [ "$used" -lt "$hz" ] || fail "the worker used $used ticks in 3 s ($hz a second): spinning on accept"
 ok "out of descriptors: the worker used $used of $((3 * hz)) ticks in 3 s"
@@ -40,7 +44,7 @@ refused=$(sed -n 's/.*refused_at_once=\([0-9]*\).*/\1/p' <<<"$line")
 [ "${refused:-0}" -gt 0 ] || fail "no connection was refused at once: $line"
 [[ $line == *still_open=0* ]] || fail "connections held past the pre-authentication bound: $line"
 ok "$refused connections refused at once, the rest dropped unauthenticated ($line)"
-logged=$(grep -c "event=accept_refused" "$T/server.log")
+logged=$(grep -c "event=accept_refused" "$T/server.log" || true)
 [ "$logged" -le 25 ] || fail "accept_refused logged $logged times (one a second at most)"
 ok "accept_refused logged $logged times"
 

@@ -75,7 +75,7 @@ rate=65536
 burst=131072
 workers=2
 t0=$(now_ns)
-"${SOTTO_HOSTILE:?SOTTO_HOSTILE must name the sotto_hostile tool}" "$ADDR" flood "$T/home-alice" bob 60000 5 \
+"${SOTTO_HOSTILE:?SOTTO_HOSTILE must name the sotto_hostile tool}" "$ADDR" send-flood "$T/home-alice" bob 60000 5 \
     >"$T/flood" || fail "flood: $(cat "$T/flood")"
 t1=$(now_ns)
 elapsed_ms=$(( (t1 - t0) / 1000000 ))

@@ -24,12 +24,29 @@
  *                                              answers are never read
  *   sotto_hostile HOST:PORT enumerate HOME N  as HOME's device: N lookups of handles
  *                                              that do not exist, as fast as answered
+ *   sotto_hostile HOST:PORT partial HOME N KIB SECS
+ *                                              as HOME's device: N connections each sending
+ *                                              KIB KiB of a message declared at the largest
+ *                                              frame, never its end; how long each is kept
+ *   sotto_hostile HOST:PORT device-conns HOME N
+ *                                              as HOME's device: N connections at once; how
+ *                                              many the server keeps
+ *   sotto_hostile HOST:PORT flood N SECS FIRST NADDR RATE
+ *                                              for SECS, N connections that never start TLS
+ *                                              from 127.0.0.FIRST ..; each one the server
+ *                                              drops is replaced (at most RATE a second)
+ *   sotto_hostile HOST:PORT probe PATH HOME SECS OCTET
+ *                                              handles that do not exist, as fast as answered
+ *                                              for SECS, through PATH: lookup or send (as
+ *                                              HOME's device) or recover (no account, one
+ *                                              fresh connection each, from 127.0.0.OCTET;
+ *                                              HOME's handle is the known one to compare)
  *   sotto_hostile HOST:PORT pipeline HOME N   as HOME's device: a ping and N lookups, each
  *                                              its own TLS record, in one TCP segment; all
  *                                              N answers must come, in order, with nothing
  *                                              more sent (records the server read ahead
  *                                              must not wait for more bytes)
- *   sotto_hostile HOST:PORT flood HOME TO BYTES SECS
+ *   sotto_hostile HOST:PORT send-flood HOME TO BYTES SECS
  *                                              as HOME's device: SendRequests to every
  *                                              device of TO (envelopes of BYTES junk:
  *                                              the server never opens them), 32 in
@@ -778,6 +795,9 @@ idle(int n, int secs, const char *stage, int first, int naddr)
 	printf("mode=idle stage=%s opened=%d failed=%d addrs=%d open_s=%.1f\n", stage, opened, failed, naddr,
 	    now_s() - t0);
 	left = opened;
+	/* secs from the last one opened: on a busy machine opening them all
+	 * may take much of it. */
+	t0 = now_s();
 	while (left > 0 && now_s() - t0 < secs) {
 		if (poll(pf, (nfds_t)n, 200) < 0 && errno != EINTR)
 			break;
@@ -906,6 +926,235 @@ enumerate(int n)
 	return 0;
 }
 
+/* Connections whose message never ends; the server must cut each off. */
+static int
+partial(int n, int kib, int secs)
+{
+	peer *ps = calloc((size_t)n, sizeof(*ps));
+	uint8_t *junk = malloc((size_t)kib * 1024 + 1);
+	double t0, held;
+	int opened = 0, closed;
+
+	if (ps == NULL || junk == NULL)
+		return 1;
+	rnd(junk, (size_t)kib * 1024);
+	for (int i = 0; i < n; i++) {
+		ps[i].fd = -1;
+		if (authed_open(&ps[i]) != 0)
+			continue;
+		opened++;
+		if (ws_send_raw(&ps[i], 2, 1, SOTTO_MAX_FRAME - 64, junk, (size_t)kib * 1024) != 0)
+			bad("%s: could not write", "partial");
+	}
+	t0 = now_s();
+	closed = wait_closed(ps, n, secs);
+	held = now_s() - t0;
+	printf("mode=partial conns=%d opened=%d sent_kib=%d closed=%d still_open=%d held_s=%.1f\n", n, opened, kib,
+	    closed, opened - closed, held);
+	for (int i = 0; i < n; i++)
+		peer_close(&ps[i]);
+	free(ps);
+	free(junk);
+	return 0;
+}
+
+/* N connections of one device: how many are still open a moment later. */
+static int
+device_conns(int n)
+{
+	peer *ps = calloc((size_t)n, sizeof(*ps));
+	int opened = 0, closed;
+
+	if (ps == NULL)
+		return 1;
+	for (int i = 0; i < n; i++) {
+		ps[i].fd = -1;
+		if (authed_open(&ps[i]) == 0)
+			opened++;
+	}
+	/* The cut is immediate; 3 s lets a busy server get to it. */
+	closed = wait_closed(ps, n, 3);
+	printf("mode=device-conns conns=%d opened=%d closed_by_server=%d kept=%d\n", n, opened, closed,
+	    opened - closed);
+	for (int i = 0; i < n; i++)
+		peer_close(&ps[i]);
+	free(ps);
+	return 0;
+}
+
+/* A sustained flood of silent TCP connections, each dropped one replaced. */
+static int
+flood(int n, int secs, int first, int naddr, int rate)
+{
+	struct pollfd *pf = calloc((size_t)n, sizeof(*pf));
+	double t0 = now_s(), budget = 0, last = t0;
+	long opened = 0, dropped = 0, failed = 0;
+	uint8_t buf[512];
+
+	if (pf == NULL)
+		return 1;
+	for (int i = 0; i < n; i++)
+		pf[i].fd = -1;
+	while (now_s() - t0 < secs) {
+		double now = now_s();
+
+		budget += (now - last) * rate;
+		if (budget > rate)
+			budget = rate;
+		last = now;
+		for (int i = 0; i < n && budget >= 1; i++) {
+			if (pf[i].fd >= 0)
+				continue;
+			budget -= 1;
+			if ((pf[i].fd = tcp_connect(first + i % naddr, 0)) == -1) {
+				failed++;
+				continue;
+			}
+			pf[i].events = POLLIN;
+			opened++;
+		}
+		if (poll(pf, (nfds_t)n, 50) < 0 && errno != EINTR)
+			break;
+		for (int i = 0; i < n; i++) {
+			ssize_t r;
+
+			if (pf[i].fd < 0 || pf[i].revents == 0)
+				continue;
+			r = read(pf[i].fd, buf, sizeof(buf));
+			if (r > 0 || (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)))
+				continue;
+			close(pf[i].fd);
+			pf[i].fd = -1;
+			dropped++;
+		}
+	}
+	printf("mode=flood conns=%d addrs=%d secs=%d opened=%ld dropped_by_server=%ld connect_failed=%ld\n", n, naddr,
+	    secs, opened, dropped, failed);
+	for (int i = 0; i < n; i++)
+		if (pf[i].fd >= 0)
+			close(pf[i].fd);
+	free(pf);
+	return 0;
+}
+
+/* One RecoverRequest (step 1) for handle on a fresh connection from octet,
+ * signed by a key nobody registered: the answer's status and text. */
+static int
+recover_once(int octet, const char *handle, char *text, size_t len)
+{
+	Sotto__Wire__RecoverRequest rq = SOTTO__WIRE__RECOVER_REQUEST__INIT;
+	wire_frame f = SOTTO__WIRE__FRAME__INIT, *r;
+	uint8_t nonce[WIRE_NONCE_LEN], msg[WIRE_AUTH_MSG_MAX], sig[SC_SIG], pub[SC_SIGN_PUB], sec[SC_SIGN_SEC];
+	peer p = { -1, NULL };
+	int st = -1;
+	size_t n;
+
+	text[0] = '\0';
+	if (ws_open(&p, octet, nonce) != 0)
+		return -1;
+	sc_sign_keypair(pub, sec);
+	n = wire_auth_message(msg, dev->cfg.pin, nonce, handle);
+	sc_sign(sig, msg, n, sec);
+	rq.handle = (char *)handle;
+	rq.signature.data = sig;
+	rq.signature.len = SC_SIG;
+	f.id = 1;
+	f.msg_case = SOTTO__WIRE__FRAME__MSG_RECOVER;
+	f.recover = &rq;
+	if (send_frame(&p, &f) == 0 && (r = recv_frame(&p, 1)) != NULL) {
+		st = (int)r->response->status;
+		snprintf(text, len, "%s", r->response->error != NULL ? r->response->error : "");
+		wire_free(r);
+	}
+	peer_close(&p);
+	return st;
+}
+
+/*
+ * Probing for handles through one path for secs seconds, as fast as the
+ * server answers: how many answers told that a handle does not exist
+ * (confirmed), against how many were refused (RATE_LIMITED). Recovery must
+ * tell nothing: its answers for HOME's (known) handle and for unknown ones
+ * are compared (distinct=0).
+ */
+static int
+probe(const char *path, int secs, int octet)
+{
+	peer p = { -1, NULL };
+	wire_frame f = SOTTO__WIRE__FRAME__INIT, *r;
+	Sotto__Wire__GetDeviceListRequest gl = SOTTO__WIRE__GET_DEVICE_LIST_REQUEST__INIT;
+	Sotto__Wire__SendRequest sr = SOTTO__WIRE__SEND_REQUEST__INIT;
+	Sotto__Wire__Recipient rc = SOTTO__WIRE__RECIPIENT__INIT, *rcp = &rc;
+	uint8_t msg_id[16], env[64], x[8];
+	char h[32], known[240] = "", unknown[240] = "", text[200];
+	long asked = 0, confirmed = 0, limited = 0, other = 0, distinct = 0;
+	int is_recover = strcmp(path, "recover") == 0, st;
+	double t0;
+
+	if (!is_recover && authed_open(&p) != 0) {
+		bad("%s: could not authenticate", "probe");
+		return 1;
+	}
+	memset(env, 0x42, sizeof(env));
+	t0 = now_s();
+	while (now_s() - t0 < secs) {
+		rnd(x, sizeof(x));
+		snprintf(h, sizeof(h), "probe%02x%02x%02x%02x%02x", x[0], x[1], x[2], x[3], x[4]);
+		asked++;
+		if (is_recover) {
+			/* Every tenth attempt names the known handle, to compare. */
+			const char *who = asked % 10 == 0 ? dev->cfg.handle : h;
+
+			if ((st = recover_once(octet, who, text, sizeof(text))) < 0) {
+				other++;
+				continue;
+			}
+			if (st == SOTTO__WIRE__STATUS__RATE_LIMITED) {
+				limited++;
+				continue;
+			}
+			snprintf(who == h ? unknown : known, sizeof(known), "%d %.200s", st, text);
+			if (known[0] != '\0' && unknown[0] != '\0' && strcmp(known, unknown) != 0)
+				distinct = 1;
+			/* Not RATE_LIMITED: one probe served. */
+			confirmed++;
+			continue;
+		}
+		f.id = 1000 + (uint64_t)asked;
+		if (strcmp(path, "send") == 0) {
+			rnd(msg_id, sizeof(msg_id));
+			rc.handle = h;
+			rc.list_version = 1;
+			sr.msg_id.data = msg_id;
+			sr.msg_id.len = sizeof(msg_id);
+			sr.envelope.data = env;
+			sr.envelope.len = sizeof(env);
+			sr.n_recipients = 1;
+			sr.recipients = &rcp;
+			f.msg_case = SOTTO__WIRE__FRAME__MSG_SEND;
+			f.send = &sr;
+		} else {
+			gl.handle = h;
+			f.msg_case = SOTTO__WIRE__FRAME__MSG_GET_DEVICE_LIST;
+			f.get_device_list = &gl;
+		}
+		if (send_frame(&p, &f) != 0 || (r = recv_frame(&p, 1)) == NULL)
+			break;
+		if (r->response->status == SOTTO__WIRE__STATUS__NO_SUCH_HANDLE)
+			confirmed++;
+		else if (r->response->status == SOTTO__WIRE__STATUS__RATE_LIMITED)
+			limited++;
+		else
+			other++;
+		wire_free(r);
+	}
+	printf("mode=probe path=%s secs=%.1f asked=%ld confirmed=%ld rate_limited=%ld other=%ld distinct=%ld "
+	    "per_s=%.1f known=\"%s\" unknown=\"%s\"\n", path, now_s() - t0, asked, confirmed, limited, other,
+	    distinct, (double)confirmed / (now_s() - t0), known, unknown);
+	peer_close(&p);
+	return 0;
+}
+
 static int
 pipeline(int n)
 {
@@ -957,7 +1206,7 @@ pipeline(int n)
 /* The flood: what one sender can make the server store, and when it is refused. */
 #define FLOOD_WINDOW	32
 static int
-flood(const char *to, int bytes, int secs)
+send_flood(const char *to, int bytes, int secs)
 {
 	peer p = { -1, NULL };
 	Sotto__Wire__GetDeviceListRequest gq = SOTTO__WIRE__GET_DEVICE_LIST_REQUEST__INIT;
@@ -1104,11 +1353,16 @@ main(int argc, char **argv)
 	SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_NONE, NULL);
 	if ((strcmp(argv[2], "pb-absurd") == 0 || strcmp(argv[2], "slow-reader") == 0 ||
 	    strcmp(argv[2], "enumerate") == 0 || strcmp(argv[2], "pipeline") == 0 ||
-	    strcmp(argv[2], "flood") == 0)) {
+	    strcmp(argv[2], "send-flood") == 0 ||
+	    strcmp(argv[2], "partial") == 0 || strcmp(argv[2], "device-conns") == 0)) {
 		if (argc < 4 || sotto_open(&dev, argv[3], NULL) != SOTTO_OK) {
 			fprintf(stderr, "sotto_hostile: cannot open the device in %s\n", argc > 3 ? argv[3] : "?");
 			return 2;
 		}
+	}
+	if (strcmp(argv[2], "probe") == 0 && (argc != 7 || sotto_open(&dev, argv[4], NULL) != SOTTO_OK)) {
+		fprintf(stderr, "sotto_hostile: probe PATH HOME SECS OCTET\n");
+		return 2;
 	}
 	if (strcmp(argv[2], "pb-absurd") == 0)
 		rc = absurd();
@@ -1118,8 +1372,16 @@ main(int argc, char **argv)
 		rc = enumerate(num(argv[4]));
 	else if (strcmp(argv[2], "pipeline") == 0 && argc == 5)
 		rc = pipeline(num(argv[4]));
-	else if (strcmp(argv[2], "flood") == 0 && argc == 7)
-		rc = flood(argv[4], num(argv[5]), num(argv[6]));
+	else if (strcmp(argv[2], "send-flood") == 0 && argc == 7)
+		rc = send_flood(argv[4], num(argv[5]), num(argv[6]));
+	else if (strcmp(argv[2], "partial") == 0 && argc == 7)
+		rc = partial(num(argv[4]), num(argv[5]), num(argv[6]));
+	else if (strcmp(argv[2], "device-conns") == 0 && argc == 5)
+		rc = device_conns(num(argv[4]));
+	else if (strcmp(argv[2], "flood") == 0 && argc == 8)
+		rc = flood(num(argv[3]), num(argv[4]), num(argv[5]), num(argv[6]), num(argv[7]));
+	else if (strcmp(argv[2], "probe") == 0)
+		rc = probe(argv[3], num(argv[5]), num(argv[6]));
 	else if (strcmp(argv[2], "idle") == 0 && argc == 8)
 		rc = idle(num(argv[3]), num(argv[4]), argv[5], num(argv[6]), num(argv[7]));
 	else if (argc == 4)

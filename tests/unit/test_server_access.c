@@ -566,6 +566,38 @@ recover(conn *c, uint64_t id, const char *handle, const uint8_t sig[SC_SIG])
 	deliver(c, &f);
 }
 
+/* Step 2 of a recovery: a's current list (one device, signed by its
+ * account key), and the nonce signed by that device. */
+static void
+recover_list(conn *c, uint64_t id, const account *a)
+{
+	Sotto__Wire__RecoverRequest rq = SOTTO__WIRE__RECOVER_REQUEST__INIT;
+	wire_frame f = SOTTO__WIRE__FRAME__INIT;
+	uint8_t sig[SC_SIG];
+
+	sign_nonce(sig, c->nonce, a->handle, a->dev[0].sec);
+	rq.handle = (char *)a->handle;
+	rq.signature.data = sig;
+	rq.signature.len = SC_SIG;
+	rq.device_list.data = a->raw;
+	rq.device_list.len = a->rawlen;
+	f.id = id;
+	f.msg_case = SOTTO__WIRE__FRAME__MSG_RECOVER;
+	f.recover = &rq;
+	deliver(c, &f);
+}
+
+/* The answer to id: status and text, for comparing two answers. */
+static void
+answer_of(conn *c, uint64_t id, Sotto__Wire__Status *st, char *text, size_t len)
+{
+	wire_frame *f = response(c, id);
+
+	*st = f->response->status;
+	snprintf(text, len, "%s", f->response->error != NULL ? f->response->error : "");
+	wire_free(f);
+}
+
 static uint64_t
 copies_of(const char *handle, const uint8_t id[SC_DEVICE_ID])
 {
@@ -891,13 +923,15 @@ test_lookup_rate(void **state)
 	}
 	get_list(cm, 20, "alice");
 	expect_text(cm, 20, ST(RATE_LIMITED), "too many lookups from this device");
-	/* bob, from the same address, is not affected */
+	/* bob, from the same address, is not affected: each lookup needs room
+	 * for a miss (10) and takes 1, so 21 of his 30 */
 	for (int i = 0; i < 25; i++) {
 		get_list(cb, 30 + (uint64_t)i, "alice");
 		ok += status_of(cb, 30 + (uint64_t)i) == ST(OK);
 	}
-	assert_int_equal(ok, 25);
-	/* the address bucket: a burst of 40 per address bites a fresh device */
+	assert_int_equal(ok, 21);
+	/* the address bucket: a burst of 40 per address bites a fresh device
+	 * (31 lookups leave 9, less than a miss) */
 	srv->cfg.lookup_burst = 1000;
 	srv->cfg.addr_lookup_burst = 40;
 	srv->cfg.addr_lookup_rate = 1;
@@ -907,7 +941,7 @@ test_lookup_rate(void **state)
 		if (status_of(cb, 100 + (uint64_t)i) == ST(RATE_LIMITED))
 			limited++;
 	}
-	assert_int_equal(limited, 20);
+	assert_int_equal(limited, 29);
 	get_list(cm, 200, "alice");
 	expect_text(cm, 200, ST(RATE_LIMITED), "from this address");
 	disconnect(cb);
@@ -915,6 +949,190 @@ test_lookup_rate(void **state)
 	free(a.raw);
 	free(b.raw);
 	free(m.raw);
+}
+
+/* A send naming a handle nobody has costs what a lookup's miss does, from
+ * the same buckets: the answer (NO_SUCH_HANDLE, not STALE_DEVICE_LIST) tells
+ * as much. Once spent, lookups are refused too. */
+static void
+test_send_enumeration(void **state)
+{
+	account m, ghost;
+	conn *cm;
+	size_t miss = 0;
+
+	(void)state;
+	srv->cfg.lookup_burst = 30;
+	srv->cfg.lookup_rate = 1;
+	relimit();
+	account_new(&m, "mallory");
+	account_new(&ghost, "nosuch");
+	cm = registered(&m);
+	for (int i = 0; i < 10; i++) {
+		send_to(cm, 10 + (uint64_t)i, (uint8_t)i, &ghost);
+		mailbox_flush(srv);
+		if (status_of(cm, 10 + (uint64_t)i) == ST(NO_SUCH_HANDLE))
+			miss++;
+		else
+			break;
+	}
+	assert_int_equal(miss, 30 / SOTTO_LOOKUP_MISS_COST);
+	send_to(cm, 50, 50, &ghost);
+	expect_text(cm, 50, ST(RATE_LIMITED), "too many lookups from this device");
+	get_list(cm, 51, "mallory");
+	expect_text(cm, 51, ST(RATE_LIMITED), "too many lookups from this device");
+	assert_int_equal(mailbox_staged(srv), 0);
+	disconnect(cm);
+	free(m.raw);
+	free(ghost.raw);
+}
+
+/* Recovery tells nobody whether a handle exists: an unknown handle gets the
+ * answer a known one gets without its account key, at either step; each
+ * attempt is charged to its address as a probe. */
+static void
+test_recover_unknown(void **state)
+{
+	account a, m, ghost, fake;
+	conn *c;
+	uint8_t sig[SC_SIG];
+	Sotto__Wire__Status st1, st2;
+	char t1[200], t2[200];
+	int answered = 0;
+
+	(void)state;
+	account_new(&a, "alice");
+	account_new(&m, "mallory");
+	account_new(&ghost, "nobody");
+	account_new(&fake, "alice");	/* alice's handle, mallory's keys */
+	disconnect(registered(&a));
+	/* step 1: the history, signed by a key that is not alice's account key */
+	c = connect_();
+	sign_nonce(sig, c->nonce, "alice", m.acct_sec);
+	recover(c, 1, "alice", sig);
+	answer_of(c, 1, &st1, t1, sizeof(t1));
+	disconnect(c);
+	c = connect_();
+	sign_nonce(sig, c->nonce, "nobody", m.acct_sec);
+	recover(c, 2, "nobody", sig);
+	answer_of(c, 2, &st2, t2, sizeof(t2));
+	assert_true(c->closing);
+	disconnect(c);
+	assert_int_equal(st1, ST(UNAUTHENTICATED));
+	assert_int_equal(st2, st1);
+	assert_string_equal(t2, t1);
+	/* step 2: a list for the handle, signed by someone's account key */
+	c = connect_();
+	recover_list(c, 3, &fake);
+	answer_of(c, 3, &st1, t1, sizeof(t1));
+	disconnect(c);
+	c = connect_();
+	recover_list(c, 4, &ghost);
+	answer_of(c, 4, &st2, t2, sizeof(t2));
+	disconnect(c);
+	assert_int_equal(st1, ST(CHAIN_INVALID));
+	assert_int_equal(st2, st1);
+	assert_string_equal(t2, t1);
+	/* each attempt costs LIMITS_RECOVER_COST of its address's lookups */
+	srv->cfg.addr_lookup_burst = 3 * LIMITS_RECOVER_COST;
+	srv->cfg.addr_lookup_rate = 1;
+	relimit();
+	for (int i = 0; i < 5; i++) {
+		c = connect_from("10.9.9.9");
+		sign_nonce(sig, c->nonce, "nobody", m.acct_sec);
+		recover(c, 10 + (uint64_t)i, "nobody", sig);
+		answer_of(c, 10 + (uint64_t)i, &st1, t1, sizeof(t1));
+		disconnect(c);
+		if (st1 == ST(RATE_LIMITED)) {
+			assert_non_null(strstr(t1, "too many lookups from this address"));
+			break;
+		}
+		answered++;
+	}
+	assert_int_equal(answered, 3);
+	free(a.raw);
+	free(m.raw);
+	free(ghost.raw);
+	free(fake.raw);
+}
+
+/* A stranger reconnecting to post link offers: its address's budget and its
+ * share of the rendezvous store run out, long before the store does, and a
+ * link from another address still goes through. (A budget per connection
+ * alone let one address fill all SOTTOD_LINK_MAX_LIVE entries.) */
+static void
+test_link_flood(void **state)
+{
+	uint8_t rid[WIRE_RENDEZVOUS_LEN];
+	uint64_t posted = 0, limited = 0;
+	conn *c;
+
+	(void)state;
+	memset(rid, 0, sizeof(rid));
+	for (int k = 0; k < 100; k++) {
+		c = connect_from("10.6.6.6");
+		for (int i = 0; i < SOTTOD_LINK_BURST; i++) {
+			Sotto__Wire__Status st;
+			char text[200];
+
+			rid[0] = (uint8_t)k;
+			rid[1] = (uint8_t)i;
+			rid[2] = 0x66;
+			rq_link_post(c, 1 + (uint64_t)i, rid, WIRE_LINK_OFFER);
+			answer_of(c, 1 + (uint64_t)i, &st, text, sizeof(text));
+			if (st == ST(OK))
+				posted++;
+			else {
+				assert_int_equal(st, ST(RATE_LIMITED));
+				limited++;
+			}
+		}
+		disconnect(c);
+	}
+	assert_true(posted <= SOTTOD_LINK_MAX_PER_ADDR);
+	assert_true(limited >= 100 * SOTTOD_LINK_BURST - SOTTOD_LINK_MAX_PER_ADDR);
+	/* the honest new device, from elsewhere: offer, poll, pickup */
+	c = connect_from("10.1.1.1");
+	memset(rid, 0x11, sizeof(rid));
+	rq_link_post(c, 1, rid, WIRE_LINK_OFFER);
+	assert_int_equal(status_of(c, 1), ST(OK));
+	rq_link_get(c, 2, rid, WIRE_LINK_ANSWER);
+	assert_int_equal(status_of(c, 2), ST(OK));
+	rq_link_post(c, 3, rid, WIRE_LINK_PICKUP);
+	assert_int_equal(status_of(c, 3), ST(OK));
+	disconnect(c);
+}
+
+/* One device holds at most SOTTOD_MAX_CONNS_PER_DEVICE connections: the next
+ * closes its oldest (told why), the others stay; another device is not
+ * affected. */
+static void
+test_conns_per_device(void **state)
+{
+	account a, b;
+	conn *c[SOTTOD_MAX_CONNS_PER_DEVICE + 1], *cb;
+	wire_frame *f;
+
+	(void)state;
+	account_new(&a, "alice");
+	account_new(&b, "bob");
+	disconnect(registered(&a));
+	cb = registered(&b);
+	for (int i = 0; i < SOTTOD_MAX_CONNS_PER_DEVICE + 1; i++)
+		c[i] = logged_in(&a, 0);
+	assert_true(c[0]->closing);
+	assert_non_null(f = pop(c[0]));
+	assert_int_equal(f->response->status, ST(RATE_LIMITED));
+	assert_non_null(strstr(f->response->error, "too many connections of this device"));
+	wire_free(f);
+	for (int i = 1; i < SOTTOD_MAX_CONNS_PER_DEVICE + 1; i++)
+		assert_false(c[i]->closing);
+	assert_false(cb->closing);
+	for (int i = 0; i < SOTTOD_MAX_CONNS_PER_DEVICE + 1; i++)
+		disconnect(c[i]);
+	disconnect(cb);
+	free(a.raw);
+	free(b.raw);
 }
 
 /* Sends: the device's burst, then RATE_LIMITED; the defaults let a bot send
@@ -961,6 +1179,7 @@ test_limits_module(void **state)
 	sottod_config cfg;
 	limits *l;
 	limit_entry *e[4];
+	limit_who w;
 	const char *which;
 	uint8_t dev[SC_DEVICE_ID];
 	uint64_t t = 1000000;
@@ -979,19 +1198,87 @@ test_limits_module(void **state)
 	limits_conn_close(l, e[0]);
 	assert_non_null(e[0] = limits_conn_open(l, "10.0.0.1"));
 	memset(dev, 7, sizeof(dev));
+	w.device = dev;
+	w.account = "alice";
+	w.addr = "10.0.0.1";
 	for (int i = 0; i < 10; i++)
-		assert_true(limits_take(l, LIMIT_SEND, dev, "10.0.0.1", 1.0, t, &which));
-	assert_false(limits_take(l, LIMIT_SEND, dev, "10.0.0.1", 1.0, t, &which));
+		assert_true(limits_take(l, LIMIT_SEND, &w, 1.0, 1.0, t, &which));
+	assert_false(limits_take(l, LIMIT_SEND, &w, 1.0, 1.0, t, &which));
 	assert_string_equal(which, "device");
 	/* 50 ms at 100 per second: five more */
 	for (int i = 0; i < 5; i++)
-		assert_true(limits_take(l, LIMIT_SEND, dev, "10.0.0.1", 1.0, t + 50, &which));
-	assert_false(limits_take(l, LIMIT_SEND, dev, "10.0.0.1", 1.0, t + 50, &which));
+		assert_true(limits_take(l, LIMIT_SEND, &w, 1.0, 1.0, t + 50, &which));
+	assert_false(limits_take(l, LIMIT_SEND, &w, 1.0, 1.0, t + 50, &which));
 	/* idle entries go; those holding connections stay */
 	for (int i = 0; i < 4; i++)
 		limits_conn_close(l, e[i]);
 	limits_sweep(l, t + 60000);
 	assert_int_equal(limits_entries(l), 0);
+	limits_free(l);
+}
+
+/*
+ * The lookup budget as enumeration meets it: a miss charged after the fact
+ * goes into debt, so sustained misses get exactly rate / SOTTO_LOOKUP_MISS_COST
+ * a second however they are spread (the old bucket stopped at empty, and a
+ * device got one miss per token: 50 a second, not 5); the account's devices
+ * share one bucket; the node has one for everybody.
+ */
+static void
+test_limits_probes(void **state)
+{
+	sottod_config cfg;
+	limits *l;
+	limit_who w = { NULL, NULL, NULL };
+	const char *which;
+	uint8_t dev[3][SC_DEVICE_ID];
+	uint64_t t = 1000000;
+	int misses = 0, n;
+
+	(void)state;
+	config_defaults(&cfg);
+	cfg.lookup_rate = 50;
+	cfg.lookup_burst = 200;
+	assert_int_equal(limits_new(&l, &cfg, 2), SOTTO_OK);
+	memset(dev, 0, sizeof(dev));
+	for (int i = 0; i < 3; i++)
+		dev[i][0] = (uint8_t)(i + 1);
+	w.device = dev[0];
+	w.account = "mallory";
+	w.addr = "10.0.0.9";
+	/* 10 s of a miss every 10 ms: the burst's 20, then 5 a second */
+	for (int ms = 0; ms < 10000; ms += 10)
+		if (limits_take(l, LIMIT_LOOKUP, &w, SOTTO_LOOKUP_MISS_COST, 1.0, t + (uint64_t)ms, &which)) {
+			limits_charge(l, LIMIT_LOOKUP, &w, SOTTO_LOOKUP_MISS_COST - 1, t + (uint64_t)ms);
+			misses++;
+		}
+	assert_in_range(misses, 20 + 49, 20 + 51);
+	/* the account's other devices: the account's bucket (twice a device's) */
+	limits_free(l);
+	assert_int_equal(limits_new(&l, &cfg, 2), SOTTO_OK);
+	n = 0;
+	for (int d = 0; d < 3; d++) {
+		w.device = dev[d];
+		while (limits_take(l, LIMIT_LOOKUP, &w, SOTTO_LOOKUP_MISS_COST, SOTTO_LOOKUP_MISS_COST, t, &which))
+			n++;
+	}
+	assert_int_equal(n, 2 * 200 / SOTTO_LOOKUP_MISS_COST);
+	assert_string_equal(which, "account");
+	/* the node's bucket (this worker's half of it), whoever asks */
+	w.device = NULL;
+	w.account = NULL;
+	n = 0;
+	for (int i = 0; i < 100000; i++) {
+		char a[32];
+
+		snprintf(a, sizeof(a), "10.1.%d.%d", i / 250, i % 250);
+		w.addr = a;
+		if (!limits_take(l, LIMIT_LOOKUP, &w, 1.0, 1.0, t, &which))
+			break;
+		n++;
+	}
+	assert_string_equal(which, "server");
+	assert_int_equal(n, LIMITS_GLOBAL_LOOKUP_BURST / 2 - 2 * 200);
 	limits_free(l);
 }
 
@@ -1051,7 +1338,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_invite_twice, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lookup_rate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_send_rate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_send_enumeration, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recover_unknown, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_link_flood, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_conns_per_device, setup, teardown),
 		cmocka_unit_test(test_limits_module),
+		cmocka_unit_test(test_limits_probes),
 		cmocka_unit_test(test_config_caps),
 	};
 

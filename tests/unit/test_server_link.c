@@ -54,6 +54,8 @@ teardown(void **state)
 	return 0;
 }
 
+static const uint8_t rdv_owner[STORE_RDV_OWNER_LEN];
+
 static void
 rendezvous(void **state)
 {
@@ -65,11 +67,11 @@ rendezvous(void **state)
 
 	memset(big, 7, sizeof(big));
 	assert_int_equal(st->ops->begin(st), SOTTO_OK);
-	assert_int_equal(st->ops->rdv_put(st, id, 0, (const uint8_t *)"offer", 5, 1000, 2000, 10), SOTTO_OK);
+	assert_int_equal(st->ops->rdv_put(st, id, 0, (const uint8_t *)"offer", 5, 1000, 2000, 10, rdv_owner, 1000), SOTTO_OK);
 	/* Once per (id, slot); the other slot is free. */
-	assert_int_equal(st->ops->rdv_put(st, id, 0, (const uint8_t *)"again", 5, 1000, 2000, 10), SOTTO_ERR_EXISTS);
-	assert_int_equal(st->ops->rdv_put(st, id, 1, big, sizeof(big), 1000, 2000, 10), SOTTO_ERR_TOO_LARGE);
-	assert_int_equal(st->ops->rdv_put(st, id, 1, big, 0, 1000, 2000, 10), SOTTO_ERR_TOO_LARGE);
+	assert_int_equal(st->ops->rdv_put(st, id, 0, (const uint8_t *)"again", 5, 1000, 2000, 10, rdv_owner, 1000), SOTTO_ERR_EXISTS);
+	assert_int_equal(st->ops->rdv_put(st, id, 1, big, sizeof(big), 1000, 2000, 10, rdv_owner, 1000), SOTTO_ERR_TOO_LARGE);
+	assert_int_equal(st->ops->rdv_put(st, id, 1, big, 0, 1000, 2000, 10, rdv_owner, 1000), SOTTO_ERR_TOO_LARGE);
 	/* Peeking does not spend it; taking does, once. */
 	assert_int_equal(st->ops->rdv_take(st, id, 0, 1500, 0, &b, &n), SOTTO_OK);
 	assert_int_equal(n, 5);
@@ -82,13 +84,13 @@ rendezvous(void **state)
 	assert_int_equal(st->ops->rdv_take(st, id, 0, 1500, 1, &b, &n), SOTTO_ERR_NOT_FOUND);
 	assert_int_equal(st->ops->rdv_take(st, id, 0, 1500, 0, &b, &n), SOTTO_ERR_NOT_FOUND);
 	/* A spent entry still blocks its id until it expires. */
-	assert_int_equal(st->ops->rdv_put(st, id, 0, (const uint8_t *)"x", 1, 1600, 2600, 10), SOTTO_ERR_EXISTS);
+	assert_int_equal(st->ops->rdv_put(st, id, 0, (const uint8_t *)"x", 1, 1600, 2600, 10, rdv_owner, 1000), SOTTO_ERR_EXISTS);
 	/* Expiry: not readable at expires_at, swept by the next put. */
-	assert_int_equal(st->ops->rdv_put(st, id2, 0, (const uint8_t *)"y", 1, 1600, 3000, 10), SOTTO_OK);
+	assert_int_equal(st->ops->rdv_put(st, id2, 0, (const uint8_t *)"y", 1, 1600, 3000, 10, rdv_owner, 1000), SOTTO_OK);
 	assert_int_equal(st->ops->rdv_take(st, id2, 0, 3000, 0, &b, &n), SOTTO_ERR_NOT_FOUND);
-	assert_int_equal(st->ops->rdv_put(st, id, 0, (const uint8_t *)"z", 1, 3000, 4000, 10), SOTTO_OK);
+	assert_int_equal(st->ops->rdv_put(st, id, 0, (const uint8_t *)"z", 1, 3000, 4000, 10, rdv_owner, 1000), SOTTO_OK);
 	/* The live cap. */
-	assert_int_equal(st->ops->rdv_put(st, id2, 0, (const uint8_t *)"w", 1, 3000, 4000, 1), SOTTO_ERR_RATE_LIMITED);
+	assert_int_equal(st->ops->rdv_put(st, id2, 0, (const uint8_t *)"w", 1, 3000, 4000, 1, rdv_owner, 1000), SOTTO_ERR_RATE_LIMITED);
 	assert_int_equal(st->ops->commit(st), SOTTO_OK);
 	/* Consuming needs a transaction. */
 	assert_int_equal(st->ops->rdv_take(st, id, 0, 3000, 1, &b, &n), SOTTO_ERR_INTERNAL);

@@ -1224,6 +1224,8 @@ test_usage_migrate(void **state)
 }
 
 /* Linking rendezvous: single use, per (id, slot), expiring, capped. */
+static const uint8_t rdv_owner[STORE_RDV_OWNER_LEN];
+
 static void
 test_rendezvous(void **state)
 {
@@ -1235,13 +1237,13 @@ test_rendezvous(void **state)
 	memset(id, 0x41, sizeof(id));
 	memset(id2, 0x42, sizeof(id2));
 	memset(blob, 0x5a, sizeof(blob));
-	assert_int_equal(st->ops->rdv_put(st, id, 0, blob, 0, 100, 200, 10), SOTTO_ERR_TOO_LARGE);
-	assert_int_equal(st->ops->rdv_put(st, id, 0, blob, sizeof(blob), 100, 200, 10), SOTTO_ERR_TOO_LARGE);
-	assert_int_equal(st->ops->rdv_put(st, id, 0, blob, 40, 100, 200, 10), SOTTO_OK);
-	assert_int_equal(st->ops->rdv_put(st, id, 0, blob, 40, 100, 200, 10), SOTTO_ERR_EXISTS);
-	assert_int_equal(st->ops->rdv_put(st, id, 1, blob, 41, 100, 200, 10), SOTTO_OK);
+	assert_int_equal(st->ops->rdv_put(st, id, 0, blob, 0, 100, 200, 10, rdv_owner, 1000), SOTTO_ERR_TOO_LARGE);
+	assert_int_equal(st->ops->rdv_put(st, id, 0, blob, sizeof(blob), 100, 200, 10, rdv_owner, 1000), SOTTO_ERR_TOO_LARGE);
+	assert_int_equal(st->ops->rdv_put(st, id, 0, blob, 40, 100, 200, 10, rdv_owner, 1000), SOTTO_OK);
+	assert_int_equal(st->ops->rdv_put(st, id, 0, blob, 40, 100, 200, 10, rdv_owner, 1000), SOTTO_ERR_EXISTS);
+	assert_int_equal(st->ops->rdv_put(st, id, 1, blob, 41, 100, 200, 10, rdv_owner, 1000), SOTTO_OK);
 	/* the cap counts live entries */
-	assert_int_equal(st->ops->rdv_put(st, id2, 0, blob, 5, 100, 200, 2), SOTTO_ERR_RATE_LIMITED);
+	assert_int_equal(st->ops->rdv_put(st, id2, 0, blob, 5, 100, 200, 2, rdv_owner, 1000), SOTTO_ERR_RATE_LIMITED);
 	/* peek, then take once */
 	assert_int_equal(st->ops->rdv_take(st, id, 0, 150, 0, &got, &len), SOTTO_OK);
 	assert_int_equal(len, 40);
@@ -1256,10 +1258,10 @@ test_rendezvous(void **state)
 	assert_int_equal(st->ops->rdv_take(st, id, 0, 150, 0, &got, &len), SOTTO_ERR_NOT_FOUND);
 	assert_null(got);
 	/* used, it still blocks its slot until it expires */
-	assert_int_equal(st->ops->rdv_put(st, id, 0, blob, 40, 150, 200, 10), SOTTO_ERR_EXISTS);
+	assert_int_equal(st->ops->rdv_put(st, id, 0, blob, 40, 150, 200, 10, rdv_owner, 1000), SOTTO_ERR_EXISTS);
 	/* expired: not taken, and swept by the next put */
 	assert_int_equal(st->ops->rdv_take(st, id, 1, 200, 0, &got, &len), SOTTO_ERR_NOT_FOUND);
-	assert_int_equal(st->ops->rdv_put(st, id, 0, blob, 7, 200, 300, 1), SOTTO_OK);
+	assert_int_equal(st->ops->rdv_put(st, id, 0, blob, 7, 200, 300, 1, rdv_owner, 1000), SOTTO_OK);
 	assert_int_equal(st->ops->rdv_take(st, id, 0, 250, 0, &got, &len), SOTTO_OK);
 	assert_int_equal(len, 7);
 	free(got);
@@ -1271,12 +1273,30 @@ test_rendezvous(void **state)
 	assert_int_equal(st->ops->rdv_extend(st, id, 0, 400, 500), SOTTO_ERR_NOT_FOUND);
 	assert_int_equal(st->ops->rdv_take(st, id, 0, 400, 0, &got, &len), SOTTO_ERR_NOT_FOUND);
 	assert_int_equal(st->ops->rdv_extend(st, id2, 0, 100, 500), SOTTO_ERR_NOT_FOUND);
-	assert_int_equal(st->ops->rdv_put(st, id2, 0, blob, 9, 500, 600, 10), SOTTO_OK);
+	assert_int_equal(st->ops->rdv_put(st, id2, 0, blob, 9, 500, 600, 10, rdv_owner, 1000), SOTTO_OK);
 	assert_int_equal(st->ops->begin(st), SOTTO_OK);
 	assert_int_equal(st->ops->rdv_take(st, id2, 0, 550, 1, &got, &len), SOTTO_OK);
 	free(got);
 	assert_int_equal(st->ops->commit(st), SOTTO_OK);
 	assert_int_equal(st->ops->rdv_extend(st, id2, 0, 550, 900), SOTTO_ERR_NOT_FOUND);
+	/* One owner's share of the live entries: the others still get theirs. */
+	{
+		uint8_t other[STORE_RDV_OWNER_LEN], rid[STORE_RDV_ID_LEN];
+
+		memset(other, 0x77, sizeof(other));
+		memset(rid, 0x60, sizeof(rid));
+		for (int i = 0; i < 3; i++) {
+			rid[0] = (uint8_t)(0x60 + i);
+			assert_int_equal(st->ops->rdv_put(st, rid, 0, blob, 5, 1000, 2000, 100, other, 3), SOTTO_OK);
+		}
+		rid[0] = 0x70;
+		assert_int_equal(st->ops->rdv_put(st, rid, 0, blob, 5, 1000, 2000, 100, other, 3),
+		    SOTTO_ERR_RATE_LIMITED);
+		assert_int_equal(st->ops->rdv_put(st, rid, 0, blob, 5, 1000, 2000, 100, rdv_owner, 3), SOTTO_OK);
+		/* expired entries no longer count */
+		rid[0] = 0x71;
+		assert_int_equal(st->ops->rdv_put(st, rid, 0, blob, 5, 2000, 3000, 100, other, 3), SOTTO_OK);
+	}
 }
 
 int

@@ -20,8 +20,12 @@
 
 #define CLIENT_DB_NAME "sotto.db"
 #define CLIENT_KEY_NAME "device.key"
-/* device.key holds the Ed25519 secret key then the X25519 secret key. */
+/* device.key holds the Ed25519 secret key, the X25519 secret key, then the
+ * history key (CSTORE_HISTORY_KEY). A key file of homes made before history was
+ * encrypted (and of link and recover, which leave it to the first open) ends
+ * after the X25519 key: sotto_open adds the history key. */
 #define CLIENT_KEYS_LEN (SC_SIGN_SEC + SC_KX_SEC)
+#define CLIENT_SECRETS_LEN (CLIENT_KEYS_LEN + CSTORE_HISTORY_KEY)
 #define CLIENT_TIMEOUT_MS 15000
 
 /* ---- store (client_store.c) ---- */
@@ -62,9 +66,39 @@ typedef struct cstore_message {
 } cstore_message;
 
 /* Open (create = 1: create, mode 0600, schema) the store at path. *out: caller
- * frees with cstore_close. SOTTO_ERR_NOT_FOUND if !create and it does not exist. */
+ * frees with cstore_close. SOTTO_ERR_NOT_FOUND if !create and it does not exist,
+ * SOTTO_ERR_VERSION if a newer sotto made it. Messages and alert texts are
+ * read and written only after cstore_unlock (SOTTO_ERR_INTERNAL before). */
 int cstore_open(cstore **out, const char *path, int create) __attribute__((warn_unused_result));
 void cstore_close(cstore *s);
+
+/* Schema version (PRAGMA user_version). 0: a home made before history was
+ * encrypted at rest, its messages and alert texts in the clear. 1: they are
+ * sealed (XChaCha20-Poly1305, random nonce, associated data naming table,
+ * column and row) under keys derived from the history key in device.key. */
+#define CSTORE_VERSION 1
+#define CSTORE_VERSION_STR "1"
+#define CSTORE_HISTORY_KEY 32
+/* The version the store had when opened (or reached by cstore_migrate). */
+int cstore_version(const cstore *s);
+/* Derive the sealing keys from the device's history key (copied: the caller
+ * wipes its own). The first unlock stores a check value; a later one with
+ * another key is SOTTO_ERR_DECRYPT (the key file is not this history's). */
+int cstore_unlock(cstore *s, const uint8_t history_key[static CSTORE_HISTORY_KEY])
+    __attribute__((warn_unused_result));
+/* Inside a transaction, after cstore_unlock: bring a version-0 store to
+ * CSTORE_VERSION, sealing every message and alert text; *migrated 1 if rows
+ * were converted now (then call cstore_scrub after the commit), *skipped the
+ * rows the old reader would have refused too (left out, or for an alert its
+ * text replaced by a note). Nothing to do at CSTORE_VERSION. */
+int cstore_migrate(cstore *s, int *migrated, size_t *skipped) __attribute__((warn_unused_result));
+/* Outside a transaction: rewrite the file and empty the WAL so that no copy of
+ * a page from before the migration remains in either. */
+int cstore_scrub(cstore *s) __attribute__((warn_unused_result));
+/* How many rows the last cstore_messages_* walk skipped because they did not
+ * open or parse (altered, moved to another row, sealed under another key),
+ * and the id of the first (*first_row; may be NULL). */
+size_t cstore_skipped(const cstore *s, int64_t *first_row);
 
 /* Transactions nest: the outermost begin opens a write transaction, inner
  * ones are savepoints. An inner commit is durable only when the outermost one
@@ -107,6 +141,10 @@ int cstore_message_add(cstore *s, const cstore_message *m) __attribute__((warn_u
 /* Hand one stored message to an application callback (receive's catch-up and
  * history share it); returns what cb returns. */
 int client_show_stored(const cstore_message *sm, sotto_message_cb cb, void *arg);
+
+/* Add a warning line (sotto_warnings) if the last messages walk skipped rows
+ * it could not open (client_history.c). */
+void client_warn_skipped(sotto_client *c);
 
 /* Mark a stored message as handed to the application. */
 int cstore_message_mark_shown(cstore *s, const uint8_t msg_id[static 16]) __attribute__((warn_unused_result));
@@ -178,7 +216,7 @@ struct sotto_client {
 	cstore *st;
 	cstore_config cfg;
 	char device_hex[SC_DEVICE_ID * 2 + 1];
-	uint8_t *keys;		/* CLIENT_KEYS_LEN bytes, sc_secure_alloc */
+	uint8_t *keys;		/* CLIENT_SECRETS_LEN bytes, sc_secure_alloc */
 	conn *cn;		/* NULL until the first network call */
 	char detail[256];
 	char reset_why[160];	/* why the last identity reset was raised */
@@ -191,6 +229,7 @@ struct sotto_client {
 
 #define CLIENT_SIGN_SEC(c) ((c)->keys)
 #define CLIENT_ENC_SEC(c) ((c)->keys + SC_SIGN_SEC)
+#define CLIENT_HISTORY_KEY(c) ((c)->keys + CLIENT_KEYS_LEN)
 
 uint64_t client_now_ms(void);
 /* 1 for the errors worth another try: the network or the server's load

@@ -180,6 +180,8 @@ int cstore_held_add(cstore *s, const char *sender, const uint8_t env_hash[static
 int cstore_held_each(cstore *s, const char *sender, int (*fn)(const uint8_t *env, size_t env_len,
     const uint8_t *wrap, size_t wrap_len, void *arg), void *arg) __attribute__((warn_unused_result));
 int cstore_held_drop(cstore *s, const char *sender) __attribute__((warn_unused_result));
+/* How many are held from sender. */
+int cstore_held_count(cstore *s, const char *sender, uint64_t *n) __attribute__((warn_unused_result));
 
 /* Record an alert; device may be NULL. */
 int cstore_alert_add(cstore *s, const char *kind, const char *handle, const uint8_t *device,
@@ -269,6 +271,10 @@ int client_list_refresh(sotto_client *c, const char *handle, dl_list *out, uint8
  * was verified byte for byte, else it is an identity reset. */
 int client_list_recheck(sotto_client *c, const char *handle, uint64_t since, dl_list *out)
     __attribute__((warn_unused_result));
+
+/* The devices of a verified list as the API shows them. *out: caller frees
+ * with free() (client_info.c). */
+int client_devices_of(const dl_list *l, sotto_device **out, size_t *n) __attribute__((warn_unused_result));
 
 /* After `trust` of handle: open the messages held from it, store them (shown
  * by the next receive) and forget them, all or nothing (client_receive.c). */

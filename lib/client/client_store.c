@@ -1062,6 +1062,13 @@ out:
 }
 
 int
+cstore_held_count(cstore *s, const char *sender, uint64_t *n)
+{
+	*n = 0;
+	return held_count(s, sender, n);
+}
+
+int
 cstore_held_drop(cstore *s, const char *sender)
 {
 	return delete_handle(s, "DELETE FROM held_messages WHERE sender = ?", sender);

@@ -80,9 +80,8 @@ cli_show_reset(sotto_client *c, const char *handle, int json, const char *what)
 		if (old.verified)
 			printf("the verified mark belongs to the old identity: it is lost if you trust the new one\n");
 		if (held > 0)
-			printf("%zu message%s that arrived during the reset %s held: `sotto trust %s` would show "
-			    "%s as from %s\n", held, held == 1 ? "" : "s", held == 1 ? "is" : "are", handle,
-			    held == 1 ? "it" : "them", handle);
+			printf("%zu message%s that arrived during the reset %s held until `sotto trust %s`\n",
+			    held, held == 1 ? "" : "s", held == 1 ? "is" : "are", handle);
 	}
 	sotto_identity_clear(&old);
 	sotto_identity_clear(&now);

@@ -133,8 +133,10 @@ cmd_trust(const char *home, int argc, char **argv)
 		printf("the safety number of %s was verified for the identity trusted until now: trusting "
 		    "the new one loses that mark\n", handle);
 	if (held > 0)
-		printf("%zu message%s that arrived during the reset will be shown as from %s\n", held,
-		    held == 1 ? "" : "s", handle);
+		printf("%zu message%s that arrived during the reset %s held: trusting opens %s as from %s "
+		    "(if %s against the identity trusted)\n", held, held == 1 ? "" : "s",
+		    held == 1 ? "is" : "are", held == 1 ? "it" : "them", handle,
+		    held == 1 ? "it verifies" : "they verify");
 	fflush(stdout);
 	if (!yes) {
 		snprintf(q, sizeof(q), "Compare the new safety number with %s in person. Trust this identity "

@@ -531,8 +531,8 @@ sotto_identity_compare(sotto_client *c, const char *handle, sotto_identity *old,
 		r = identity_fill(c, handle, l, bytes, n, 0, &w);
 	cstore_rollback(c->st);
 	if (r == SOTTO_ERR_IDENTITY_RESET)
-		client_set_detail(c, "the device lists the server shows for %s do not verify even as a "
-		    "new identity (%s)", handle, c->reset_why[0] != '\0' ? c->reset_why : "fork");
+		client_set_detail(c, "the device lists the server shows for %s do not verify either (%s)",
+		    handle, c->reset_why[0] != '\0' ? c->reset_why : "fork");
 	if (r != SOTTO_OK)
 		goto out;
 	*old = o;

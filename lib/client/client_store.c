@@ -58,7 +58,9 @@ static const char schema[] =
     "  id INTEGER PRIMARY KEY, kind TEXT NOT NULL, handle TEXT NOT NULL, device BLOB,"
     "  at INTEGER NOT NULL, text TEXT NOT NULL, seen INTEGER NOT NULL DEFAULT 0);"
     /* Keyed by the envelope's hash, not its (unauthenticated) msg id: a
-     * forged copy stored first must not shut the real one out. */
+     * forged copy stored first must not shut the real one out. Since schema
+     * version 1, sender and env_hash hold keyed hashes, envelope and wrap
+     * sealed values (held_key, seal). */
     "CREATE TABLE IF NOT EXISTS held_messages("
     "  id INTEGER PRIMARY KEY, sender TEXT NOT NULL, env_hash BLOB NOT NULL, envelope BLOB NOT NULL,"
     "  wrap BLOB NOT NULL, at INTEGER NOT NULL, UNIQUE(sender, env_hash));";
@@ -957,18 +959,41 @@ cstore_message_seen(cstore *s, const uint8_t msg_id[static 16])
 	return r == 1 ? 1 : r == SOTTO_OK ? 0 : r;
 }
 
+/*
+ * Held messages (schema version 1): the claimed sender and the envelope's
+ * hash are stored as keyed hashes (held_key), envelope and wrap as sealed
+ * values bound to both: the envelope's header names sender, recipients and
+ * time, which a thief must not read either.
+ */
+static void
+held_key(const cstore *s, uint8_t out[static SC_SHA256], const char *label, const void *p, size_t n)
+{
+	sc_hmac_ctx h;
+
+	sc_hmac_sha256_init(&h, s->keys->id, sizeof(s->keys->id));
+	sc_hmac_sha256_update(&h, label, strlen(label) + 1);
+	sc_hmac_sha256_update(&h, p, n);
+	sc_hmac_sha256_final(&h, out);
+}
+
 /* How many are held, from sender (NULL: from anyone). */
 static int
 held_count(cstore *s, const char *sender, uint64_t *n)
 {
 	sqlite3_stmt *st = NULL;
+	uint8_t k[SC_SHA256];
 	int r;
 
+	if (sender != NULL) {
+		if (s->keys == NULL)
+			return SOTTO_ERR_INTERNAL;
+		held_key(s, k, "sender", sender, strlen(sender));
+	}
 	if ((r = prepare(s, &st, sender != NULL ? "SELECT count(*) FROM held_messages WHERE sender = ?" :
 	    "SELECT count(*) FROM held_messages")) != SOTTO_OK)
 		return r;
 	r = SOTTO_ERR_DB;
-	if ((sender == NULL || sqlite3_bind_text(st, 1, sender, -1, SQLITE_STATIC) == SQLITE_OK) &&
+	if ((sender == NULL || sqlite3_bind_blob(st, 1, k, sizeof(k), SQLITE_STATIC) == SQLITE_OK) &&
 	    sqlite3_step(st) == SQLITE_ROW) {
 		*n = (uint64_t)sqlite3_column_int64(st, 0);
 		r = SOTTO_OK;
@@ -977,11 +1002,43 @@ held_count(cstore *s, const char *sender, uint64_t *n)
 	return r;
 }
 
+/* Insert one held row (sealed), unless (sender, env_hash) is held: 1 then. */
+static int
+held_insert(cstore *s, const char *sender, const uint8_t env_hash[static 32], const uint8_t *env,
+    size_t env_len, const uint8_t *wrap, size_t wrap_len, uint64_t at)
+{
+	sqlite3_stmt *st = NULL;
+	uint8_t row[2 * SC_SHA256], *se = NULL, *sw = NULL;
+	size_t sel = 0, swl = 0;
+	int r;
+
+	held_key(s, row, "sender", sender, strlen(sender));
+	held_key(s, row + SC_SHA256, "env_hash", env_hash, 32);
+	if ((r = seal(s, "held_messages", "envelope", row, sizeof(row), env, env_len, &se, &sel)) != SOTTO_OK ||
+	    (r = seal(s, "held_messages", "wrap", row, sizeof(row), wrap, wrap_len, &sw, &swl)) != SOTTO_OK ||
+	    (r = prepare(s, &st, "INSERT OR IGNORE INTO held_messages(sender, env_hash, envelope, wrap, at) "
+	    "VALUES(?, ?, ?, ?, ?)")) != SOTTO_OK)
+		goto out;
+	r = SOTTO_ERR_DB;
+	if (sqlite3_bind_blob(st, 1, row, SC_SHA256, SQLITE_STATIC) == SQLITE_OK &&
+	    sqlite3_bind_blob(st, 2, row + SC_SHA256, SC_SHA256, SQLITE_STATIC) == SQLITE_OK &&
+	    sqlite3_bind_blob(st, 3, se, (int)sel, SQLITE_STATIC) == SQLITE_OK &&
+	    sqlite3_bind_blob(st, 4, sw, (int)swl, SQLITE_STATIC) == SQLITE_OK &&
+	    sqlite3_bind_int64(st, 5, (sqlite3_int64)at) == SQLITE_OK && sqlite3_step(st) == SQLITE_DONE)
+		r = sqlite3_changes(s->db) == 1 ? SOTTO_OK : 1;
+out:
+	sqlite3_finalize(st);
+	free(se);
+	free(sw);
+	return r;
+}
+
 int
 cstore_held_add(cstore *s, const char *sender, const uint8_t env_hash[static 32], const uint8_t *env,
     size_t env_len, const uint8_t *wrap, size_t wrap_len, uint64_t at, int *first)
 {
 	sqlite3_stmt *st = NULL;
+	uint8_t sk[SC_SHA256], ek[SC_SHA256];
 	uint64_t all = 0, mine = 0;
 	int r;
 
@@ -989,19 +1046,22 @@ cstore_held_add(cstore *s, const char *sender, const uint8_t env_hash[static 32]
 	if (at > INT64_MAX || env_len == 0 || env_len > CSTORE_HELD_MAX_BYTES || wrap_len == 0 ||
 	    wrap_len > CSTORE_HELD_MAX_BYTES)
 		return SOTTO_ERR_INVALID_ARG;
+	if (s->keys == NULL || s->version != CSTORE_VERSION)
+		return SOTTO_ERR_INTERNAL;
+	held_key(s, sk, "sender", sender, strlen(sender));
+	held_key(s, ek, "env_hash", env_hash, 32);
 	/* Already held (a copy delivered again): nothing to add, nothing to refuse. */
 	if ((r = prepare(s, &st, "SELECT 1 FROM held_messages WHERE sender = ? AND env_hash = ?")) !=
 	    SOTTO_OK)
 		return r;
 	r = SOTTO_ERR_DB;
-	if (sqlite3_bind_text(st, 1, sender, -1, SQLITE_STATIC) == SQLITE_OK &&
-	    sqlite3_bind_blob(st, 2, env_hash, 32, SQLITE_STATIC) == SQLITE_OK) {
+	if (sqlite3_bind_blob(st, 1, sk, sizeof(sk), SQLITE_STATIC) == SQLITE_OK &&
+	    sqlite3_bind_blob(st, 2, ek, sizeof(ek), SQLITE_STATIC) == SQLITE_OK) {
 		int step = sqlite3_step(st);
 
 		r = step == SQLITE_ROW ? 1 : step == SQLITE_DONE ? SOTTO_OK : SOTTO_ERR_DB;
 	}
 	sqlite3_finalize(st);
-	st = NULL;
 	if (r != SOTTO_OK)
 		return r == 1 ? SOTTO_OK : r;
 	if ((r = held_count(s, NULL, &all)) != SOTTO_OK || (r = held_count(s, sender, &mine)) != SOTTO_OK)
@@ -1010,21 +1070,11 @@ cstore_held_add(cstore *s, const char *sender, const uint8_t env_hash[static 32]
 	 * claimed sender, and one for all, bound what they can make us keep. */
 	if (all >= CSTORE_MAX_HELD || mine >= CSTORE_MAX_HELD_PER_SENDER)
 		return SOTTO_ERR_TOO_LARGE;
-	if ((r = prepare(s, &st, "INSERT OR IGNORE INTO held_messages(sender, env_hash, envelope, wrap, at) "
-	    "VALUES(?, ?, ?, ?, ?)")) != SOTTO_OK)
+	if ((r = held_insert(s, sender, env_hash, env, env_len, wrap, wrap_len, at)) < 0)
 		return r;
-	r = SOTTO_ERR_DB;
-	if (sqlite3_bind_text(st, 1, sender, -1, SQLITE_STATIC) == SQLITE_OK &&
-	    sqlite3_bind_blob(st, 2, env_hash, 32, SQLITE_STATIC) == SQLITE_OK &&
-	    sqlite3_bind_blob(st, 3, env, (int)env_len, SQLITE_STATIC) == SQLITE_OK &&
-	    sqlite3_bind_blob(st, 4, wrap, (int)wrap_len, SQLITE_STATIC) == SQLITE_OK &&
-	    sqlite3_bind_int64(st, 5, (sqlite3_int64)at) == SQLITE_OK && sqlite3_step(st) == SQLITE_DONE) {
-		r = SOTTO_OK;
-		/* The first held from sender: the one worth an alert. */
-		*first = mine == 0 && sqlite3_changes(s->db) == 1;
-	}
-	sqlite3_finalize(st);
-	return r;
+	/* The first held from sender: the one worth an alert. */
+	*first = mine == 0 && r == SOTTO_OK;
+	return SOTTO_OK;
 }
 
 int
@@ -1032,32 +1082,46 @@ cstore_held_each(cstore *s, const char *sender, int (*fn)(const uint8_t *env, si
     const uint8_t *wrap, size_t wrap_len, void *arg), void *arg)
 {
 	sqlite3_stmt *st = NULL;
-	const void *e, *w;
-	int r, step, el, wl;
+	uint8_t row[2 * SC_SHA256], *e = NULL, *w = NULL;
+	size_t el = 0, wl = 0;
+	int r, step;
 
-	if ((r = prepare(s, &st, "SELECT envelope, wrap FROM held_messages WHERE sender = ? ORDER BY id")) !=
-	    SOTTO_OK)
+	if (s->keys == NULL || s->version != CSTORE_VERSION)
+		return SOTTO_ERR_INTERNAL;
+	held_key(s, row, "sender", sender, strlen(sender));
+	if ((r = prepare(s, &st, "SELECT env_hash, envelope, wrap FROM held_messages WHERE sender = ? "
+	    "ORDER BY id")) != SOTTO_OK)
 		return r;
 	r = SOTTO_ERR_DB;
-	if (sqlite3_bind_text(st, 1, sender, -1, SQLITE_STATIC) != SQLITE_OK)
+	if (sqlite3_bind_blob(st, 1, row, SC_SHA256, SQLITE_STATIC) != SQLITE_OK)
 		goto out;
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		/* Rows are untrusted: sizes capped here, contents parsed by the
-		 * envelope's bounded reader like any delivery. */
-		r = SOTTO_ERR_DB;
-		e = sqlite3_column_blob(st, 0);
-		el = sqlite3_column_bytes(st, 0);
-		w = sqlite3_column_blob(st, 1);
-		wl = sqlite3_column_bytes(st, 1);
-		if (e == NULL || w == NULL || el <= 0 || wl <= 0 || (size_t)el > CSTORE_HELD_MAX_BYTES ||
-		    (size_t)wl > CSTORE_HELD_MAX_BYTES)
+		free(e);
+		free(w);
+		e = w = NULL;
+		/* Rows are untrusted: a row that does not open is passed over (it
+		 * is dropped with the rest once its sender is trusted); contents
+		 * are parsed by the envelope's bounded reader like any delivery. */
+		if (sqlite3_column_bytes(st, 0) != SC_SHA256)
+			continue;
+		memcpy(row + SC_SHA256, sqlite3_column_blob(st, 0), SC_SHA256);
+		r = unseal(s, "held_messages", "envelope", row, sizeof(row), sqlite3_column_blob(st, 1),
+		    (size_t)sqlite3_column_bytes(st, 1), CSTORE_HELD_MAX_BYTES, &e, &el);
+		if (r == SOTTO_OK)
+			r = unseal(s, "held_messages", "wrap", row, sizeof(row), sqlite3_column_blob(st, 2),
+			    (size_t)sqlite3_column_bytes(st, 2), CSTORE_HELD_MAX_BYTES, &w, &wl);
+		if (r == SOTTO_ERR_NOMEM)
 			goto out;
-		if ((r = fn(e, (size_t)el, w, (size_t)wl, arg)) != 0)
+		if (r != SOTTO_OK || el == 0 || wl == 0)
+			continue;
+		if ((r = fn(e, el, w, wl, arg)) != 0)
 			goto out;
 	}
 	r = step == SQLITE_DONE ? SOTTO_OK : SOTTO_ERR_DB;
 out:
 	sqlite3_finalize(st);
+	free(e);
+	free(w);
 	return r;
 }
 
@@ -1071,7 +1135,20 @@ cstore_held_count(cstore *s, const char *sender, uint64_t *n)
 int
 cstore_held_drop(cstore *s, const char *sender)
 {
-	return delete_handle(s, "DELETE FROM held_messages WHERE sender = ?", sender);
+	sqlite3_stmt *st = NULL;
+	uint8_t k[SC_SHA256];
+	int r;
+
+	if (s->keys == NULL)
+		return SOTTO_ERR_INTERNAL;
+	held_key(s, k, "sender", sender, strlen(sender));
+	if ((r = prepare(s, &st, "DELETE FROM held_messages WHERE sender = ?")) != SOTTO_OK)
+		return r;
+	r = SOTTO_ERR_DB;
+	if (sqlite3_bind_blob(st, 1, k, sizeof(k), SQLITE_STATIC) == SQLITE_OK && sqlite3_step(st) == SQLITE_DONE)
+		r = SOTTO_OK;
+	sqlite3_finalize(st);
+	return r;
 }
 
 #define ALERT_TEXT_MAX 4096
@@ -1294,6 +1371,55 @@ out:
 	return r;
 }
 
+/* Version-0 held rows (sender and hash in the clear) re-inserted sealed. */
+static int
+migrate_held(cstore *s, size_t *skipped)
+{
+	sqlite3_stmt *st = NULL;
+	char sender[SOTTO_MAX_HANDLE + 1];
+	uint8_t h[32];
+	const void *e, *w;
+	int64_t last = 0;
+	int r, step, el, wl;
+
+	if ((r = exec(s, "CREATE TEMP TABLE held_v0 AS SELECT * FROM held_messages;"
+	    "DELETE FROM held_messages;")) != SOTTO_OK)
+		return r;
+	if ((r = prepare(s, &st, "SELECT id, sender, env_hash, envelope, wrap, at FROM held_v0 "
+	    "WHERE id > ? ORDER BY id LIMIT 1")) != SOTTO_OK)
+		return r;
+	for (;;) {
+		sqlite3_reset(st);
+		r = SOTTO_ERR_DB;
+		if (sqlite3_bind_int64(st, 1, last) != SQLITE_OK)
+			goto out;
+		if ((step = sqlite3_step(st)) == SQLITE_DONE)
+			break;
+		if (step != SQLITE_ROW)
+			goto out;
+		last = sqlite3_column_int64(st, 0);
+		e = sqlite3_column_blob(st, 3);
+		el = sqlite3_column_bytes(st, 3);
+		w = sqlite3_column_blob(st, 4);
+		wl = sqlite3_column_bytes(st, 4);
+		if (col_text(st, 1, sender, SOTTO_MAX_HANDLE) != SOTTO_OK || col_blob(st, 2, h, 32) != SOTTO_OK ||
+		    e == NULL || w == NULL || el <= 0 || wl <= 0 || (size_t)el > CSTORE_HELD_MAX_BYTES ||
+		    (size_t)wl > CSTORE_HELD_MAX_BYTES || sqlite3_column_int64(st, 5) < 0) {
+			++*skipped;
+			continue;
+		}
+		if ((r = held_insert(s, sender, h, e, (size_t)el, w, (size_t)wl,
+		    (uint64_t)sqlite3_column_int64(st, 5))) < 0)
+			goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	r = exec(s, "DROP TABLE temp.held_v0");
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
 int
 cstore_migrate(cstore *s, int *migrated, size_t *skipped)
 {
@@ -1330,7 +1456,7 @@ cstore_migrate(cstore *s, int *migrated, size_t *skipped)
 	sqlite3_finalize(st);
 	st = NULL;
 	if ((r = exec(s, "DROP TABLE messages; ALTER TABLE messages_v1 RENAME TO messages;")) != SOTTO_OK ||
-	    (r = migrate_alerts(s, skipped)) != SOTTO_OK ||
+	    (r = migrate_alerts(s, skipped)) != SOTTO_OK || (r = migrate_held(s, skipped)) != SOTTO_OK ||
 	    (r = exec(s, "PRAGMA user_version = " CSTORE_VERSION_STR)) != SOTTO_OK)
 		goto out;
 	s->version = CSTORE_VERSION;

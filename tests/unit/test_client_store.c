@@ -438,7 +438,7 @@ file_has(const char *path, const char *needle)
 static void
 assert_no_plaintext(const char *db, const char *const *needles, size_t n)
 {
-	char wal[200];
+	char wal[4200];
 
 	snprintf(wal, sizeof(wal), "%s-wal", db);
 	for (size_t i = 0; i < n; i++) {
@@ -479,7 +479,7 @@ test_at_rest_no_plaintext(void **state)
 {
 	static const char *const secrets[] = {
 		"zebra-body-received", "quokka-body-sent", "sender-handle-xq", "recipient-xq",
-		"alert-text-pangolin",
+		"alert-text-pangolin", "held-sender-xq", "held-envelope-plain", "held-wrap-plain",
 	};
 	fixture *f = *state;
 	cstore_message in = message(0x61, "zebra-body-received"), out = message(0x62, "quokka-body-sent");
@@ -496,6 +496,18 @@ test_at_rest_no_plaintext(void **state)
 	assert_int_equal(cstore_message_add(f->st, &out), SOTTO_OK);
 	assert_int_equal(cstore_alert_add(f->st, "rejected_message", "bob", NULL, 5,
 	    "alert-text-pangolin"), SOTTO_OK);
+	{
+		uint8_t h[32];
+		int first = 0;
+		uint64_t n = 0;
+
+		memset(h, 0x99, sizeof(h));
+		assert_int_equal(cstore_held_add(f->st, "held-sender-xq", h, (const uint8_t *)"held-envelope-plain",
+		    19, (const uint8_t *)"held-wrap-plain", 15, 7, &first), SOTTO_OK);
+		assert_int_equal(first, 1);
+		assert_int_equal(cstore_held_count(f->st, "held-sender-xq", &n), SOTTO_OK);
+		assert_int_equal(n, 1);
+	}
 	/* While open (the rows are in the WAL) and after closing. */
 	assert_no_plaintext(f->path, secrets, sizeof(secrets) / sizeof(secrets[0]));
 	memset(&s, 0, sizeof(s));
@@ -682,7 +694,9 @@ old_home(const char *dir, const char *pass)
 	    "INSERT INTO messages(msg_id, sender, device, recipients, sent_at, body, outgoing, received_at,"
 	    "  shown) VALUES(X'0303', 'broken', zeroblob(16), 'alice', 1, X'', 0, 1, 1);"
 	    "INSERT INTO alerts(kind, handle, device, at, text) VALUES('identity_reset', 'bob', NULL, 5,"
-	    "  'old-alert-text-tapir');", idhex);
+	    "  'old-alert-text-tapir');"
+	    "INSERT INTO held_messages(sender, env_hash, envelope, wrap, at) VALUES('old-held-sender-gnu',"
+	    "  zeroblob(32), CAST('old-held-envelope-yak' AS BLOB), X'01', 9);", idhex);
 	assert_int_equal(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(h);
 	assert_int_equal(keyfile_write(key, keys, sizeof(keys), pass, pass != NULL ?
@@ -709,6 +723,14 @@ hist_one(const sotto_message *m, void *arg)
 	return 0;
 }
 
+static int
+held_env(const uint8_t *env, size_t env_len, const uint8_t *wrap, size_t wrap_len, void *arg)
+{
+	*(int *)arg = env_len == 21 && memcmp(env, "old-held-envelope-yak", 21) == 0 && wrap_len == 1 &&
+	    wrap[0] == 1;
+	return 0;
+}
+
 /* A home made by today's main opens; its rows are sealed in one go, the key
  * file gains the history key, and it all happens once. */
 static void
@@ -716,7 +738,7 @@ test_migrate_old_home(void **state)
 {
 	static const char *const secrets[] = {
 		"old-sender-walrus", "old-body-narwhal", "old-recipient-okapi", "old-body-sent-ibex",
-		"old-alert-text-tapir",
+		"old-alert-text-tapir", "old-held-sender-gnu", "old-held-envelope-yak",
 	};
 	fixture *f = *state;
 	char home[128], key[200], db[200];
@@ -756,6 +778,15 @@ test_migrate_old_home(void **state)
 	assert_int_equal(n, 1);
 	assert_string_equal(a[0].text, "old-alert-text-tapir");
 	sotto_alerts_free(a, n);
+	{
+		uint64_t held = 0;
+		int env_ok = 0;
+
+		assert_int_equal(cstore_held_count(c->st, "old-held-sender-gnu", &held), SOTTO_OK);
+		assert_int_equal(held, 1);
+		assert_int_equal(cstore_held_each(c->st, "old-held-sender-gnu", held_env, &env_ok), SOTTO_OK);
+		assert_int_equal(env_ok, 1);
+	}
 	sotto_close(c);
 	c = NULL;
 	assert_no_plaintext(db, secrets, sizeof(secrets) / sizeof(secrets[0]));

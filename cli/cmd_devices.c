@@ -115,8 +115,9 @@ cmd_devices(const char *home, int argc, char **argv)
 	if ((rc = cli_open(home, &c)) != CLI_EXIT_OK)
 		return rc;
 	if ((r = sotto_devices(c, handle, &d, &n)) != SOTTO_OK) {
-		rc = r == SOTTO_ERR_IDENTITY_RESET && handle != NULL ? cli_show_reset(c, handle, json, "devices") :
-		    cli_fail_err(c, r);
+		/* My own account's list can break too (account_changed_unsigned). */
+		rc = r == SOTTO_ERR_IDENTITY_RESET ? cli_show_reset(c, handle != NULL ? handle : sotto_handle(c),
+		    json, "devices") : cli_fail_err(c, r);
 		goto out;
 	}
 	/* A contact's safety number is verified or not; my own account has none. */

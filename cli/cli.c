@@ -15,7 +15,7 @@ static const cli_cmd commands[] = {
 	{ "alerts", "[--json]", cmd_alerts },
 	{ "safety-number", "H [--json]", cmd_safety_number },
 	{ "verify", "H NUMBER", cmd_verify },
-	{ "trust", "H [--yes]", cmd_trust },
+	{ "trust", "H [--yes] [--list HASH]", cmd_trust },
 	{ "link", "--server HOST:PORT --pin PIN --handle H [--device-name N] [--timeout SECONDS]\n"
 	    "       [--no-passphrase]", cmd_link },
 	{ "approve", "CODE [--yes]", cmd_approve },

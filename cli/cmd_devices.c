@@ -56,10 +56,11 @@ cli_show_reset(sotto_client *c, const char *handle, int json, const char *what)
 	if (json && number) {
 		printf("{\"handle\":");
 		cli_json_str(stdout, handle, strlen(handle));
-		printf(",\"reset\":true,\"old\":{\"safety_number\":\"%s\",\"verified\":%s,\"version\":%llu},"
-		    "\"new\":{\"safety_number\":\"%s\",\"verified\":false,\"version\":%llu},\"held\":%zu}\n",
+		printf(",\"reset\":true,\"old\":{\"safety_number\":\"%s\",\"verified\":%s,\"version\":%llu,"
+		    "\"list_hash\":\"%s\"},\"new\":{\"safety_number\":\"%s\",\"verified\":false,\"version\":%llu,"
+		    "\"list_hash\":\"%s\"},\"held\":%zu}\n",
 		    old.safety_number, old.verified ? "true" : "false", (unsigned long long)old.version,
-		    now.safety_number, (unsigned long long)now.version, held);
+		    old.list_hash, now.safety_number, (unsigned long long)now.version, now.list_hash, held);
 	} else if (json) {
 		cli_print_devices(c, old.devices, old.n_devices, 1, "old", old.verified, NULL);
 		cli_print_devices(c, now.devices, now.n_devices, 1, "new", 0, NULL);

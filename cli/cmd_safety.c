@@ -98,7 +98,7 @@ cmd_trust(const char *home, int argc, char **argv)
 {
 	sotto_client *c = NULL;
 	sotto_identity old, now;
-	const char *handle = NULL;
+	const char *handle = NULL, *want = NULL;
 	char q[256];
 	size_t held = 0;
 	int r, rc, yes = 0, reset = 0, lost = 0, ok;
@@ -108,6 +108,8 @@ cmd_trust(const char *home, int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--yes") == 0)
 			yes = 1;
+		else if (strcmp(argv[i], "--list") == 0 && i + 1 < argc && want == NULL)
+			want = argv[++i];
 		else if (handle == NULL && argv[i][0] != '-')
 			handle = argv[i];
 		else
@@ -146,9 +148,14 @@ cmd_trust(const char *home, int argc, char **argv)
 			goto out;
 		}
 	}
-	if ((r = sotto_trust_shown(c, handle, now.list_hash, &lost)) == SOTTO_ERR_IDENTITY_RESET ||
+	/* --list: a script trusts only the list it checked (safety-number --json
+	 * names it), not whatever the server shows by the time it runs. */
+	if ((r = sotto_trust_shown(c, handle, want != NULL ? want : now.list_hash, &lost)) ==
+	    SOTTO_ERR_IDENTITY_RESET ||
 	    r == SOTTO_ERR_CHAIN)
 		rc = cli_fail("%s", sotto_error_detail(c));
+	else if (r == SOTTO_ERR_INVALID_ARG && want != NULL)
+		rc = cli_fail("--list takes the 64 hex digits of a list hash (safety-number --json)");
 	else if (r != SOTTO_OK)
 		rc = cli_fail_err(c, r);
 	else {

@@ -54,8 +54,20 @@ expect_fail "$T/s2" as alice send bob "still refused"
 [ "$(as alice safety-number bob --json | jq -r .old.verified)" = true ] || fail "the verified mark went after a refused trust"
 ok "trust without --yes and without a terminal refused before changing anything"
 
+# A list other than the one checked is not trusted: --list names the one the
+# script saw (safety-number --json); the server showing another is refused.
+new_hash=$(jq -r .new.list_hash "$T/snj")
+old_hash=$(jq -r .old.list_hash "$T/snj")
+[ ${#new_hash} -eq 64 ] && [ "$new_hash" != "$old_hash" ] || fail "safety-number --json list hashes: $(cat "$T/snj")"
+expect_fail "$T/t2" as alice trust bob --yes --list "$old_hash"
+grep -q "^sotto: the server now shows another device list for bob (version 1) than the one shown: nothing was trusted" "$T/t2" ||
+    fail "trust of a list not shown: $(cat "$T/t2")"
+state >"$T/after2"
+cmp -s "$T/before" "$T/after2" || fail "a refused trust --list changed the store"
+ok "trust --list of a list the server no longer shows: refused, nothing changed"
+
 # With --yes: it shows what it replaces and what it trusts, and that the mark is lost.
-as alice trust bob --yes >"$T/t1" 2>"$T/t1.err" || fail "trust --yes: $(cat "$T/t1.err")"
+as alice trust bob --yes --list "$new_hash" >"$T/t1" 2>"$T/t1.err" || fail "trust --yes: $(cat "$T/t1.err")"
 grep -q "^the identity of bob was reset$" "$T/t1" &&
     grep -q "^trusted until now: list version 1, 1 device, safety number $sn_real (verified)$" "$T/t1" &&
     grep -q "^  $bob1 " "$T/t1" &&

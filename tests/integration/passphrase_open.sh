@@ -158,6 +158,18 @@ SOTTO_PASSPHRASE=$PASS nt dave history --json >"$T/dhist" || fail "dave history"
     fail "dave's history: $(cat "$T/dhist")"
 ok "history at rest: no body in dave's sotto.db or -wal; history refused without the passphrase, shown with it"
 
+# A stored message altered on disk is named and skipped; the others are shown
+# and a receive still goes on (a new message arrives and is stored).
+sqlite3 "$T/home-dave/sotto.db" "UPDATE messages SET sealed = substr(sealed, 1, 30) || CASE WHEN substr(sealed, 31, 1) = X'00' THEN X'01' ELSE X'00' END || substr(sealed, 32) WHERE id = (SELECT min(id) FROM messages);"
+SOTTO_PASSPHRASE=$PASS nt dave history --json >"$T/dhist2" 2>"$T/dhist2.err" || fail "history with an altered row: $(cat "$T/dhist2.err")"
+[ "$(jq -rs 'map(.body) | join("|")' "$T/dhist2")" = "reply from a locked device" ] || fail "history with an altered row: $(cat "$T/dhist2")"
+grep -q "^sotto: warning: 1 stored message could not be read (row [0-9]*): altered in the database, or sealed under another key; skipped$" "$T/dhist2.err" ||
+    fail "no warning for the altered row: $(cat "$T/dhist2.err")"
+as alice send dave "after the damage" >/dev/null || fail "alice send dave (after the damage)"
+SOTTO_PASSPHRASE=$PASS nt dave receive --json >"$T/dave2" 2>"$T/dave2.err" || fail "dave receive after the damage: $(cat "$T/dave2.err")"
+got "$T/dave2" "after the damage" alice
+ok "an altered stored message: named and skipped by history; receive goes on"
+
 # ---- 2. open registration ----
 
 # Not open: `init --server --pin` without an invite is refused, leaving nothing.

@@ -191,25 +191,29 @@ cstore_version(const cstore *s)
  */
 #define SEALED_FORMAT 1
 #define SEALED_OVERHEAD (1 + SC_XAEAD_NONCE + SC_AEAD_TAG)
-#define SEAL_AD_MAX 96
+#define SEAL_AD_MAX 160
 
+/* The associated data into ad; 0 if it would not fit (a bug: the names are
+ * constants, the rows at most two hashes). */
 static size_t
 seal_ad(uint8_t ad[static SEAL_AD_MAX], const char *table, const char *column, const uint8_t *row,
     size_t rowlen)
 {
 	static const char label[] = "sotto history v1";
-	size_t n = 0, k;
+	size_t n = 0, tl = strlen(table) + 1, cl = strlen(column) + 1;
 
 	/* Each name with its NUL: no two (table, column) pairs give the same bytes. */
+	if (tl > SEAL_AD_MAX - sizeof(label) || cl > SEAL_AD_MAX - sizeof(label) - tl ||
+	    rowlen > SEAL_AD_MAX - sizeof(label) - tl - cl)
+		return 0;
 	memcpy(ad, label, sizeof(label));
 	n += sizeof(label);
-	k = strlen(table) + 1;
-	memcpy(ad + n, table, k);
-	n += k;
-	k = strlen(column) + 1;
-	memcpy(ad + n, column, k);
-	n += k;
-	memcpy(ad + n, row, rowlen);
+	memcpy(ad + n, table, tl);
+	n += tl;
+	memcpy(ad + n, column, cl);
+	n += cl;
+	if (rowlen > 0)
+		memcpy(ad + n, row, rowlen);
 	return n + rowlen;
 }
 
@@ -226,9 +230,10 @@ seal(const cstore *s, const char *table, const char *column, const uint8_t *row,
 		return SOTTO_ERR_INTERNAL;	/* cstore_unlock first */
 	if (mlen > SIZE_MAX - SEALED_OVERHEAD)
 		return SOTTO_ERR_TOO_LARGE;
+	if ((adlen = seal_ad(ad, table, column, row, rowlen)) == 0)
+		return SOTTO_ERR_INTERNAL;
 	if ((c = malloc(mlen + SEALED_OVERHEAD)) == NULL)
 		return SOTTO_ERR_NOMEM;
-	adlen = seal_ad(ad, table, column, row, rowlen);
 	c[0] = SEALED_FORMAT;
 	sc_random(c + 1, SC_XAEAD_NONCE);
 	sc_xaead_encrypt(c + 1 + SC_XAEAD_NONCE, m, mlen, ad, adlen, c + 1, s->keys->seal);
@@ -257,9 +262,10 @@ unseal(const cstore *s, const char *table, const char *column, const uint8_t *ro
 	mlen = clen - SEALED_OVERHEAD;
 	if (mlen > max)
 		return SOTTO_ERR_TOO_LARGE;
+	if ((adlen = seal_ad(ad, table, column, row, rowlen)) == 0)
+		return SOTTO_ERR_INTERNAL;
 	if ((m = malloc(mlen + 1)) == NULL)
 		return SOTTO_ERR_NOMEM;
-	adlen = seal_ad(ad, table, column, row, rowlen);
 	if ((r = sc_xaead_decrypt(m, c + 1 + SC_XAEAD_NONCE, clen - 1 - SC_XAEAD_NONCE, ad, adlen,
 	    c + 1, s->keys->seal)) != SOTTO_OK) {
 		free(m);

@@ -584,6 +584,17 @@ raw_exec(const char *path, const char *sql)
 	sqlite3_close(db);
 }
 
+/* fn of cstore_held_each: adds the envelope's number (env1, env2). */
+static int
+sum_held(const uint8_t *env, size_t env_len, const uint8_t *wrap, size_t wrap_len, void *arg)
+{
+	(void)wrap;
+	(void)wrap_len;
+	if (env_len == 4 && memcmp(env, "env", 3) == 0)
+		*(int *)arg += env[3] - '0';
+	return 0;
+}
+
 /* An altered value, or one moved to another row, is an error for that row
  * alone: the walk goes on, receive's catch-up too, and says what it skipped. */
 static void
@@ -632,6 +643,23 @@ test_tampered_rows(void **state)
 	assert_int_equal(cstore_messages_unshown(f->st, collect, &s), SOTTO_OK);
 	assert_int_equal(s.n, 2);
 	assert_string_equal(s.bodies[1], "five");
+	/* A held row whose envelope and wrap were swapped (columns) does not
+	 * open; the other one does. */
+	{
+		uint8_t h1[32], h2[32];
+		int fh = 0, seen_env = 0;
+
+		memset(h1, 1, sizeof(h1));
+		memset(h2, 2, sizeof(h2));
+		assert_int_equal(cstore_held_add(f->st, "carol", h1, (const uint8_t *)"env1", 4,
+		    (const uint8_t *)"wrap1", 5, 1, &fh), SOTTO_OK);
+		assert_int_equal(cstore_held_add(f->st, "carol", h2, (const uint8_t *)"env2", 4,
+		    (const uint8_t *)"wrap2", 5, 2, &fh), SOTTO_OK);
+		raw_exec(f->path, "UPDATE held_messages SET envelope = wrap, wrap = envelope "
+		    "WHERE id = (SELECT min(id) FROM held_messages);");
+		assert_int_equal(cstore_held_each(f->st, "carol", sum_held, &seen_env), SOTTO_OK);
+		assert_int_equal(seen_env, 2);
+	}
 	/* Every alert is still listed; the damaged texts say so. */
 	assert_int_equal(cstore_alerts(f->st, &a, &n), SOTTO_OK);
 	assert_int_equal(n, 3);

@@ -53,14 +53,23 @@ cli_show_reset(sotto_client *c, const char *handle, int json, const char *what)
 	memset(&now, 0, sizeof(now));
 	if ((r = sotto_identity_compare(c, handle, &old, &now, &reset, &held)) != SOTTO_OK)
 		return cli_fail_err(c, r);
+	if (!now.present && !json)
+		printf("the identity of %s was reset, and %s: nothing can be trusted now\n", handle,
+		    sotto_error_detail(c));
 	if (json && number) {
 		printf("{\"handle\":");
 		cli_json_str(stdout, handle, strlen(handle));
 		printf(",\"reset\":true,\"old\":{\"safety_number\":\"%s\",\"verified\":%s,\"version\":%llu,"
-		    "\"list_hash\":\"%s\"},\"new\":{\"safety_number\":\"%s\",\"verified\":false,\"version\":%llu,"
-		    "\"list_hash\":\"%s\"},\"held\":%zu}\n",
-		    old.safety_number, old.verified ? "true" : "false", (unsigned long long)old.version,
-		    old.list_hash, now.safety_number, (unsigned long long)now.version, now.list_hash, held);
+		    "\"list_hash\":\"%s\"},\"new\":", old.safety_number, old.verified ? "true" : "false",
+		    (unsigned long long)old.version, old.list_hash);
+		if (now.present)
+			printf("{\"safety_number\":\"%s\",\"verified\":false,\"version\":%llu,\"list_hash\":\"%s\"}",
+			    now.safety_number, (unsigned long long)now.version, now.list_hash);
+		else {
+			printf("null,\"new_error\":");
+			cli_json_str(stdout, sotto_error_detail(c), strlen(sotto_error_detail(c)));
+		}
+		printf(",\"held\":%zu}\n", held);
 	} else if (json) {
 		cli_print_devices(c, old.devices, old.n_devices, 1, "old", old.verified, NULL);
 		cli_print_devices(c, now.devices, now.n_devices, 1, "new", 0, NULL);
@@ -69,16 +78,19 @@ cli_show_reset(sotto_client *c, const char *handle, int json, const char *what)
 		    handle, handle, handle);
 		if (number) {
 			printf("old: %s  (%s)\n", old.safety_number, old.verified ? "verified" : "not verified");
-			printf("new: %s  (not verified)\n", now.safety_number);
+			if (now.present)
+				printf("new: %s  (not verified)\n", now.safety_number);
 		} else {
 			printf("old identity, list version %llu, safety number %s:\n",
 			    (unsigned long long)old.version, old.verified ? "verified" : "not verified");
 			cli_print_devices(c, old.devices, old.n_devices, 0, NULL, -1, "  ");
-			printf("new identity, list version %llu, safety number not verified:\n",
-			    (unsigned long long)now.version);
-			cli_print_devices(c, now.devices, now.n_devices, 0, NULL, -1, "  ");
+			if (now.present) {
+				printf("new identity, list version %llu, safety number not verified:\n",
+				    (unsigned long long)now.version);
+				cli_print_devices(c, now.devices, now.n_devices, 0, NULL, -1, "  ");
+			}
 		}
-		if (old.verified)
+		if (old.verified && now.present)
 			printf("the verified mark belongs to the old identity: it is lost if you trust the new one\n");
 		if (held > 0)
 			printf("%zu message%s that arrived during the reset %s held until `sotto trust %s`\n",

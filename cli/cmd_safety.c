@@ -123,8 +123,11 @@ cmd_trust(const char *home, int argc, char **argv)
 	if ((rc = cli_open(home, &c)) != CLI_EXIT_OK)
 		return rc;
 	if ((r = sotto_identity_compare(c, handle, &old, &now, &reset, &held)) != SOTTO_OK) {
-		rc = r == SOTTO_ERR_IDENTITY_RESET ? cli_fail("%s: nothing was trusted", sotto_error_detail(c)) :
-		    cli_fail_err(c, r);
+		rc = cli_fail_err(c, r);
+		goto out;
+	}
+	if (!now.present) {
+		rc = cli_fail("%s: nothing was trusted", sotto_error_detail(c));
 		goto out;
 	}
 	printf(reset ? "the identity of %s was reset\n" : "%s's identity as the server shows it now "

@@ -207,8 +207,9 @@ typedef struct sotto_identity {
  * *reset: 1 if handle's identity reset waits for a trust. *held: messages that
  * arrived during the reset and that a trust would show as from handle. Both
  * sotto_identity are set on success; clear them with sotto_identity_clear.
- * Errors as sotto_trust: SOTTO_ERR_IDENTITY_RESET if the server's lists do not
- * verify even as a first sight, SOTTO_ERR_NO_SUCH_HANDLE, network errors. */
+ * If nothing the server shows verifies even as a first sight, now.present is 0
+ * and sotto_error_detail says why (a trust would be refused). Errors:
+ * SOTTO_ERR_NO_SUCH_HANDLE, network errors. */
 int sotto_identity_compare(sotto_client *c, const char *handle, sotto_identity *old,
     sotto_identity *now, int *reset, size_t *held) __attribute__((warn_unused_result));
 void sotto_identity_clear(sotto_identity *id);

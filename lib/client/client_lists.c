@@ -530,9 +530,14 @@ sotto_identity_compare(sotto_client *c, const char *handle, sotto_identity *old,
 	    (r = refresh(c, handle, 1, 0, l, &bytes, &n)) == SOTTO_OK)
 		r = identity_fill(c, handle, l, bytes, n, 0, &w);
 	cstore_rollback(c->st);
-	if (r == SOTTO_ERR_IDENTITY_RESET)
+	/* Nothing the server shows verifies even as a first sight: still an
+	 * answer (the old identity is worth seeing), with nothing to trust. */
+	if (r == SOTTO_ERR_IDENTITY_RESET) {
 		client_set_detail(c, "the device lists the server shows for %s do not verify either (%s)",
 		    handle, c->reset_why[0] != '\0' ? c->reset_why : "fork");
+		sotto_identity_clear(&w);
+		r = SOTTO_OK;
+	}
 	if (r != SOTTO_OK)
 		goto out;
 	*old = o;

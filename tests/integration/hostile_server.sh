@@ -136,6 +136,14 @@ s_refused A "$WHY_BADSIG"
 expect_fail "$T/A-trust" as s trust r --yes
 line_is "$T/A-trust" "sotto: the device lists the server shows for r do not verify either ($WHY_BADSIG): nothing was trusted" "A: S's trust"
 alert_is s identity_reset 1 "$(reset_text "$WHY_BADSIG")" "A (after trust)"
+# S can still look: the identity it verified, and that nothing the server shows verifies.
+as s safety-number r >"$T/A-sn" 2>&1 || fail "A: S's safety-number: $(cat "$T/A-sn")"
+grep -q "^old: [0-9 ]*  (not verified)$" "$T/A-sn" && ! grep -q "^new: " "$T/A-sn" &&
+    grep -q "^the identity of r was reset, and the device lists the server shows for r do not verify either ($WHY_BADSIG): nothing can be trusted now$" "$T/A-sn" ||
+    fail "A: S's safety-number during the attack: $(cat "$T/A-sn")"
+[ "$(as s safety-number r --json | jq -r '[.old.version, .new] | map(tostring) | join("|")')" = "2|null" ] ||
+    fail "A: S's safety-number --json: $(as s safety-number r --json)"
+alert_is s identity_reset 1 "$(reset_text "$WHY_BADSIG")" "A (after safety-number)"
 expect_fail "$T/A-s3" as s send r "after trust"
 line_is "$T/A-s3" "$RESET_LINE" "A: S's send after the refused trust"
 # Nothing encrypted to the phantom: refused before sealing, no copy at all.

@@ -77,7 +77,8 @@ int cli_parse_int(const char *s, long min, long max, long *out);
 
 /* The devices d[0..n) as `sotto devices` prints them: a line each, or with json
  * a JSON object each; identity (may be NULL) adds "identity":"old"/"new" and
- * verified (>= 0) "verified" to every object, indent (text) a prefix. */
+ * verified (>= 0) "verified" to every object (2: false, and "verified_lost":
+ * true), indent (text) a prefix. */
 void cli_print_devices(const sotto_client *c, const sotto_device *d, size_t n, int json,
     const char *identity, int verified, const char *indent);
 /* During an identity reset of handle: what is trusted and what the server

@@ -25,7 +25,9 @@ cli_print_devices(const sotto_client *c, const sotto_device *d, size_t n, int js
 			if (identity != NULL)
 				printf(",\"identity\":\"%s\"", identity);
 			if (verified >= 0)
-				printf(",\"verified\":%s", verified ? "true" : "false");
+				printf(",\"verified\":%s", verified == 1 ? "true" : "false");
+			if (verified == 2)
+				printf(",\"verified_lost\":true");
 			printf("}\n");
 		} else {
 			printf("%s%s  ", indent != NULL ? indent : "", d[i].id);
@@ -112,7 +114,7 @@ cmd_devices(const char *home, int argc, char **argv)
 	sotto_device *d = NULL;
 	const char *handle = NULL;
 	size_t n = 0;
-	int ch, json = 0, r, rc, verified = -1;
+	int ch, json = 0, r, rc, verified = -1, lost = 0;
 
 	optind = 1;
 	opterr = 0;
@@ -139,12 +141,17 @@ cmd_devices(const char *home, int argc, char **argv)
 		rc = cli_fail_err(c, verified);
 		goto out;
 	}
-	cli_print_devices(c, d, n, json, NULL, verified, NULL);
+	if (verified == 0 && (lost = sotto_contact_verified_lost(c, handle)) < 0) {
+		rc = cli_fail_err(c, lost);
+		goto out;
+	}
+	cli_print_devices(c, d, n, json, NULL, lost == 1 ? 2 : verified, NULL);
 	if (!json && verified == 1)
 		printf("safety number verified\n");
 	else if (!json && verified == 0)
-		printf("safety number not verified: compare `sotto safety-number %s` with %s in person, "
-		    "then run `sotto verify %s NUMBER`\n", handle, handle, handle);
+		printf("safety number not verified%s: compare `sotto safety-number %s` with %s in person, "
+		    "then run `sotto verify %s NUMBER`\n", lost == 1 ? " (the one verified before was lost "
+		    "when `sotto trust` accepted a new identity)" : "", handle, handle, handle);
 	rc = CLI_EXIT_OK;
 out:
 	free(d);

@@ -180,6 +180,11 @@ int sotto_verify(sotto_client *c, const char *handle, const char *number)
  * negative sotto_err (SOTTO_ERR_NOT_FOUND: never looked up). Local only. */
 int sotto_contact_verified(sotto_client *c, const char *handle) __attribute__((warn_unused_result));
 
+/* 1 if handle is not verified because `trust` replaced an identity whose
+ * safety number was verified (until sotto_verify again), 0 if not, or a
+ * negative sotto_err as sotto_contact_verified. Local only. */
+int sotto_contact_verified_lost(sotto_client *c, const char *handle) __attribute__((warn_unused_result));
+
 /* Accept handle's current identity after a reset: forget what was verified for
  * it and verify its device list afresh (trust on first use again). The contact
  * is no longer marked verified. Trusts whatever the server shows at that

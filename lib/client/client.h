@@ -48,6 +48,7 @@ typedef struct cstore_contact {
 	char handle[SOTTO_MAX_HANDLE + 1];
 	uint8_t account_pub[SC_SIGN_PUB];
 	int verified;
+	int verified_lost;	/* not verified: the identity verified before was replaced by a trust */
 	int state;		/* CONTACT_* */
 } cstore_contact;
 

@@ -131,3 +131,17 @@ sotto_contact_verified(sotto_client *c, const char *handle)
 		return r;
 	return k.verified ? 1 : 0;
 }
+
+int
+sotto_contact_verified_lost(sotto_client *c, const char *handle)
+{
+	cstore_contact k;
+	int r;
+
+	c->detail[0] = '\0';
+	if (handle == NULL || !handle_valid(handle))
+		return SOTTO_ERR_INVALID_ARG;
+	if ((r = cstore_contact_get(c->st, handle, &k)) != SOTTO_OK)
+		return r;
+	return k.verified_lost ? 1 : 0;
+}

@@ -418,6 +418,11 @@ trust(sotto_client *c, const char *handle, const uint8_t *want, int *lost_verifi
 			r = SOTTO_ERR_CHAIN;
 		}
 	}
+	/* The new identity is not verified, and says that a verified one was lost. */
+	if (r == SOTTO_OK && was_verified && (r = cstore_contact_get(c->st, handle, &k)) == SOTTO_OK) {
+		k.verified_lost = 1;
+		r = cstore_contact_put(c->st, &k);
+	}
 	if (r == SOTTO_OK && (r = cstore_commit(c->st)) == SOTTO_OK) {
 		if (lost_verified != NULL)
 			*lost_verified = was_verified;

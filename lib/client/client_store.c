@@ -532,7 +532,10 @@ cstore_contact_get(cstore *s, const char *handle, cstore_contact *c)
 	    col_text(st, 0, k.handle, SOTTO_MAX_HANDLE) != SOTTO_OK ||
 	    col_blob(st, 1, k.account_pub, sizeof(k.account_pub)) != SOTTO_OK)
 		goto out;
-	k.verified = sqlite3_column_int(st, 2) != 0;
+	/* verified: 1 verified, 2 not verified and the mark of the identity
+	 * before lost to a trust, 0 not verified. */
+	k.verified = sqlite3_column_int(st, 2) == 1;
+	k.verified_lost = sqlite3_column_int(st, 2) == 2;
 	k.state = sqlite3_column_int(st, 3);
 	if (k.state != CONTACT_NORMAL && k.state != CONTACT_RESET_PENDING)
 		goto out;
@@ -555,7 +558,7 @@ cstore_contact_put(cstore *s, const cstore_contact *c)
 	r = SOTTO_ERR_DB;
 	if (sqlite3_bind_text(st, 1, c->handle, -1, SQLITE_STATIC) != SQLITE_OK ||
 	    sqlite3_bind_blob(st, 2, c->account_pub, sizeof(c->account_pub), SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_int(st, 3, c->verified ? 1 : 0) != SQLITE_OK ||
+	    sqlite3_bind_int(st, 3, c->verified ? 1 : c->verified_lost ? 2 : 0) != SQLITE_OK ||
 	    sqlite3_bind_int(st, 4, c->state) != SQLITE_OK ||
 	    sqlite3_step(st) != SQLITE_DONE)
 		goto out;

@@ -77,10 +77,15 @@ grep -q "^the identity of bob was reset$" "$T/t1" &&
     fail "trust did not show what it trusts: $(cat "$T/t1")"
 [ "$(tail -n 1 "$T/t1")" = "trusted bob: safety number $sn_fake, not verified (the verified mark of the identity before is lost)" ] ||
     fail "trust's last line: $(cat "$T/t1")"
-[ "$(as alice devices bob --json | jq -r '.id + ":" + (.verified | tostring)')" = "$fake_dev:false" ] ||
-    fail "devices after trust: $(as alice devices bob --json)"
-as alice devices bob | grep -q "^safety number not verified" || fail "devices after trust does not say not verified"
+[ "$(as alice devices bob --json | jq -r '.id + ":" + (.verified | tostring) + ":" + (.verified_lost | tostring)')" = \
+    "$fake_dev:false:true" ] || fail "devices after trust: $(as alice devices bob --json)"
+as alice devices bob | grep -q "^safety number not verified (the one verified before was lost when \`sotto trust\` accepted a new identity)" ||
+    fail "devices after trust does not say the mark was lost: $(as alice devices bob)"
 [ "$(as alice safety-number bob)" = "$sn_fake" ] || fail "safety-number after trust"
-ok "trust --yes showed both identities and the lost mark, then trusted the one shown"
+ok "trust --yes showed both identities and the lost mark, then trusted the one shown; devices says the mark was lost"
+# Verifying the new identity ends the note.
+as alice verify bob "$sn_fake" >/dev/null || fail "verify of the new identity"
+[ "$(as alice devices bob --json | jq -r '(.verified | tostring) + ":" + (.verified_lost | tostring)')" = "true:null" ] ||
+    fail "devices after verifying the new identity: $(as alice devices bob --json)"
 
 server_stop

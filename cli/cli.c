@@ -13,9 +13,9 @@ static const cli_cmd commands[] = {
 	{ "history", "[H] [--json]", cmd_history },
 	{ "devices", "[H] [--json]", cmd_devices },
 	{ "alerts", "[--json]", cmd_alerts },
-	{ "safety-number", "H", cmd_safety_number },
+	{ "safety-number", "H [--json]", cmd_safety_number },
 	{ "verify", "H NUMBER", cmd_verify },
-	{ "trust", "H", cmd_trust },
+	{ "trust", "H [--yes] [--list HASH]", cmd_trust },
 	{ "link", "--server HOST:PORT --pin PIN --handle H [--device-name N] [--timeout SECONDS]\n"
 	    "       [--no-passphrase]", cmd_link },
 	{ "approve", "CODE [--yes]", cmd_approve },

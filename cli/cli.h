@@ -75,6 +75,17 @@ int cli_check_new_device(const char *handle, const char *name);
 /* Parse a decimal int in [min, max]; 0 on success. */
 int cli_parse_int(const char *s, long min, long max, long *out);
 
+/* The devices d[0..n) as `sotto devices` prints them: a line each, or with json
+ * a JSON object each; identity (may be NULL) adds "identity":"old"/"new" and
+ * verified (>= 0) "verified" to every object (2: false, and "verified_lost":
+ * true), indent (text) a prefix. */
+void cli_print_devices(const sotto_client *c, const sotto_device *d, size_t n, int json,
+    const char *identity, int verified, const char *indent);
+/* During an identity reset of handle: what is trusted and what the server
+ * shows, for safety-number and devices (what = "safety-number" or "devices").
+ * CLI_EXIT_OK or the exit code after printing. */
+int cli_show_reset(sotto_client *c, const char *handle, int json, const char *what);
+
 int cmd_init(const char *home, int argc, char **argv);
 int cmd_send(const char *home, int argc, char **argv);
 int cmd_receive(const char *home, int argc, char **argv);

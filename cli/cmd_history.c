@@ -67,6 +67,7 @@ cmd_history(const char *home, int argc, char **argv)
 	if ((rc = cli_open(home, &c)) != CLI_EXIT_OK)
 		return rc;
 	r = sotto_history(c, handle, print_one, &json);
+	cli_warnings(c);
 	if (r == SOTTO_OK && (fflush(stdout) != 0 || ferror(stdout)))
 		rc = cli_fail("cannot write to standard output");
 	else

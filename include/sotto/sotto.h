@@ -181,10 +181,52 @@ int sotto_verify(sotto_client *c, const char *handle, const char *number)
  * negative sotto_err (SOTTO_ERR_NOT_FOUND: never looked up). Local only. */
 int sotto_contact_verified(sotto_client *c, const char *handle) __attribute__((warn_unused_result));
 
+/* 1 if handle is not verified because `trust` replaced an identity whose
+ * safety number was verified (until sotto_verify again), 0 if not, or a
+ * negative sotto_err as sotto_contact_verified. Local only. */
+int sotto_contact_verified_lost(sotto_client *c, const char *handle) __attribute__((warn_unused_result));
+
 /* Accept handle's current identity after a reset: forget what was verified for
  * it and verify its device list afresh (trust on first use again). The contact
- * is no longer marked verified. */
+ * is no longer marked verified. Trusts whatever the server shows at that
+ * moment: a program that shows the user what it trusts uses
+ * sotto_identity_compare, then sotto_trust_shown. */
 int sotto_trust(sotto_client *c, const char *handle) __attribute__((warn_unused_result));
+
+#define SOTTO_LIST_HASH_HEX_LEN 64
+
+/* One identity of a contact: its account key's safety number with mine, and
+ * the devices of one of its verified device lists. */
+typedef struct sotto_identity {
+	int present;			/* 0: none (never seen; the fields are empty) */
+	char safety_number[SOTTO_SAFETY_NUMBER_LEN + 1];	/* "" for my own account */
+	int verified;			/* its safety number was verified (sotto_verify) */
+	uint64_t version;		/* of the device list */
+	char list_hash[SOTTO_LIST_HASH_HEX_LEN + 1];	/* SHA-256 of that signed list, hex */
+	sotto_device *devices;		/* owned: sotto_identity_clear */
+	size_t n_devices;
+} sotto_identity;
+
+/* What sotto_trust would replace and by what, changing nothing: old is the
+ * identity trusted now (kept during an identity reset; present 0 if handle was
+ * never seen), now the one the server shows, verified as a first sight.
+ * *reset: 1 if handle's identity reset waits for a trust. *held: messages that
+ * arrived during the reset and that a trust would show as from handle. Both
+ * sotto_identity are set on success; clear them with sotto_identity_clear.
+ * If nothing the server shows verifies even as a first sight, now.present is 0
+ * and sotto_error_detail says why (a trust would be refused). Errors:
+ * SOTTO_ERR_NO_SUCH_HANDLE, network errors. */
+int sotto_identity_compare(sotto_client *c, const char *handle, sotto_identity *old,
+    sotto_identity *now, int *reset, size_t *held) __attribute__((warn_unused_result));
+void sotto_identity_clear(sotto_identity *id);
+
+/* sotto_trust, but only of the identity the user was shown: list_hash is
+ * now.list_hash from sotto_identity_compare. If the server shows another list
+ * by then, nothing is trusted (SOTTO_ERR_CHAIN; ask again). *lost_verified
+ * (may be NULL): 1 if the identity replaced had its safety number verified:
+ * that mark does not carry over. */
+int sotto_trust_shown(sotto_client *c, const char *handle, const char *list_hash, int *lost_verified)
+    __attribute__((warn_unused_result));
 
 /* ---- several devices per account (docs/PROTOCOL.md "Linking a device") ---- */
 

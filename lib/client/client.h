@@ -20,8 +20,12 @@
 
 #define CLIENT_DB_NAME "sotto.db"
 #define CLIENT_KEY_NAME "device.key"
-/* device.key holds the Ed25519 secret key then the X25519 secret key. */
+/* device.key holds the Ed25519 secret key, the X25519 secret key, then the
+ * history key (CSTORE_HISTORY_KEY). A key file of homes made before history was
+ * encrypted (and of link and recover, which leave it to the first open) ends
+ * after the X25519 key: sotto_open adds the history key. */
 #define CLIENT_KEYS_LEN (SC_SIGN_SEC + SC_KX_SEC)
+#define CLIENT_SECRETS_LEN (CLIENT_KEYS_LEN + CSTORE_HISTORY_KEY)
 #define CLIENT_TIMEOUT_MS 15000
 
 /* ---- store (client_store.c) ---- */
@@ -44,6 +48,7 @@ typedef struct cstore_contact {
 	char handle[SOTTO_MAX_HANDLE + 1];
 	uint8_t account_pub[SC_SIGN_PUB];
 	int verified;
+	int verified_lost;	/* not verified: the identity verified before was replaced by a trust */
 	int state;		/* CONTACT_* */
 } cstore_contact;
 
@@ -62,9 +67,39 @@ typedef struct cstore_message {
 } cstore_message;
 
 /* Open (create = 1: create, mode 0600, schema) the store at path. *out: caller
- * frees with cstore_close. SOTTO_ERR_NOT_FOUND if !create and it does not exist. */
+ * frees with cstore_close. SOTTO_ERR_NOT_FOUND if !create and it does not exist,
+ * SOTTO_ERR_VERSION if a newer sotto made it. Messages and alert texts are
+ * read and written only after cstore_unlock (SOTTO_ERR_INTERNAL before). */
 int cstore_open(cstore **out, const char *path, int create) __attribute__((warn_unused_result));
 void cstore_close(cstore *s);
+
+/* Schema version (PRAGMA user_version). 0: a home made before history was
+ * encrypted at rest, its messages and alert texts in the clear. 1: they are
+ * sealed (XChaCha20-Poly1305, random nonce, associated data naming table,
+ * column and row) under keys derived from the history key in device.key. */
+#define CSTORE_VERSION 1
+#define CSTORE_VERSION_STR "1"
+#define CSTORE_HISTORY_KEY 32
+/* The version the store had when opened (or reached by cstore_migrate). */
+int cstore_version(const cstore *s);
+/* Derive the sealing keys from the device's history key (copied: the caller
+ * wipes its own). The first unlock stores a check value; a later one with
+ * another key is SOTTO_ERR_DECRYPT (the key file is not this history's). */
+int cstore_unlock(cstore *s, const uint8_t history_key[static CSTORE_HISTORY_KEY])
+    __attribute__((warn_unused_result));
+/* Inside a transaction, after cstore_unlock: bring a version-0 store to
+ * CSTORE_VERSION, sealing every message and alert text; *migrated 1 if rows
+ * were converted now (then call cstore_scrub after the commit), *skipped the
+ * rows the old reader would have refused too (left out, or for an alert its
+ * text replaced by a note). Nothing to do at CSTORE_VERSION. */
+int cstore_migrate(cstore *s, int *migrated, size_t *skipped) __attribute__((warn_unused_result));
+/* Outside a transaction: rewrite the file and empty the WAL so that no copy of
+ * a page from before the migration remains in either. */
+int cstore_scrub(cstore *s) __attribute__((warn_unused_result));
+/* How many rows the last cstore_messages_* walk skipped because they did not
+ * open or parse (altered, moved to another row, sealed under another key),
+ * and the id of the first (*first_row; may be NULL). */
+size_t cstore_skipped(const cstore *s, int64_t *first_row);
 
 /* Transactions nest: the outermost begin opens a write transaction, inner
  * ones are savepoints. An inner commit is durable only when the outermost one
@@ -108,6 +143,10 @@ int cstore_message_add(cstore *s, const cstore_message *m) __attribute__((warn_u
  * history share it); returns what cb returns. */
 int client_show_stored(const cstore_message *sm, sotto_message_cb cb, void *arg);
 
+/* Add a warning line (sotto_warnings) if the last messages walk skipped rows
+ * it could not open (client_history.c). */
+void client_warn_skipped(sotto_client *c);
+
 /* Mark a stored message as handed to the application. */
 int cstore_message_mark_shown(cstore *s, const uint8_t msg_id[static 16]) __attribute__((warn_unused_result));
 /* Call fn for each stored message not yet shown, oldest first (a receive that
@@ -142,6 +181,8 @@ int cstore_held_add(cstore *s, const char *sender, const uint8_t env_hash[static
 int cstore_held_each(cstore *s, const char *sender, int (*fn)(const uint8_t *env, size_t env_len,
     const uint8_t *wrap, size_t wrap_len, void *arg), void *arg) __attribute__((warn_unused_result));
 int cstore_held_drop(cstore *s, const char *sender) __attribute__((warn_unused_result));
+/* How many are held from sender. */
+int cstore_held_count(cstore *s, const char *sender, uint64_t *n) __attribute__((warn_unused_result));
 
 /* Record an alert; device may be NULL. */
 int cstore_alert_add(cstore *s, const char *kind, const char *handle, const uint8_t *device,
@@ -178,7 +219,7 @@ struct sotto_client {
 	cstore *st;
 	cstore_config cfg;
 	char device_hex[SC_DEVICE_ID * 2 + 1];
-	uint8_t *keys;		/* CLIENT_KEYS_LEN bytes, sc_secure_alloc */
+	uint8_t *keys;		/* CLIENT_SECRETS_LEN bytes, sc_secure_alloc */
 	conn *cn;		/* NULL until the first network call */
 	char detail[256];
 	char reset_why[160];	/* why the last identity reset was raised */
@@ -191,6 +232,7 @@ struct sotto_client {
 
 #define CLIENT_SIGN_SEC(c) ((c)->keys)
 #define CLIENT_ENC_SEC(c) ((c)->keys + SC_SIGN_SEC)
+#define CLIENT_HISTORY_KEY(c) ((c)->keys + CLIENT_KEYS_LEN)
 
 uint64_t client_now_ms(void);
 /* 1 for the errors worth another try: the network or the server's load
@@ -230,6 +272,10 @@ int client_list_refresh(sotto_client *c, const char *handle, dl_list *out, uint8
  * was verified byte for byte, else it is an identity reset. */
 int client_list_recheck(sotto_client *c, const char *handle, uint64_t since, dl_list *out)
     __attribute__((warn_unused_result));
+
+/* The devices of a verified list as the API shows them. *out: caller frees
+ * with free() (client_info.c). */
+int client_devices_of(const dl_list *l, sotto_device **out, size_t *n) __attribute__((warn_unused_result));
 
 /* After `trust` of handle: open the messages held from it, store them (shown
  * by the next receive) and forget them, all or nothing (client_receive.c). */

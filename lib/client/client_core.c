@@ -87,12 +87,72 @@ sotto_home_needs_passphrase(const char *home)
 	return r;
 }
 
+/* The key file must be this device's: its public half names the device id. */
+static int
+keys_match(const sotto_client *c, size_t n)
+{
+	uint8_t pub[SC_SIGN_PUB], id[SC_DEVICE_ID];
+
+	if (n != CLIENT_KEYS_LEN && n != CLIENT_SECRETS_LEN)
+		return 0;
+	memcpy(pub, CLIENT_SIGN_SEC(c) + SC_SIGN_SEED, SC_SIGN_PUB);
+	sc_device_id(id, pub);
+	return sc_memeq(id, c->cfg.device_id, SC_DEVICE_ID);
+}
+
+/*
+ * Unlock the history; in a home made before it was encrypted, first give the
+ * key file a history key and seal the stored rows, in one transaction. Under
+ * the store's write lock, and with the key file read again under it, so two
+ * processes opening the same old home cannot each make a history key. A
+ * crash after the new key file and before the commit leaves a key file with
+ * the history key and rows in the clear: the next open seals them under it.
+ */
+static int
+open_history(sotto_client *c, const char *key, const char *passphrase, size_t n)
+{
+	size_t skipped = 0;
+	int r, prot, migrated = 0;
+
+	if (n == CLIENT_SECRETS_LEN && cstore_version(c->st) == CSTORE_VERSION)
+		return cstore_unlock(c->st, CLIENT_HISTORY_KEY(c));
+	if ((r = cstore_begin(c->st)) != SOTTO_OK)
+		return r;
+	if ((r = keyfile_read(key, c->keys, CLIENT_SECRETS_LEN, &n, passphrase)) != SOTTO_OK)
+		goto out;
+	r = SOTTO_ERR_FORMAT;
+	if (!keys_match(c, n))
+		goto out;
+	if (n == CLIENT_KEYS_LEN) {
+		sc_random(CLIENT_HISTORY_KEY(c), CSTORE_HISTORY_KEY);
+		/* Protected stays protected, under the same passphrase; unprotected stays so. */
+		if ((r = prot = keyfile_is_protected(key)) < 0 ||
+		    (r = keyfile_replace(key, c->keys, CLIENT_SECRETS_LEN, prot ? passphrase : NULL,
+		    0, 0)) != SOTTO_OK)
+			goto out;
+	}
+	if ((r = cstore_unlock(c->st, CLIENT_HISTORY_KEY(c))) != SOTTO_OK ||
+	    (r = cstore_migrate(c->st, &migrated, &skipped)) != SOTTO_OK ||
+	    (r = cstore_commit(c->st)) != SOTTO_OK)
+		goto out;
+	/* Best effort: the freed pages were already zeroed (secure_delete). */
+	if (migrated && cstore_scrub(c->st) != SOTTO_OK)
+		client_set_detail(c, "the history was encrypted, but the database file could not be "
+		    "compacted");
+	if (skipped > 0)
+		client_set_detail(c, "%zu stored rows were unreadable before the history was encrypted "
+		    "and were left out", skipped);
+	return SOTTO_OK;
+out:
+	cstore_rollback(c->st);
+	return r;
+}
+
 int
 sotto_open(sotto_client **out, const char *home, const char *passphrase)
 {
 	sotto_client *c = NULL;
 	char *db = NULL, *key = NULL;
-	uint8_t pub[SC_SIGN_PUB], id[SC_DEVICE_ID];
 	size_t n = 0;
 	int r;
 
@@ -104,20 +164,17 @@ sotto_open(sotto_client **out, const char *home, const char *passphrase)
 	r = SOTTO_ERR_NOMEM;
 	if ((c = calloc(1, sizeof(*c))) == NULL || (c->home = strdup(home)) == NULL ||
 	    (db = join(home, CLIENT_DB_NAME)) == NULL || (key = join(home, CLIENT_KEY_NAME)) == NULL ||
-	    (c->keys = sc_secure_alloc(CLIENT_KEYS_LEN)) == NULL)
+	    (c->keys = sc_secure_alloc(CLIENT_SECRETS_LEN)) == NULL)
 		goto out;
 	if ((r = cstore_open(&c->st, db, 0)) != SOTTO_OK ||
 	    (r = cstore_config_get(c->st, &c->cfg)) != SOTTO_OK)
 		goto out;
-	if ((r = keyfile_read(key, c->keys, CLIENT_KEYS_LEN, &n, passphrase)) != SOTTO_OK)
+	if ((r = keyfile_read(key, c->keys, CLIENT_SECRETS_LEN, &n, passphrase)) != SOTTO_OK)
 		goto out;
-	/* The key file must be this device's: its public half names the device id. */
 	r = SOTTO_ERR_FORMAT;
-	if (n != CLIENT_KEYS_LEN)
+	if (!keys_match(c, n))
 		goto out;
-	memcpy(pub, CLIENT_SIGN_SEC(c) + SC_SIGN_SEED, SC_SIGN_PUB);
-	sc_device_id(id, pub);
-	if (!sc_memeq(id, c->cfg.device_id, SC_DEVICE_ID))
+	if ((r = open_history(c, key, passphrase, n)) != SOTTO_OK)
 		goto out;
 	sc_hex(c->device_hex, c->cfg.device_id, SC_DEVICE_ID);
 	*out = c;

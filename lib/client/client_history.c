@@ -65,6 +65,21 @@ sotto_history(sotto_client *c, const char *handle, sotto_message_cb cb, void *ar
 	memset(&st, 0, sizeof(st));
 	st.cb = cb;
 	st.arg = arg;
+	client_warnings_clear(c);
 	r = cstore_messages_all(c->st, handle, one, &st);
+	client_warn_skipped(c);
 	return st.stopped ? SOTTO_OK : r;
+}
+
+void
+client_warn_skipped(sotto_client *c)
+{
+	int64_t first = 0;
+	size_t n = cstore_skipped(c->st, &first), used = strlen(c->warnings);
+
+	if (n == 0)
+		return;
+	snprintf(c->warnings + used, sizeof(c->warnings) - used, "%zu stored message%s could not be "
+	    "read (row %lld%s): altered in the database, or sealed under another key; skipped\n", n,
+	    n == 1 ? "" : "s", (long long)first, n == 1 ? "" : " and others");
 }

@@ -6,24 +6,14 @@
 #include "client.h"
 
 int
-sotto_devices(sotto_client *c, const char *handle, sotto_device **out, size_t *n)
+client_devices_of(const dl_list *l, sotto_device **out, size_t *n)
 {
-	dl_list *l = NULL;
-	sotto_device *d = NULL;
-	int r;
+	sotto_device *d;
 
 	*out = NULL;
 	*n = 0;
-	c->detail[0] = '\0';
-	if (handle == NULL)
-		handle = c->cfg.handle;
-	if ((l = calloc(1, sizeof(*l))) == NULL)
+	if ((d = calloc(l->n_devices > 0 ? l->n_devices : 1, sizeof(*d))) == NULL)
 		return SOTTO_ERR_NOMEM;
-	if ((r = client_list_refresh(c, handle, l, NULL, NULL)) != SOTTO_OK)
-		goto out;
-	r = SOTTO_ERR_NOMEM;
-	if ((d = calloc(l->n_devices, sizeof(*d))) == NULL)
-		goto out;
 	for (size_t i = 0; i < l->n_devices; i++) {
 		const dl_device *s = &l->devices[i];
 
@@ -36,10 +26,24 @@ sotto_devices(sotto_client *c, const char *handle, sotto_device **out, size_t *n
 	}
 	*out = d;
 	*n = l->n_devices;
-	d = NULL;
-	r = SOTTO_OK;
-out:
-	free(d);
+	return SOTTO_OK;
+}
+
+int
+sotto_devices(sotto_client *c, const char *handle, sotto_device **out, size_t *n)
+{
+	dl_list *l = NULL;
+	int r;
+
+	*out = NULL;
+	*n = 0;
+	c->detail[0] = '\0';
+	if (handle == NULL)
+		handle = c->cfg.handle;
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return SOTTO_ERR_NOMEM;
+	if ((r = client_list_refresh(c, handle, l, NULL, NULL)) == SOTTO_OK)
+		r = client_devices_of(l, out, n);
 	free(l);
 	return r;
 }
@@ -126,4 +130,18 @@ sotto_contact_verified(sotto_client *c, const char *handle)
 	if ((r = cstore_contact_get(c->st, handle, &k)) != SOTTO_OK)
 		return r;
 	return k.verified ? 1 : 0;
+}
+
+int
+sotto_contact_verified_lost(sotto_client *c, const char *handle)
+{
+	cstore_contact k;
+	int r;
+
+	c->detail[0] = '\0';
+	if (handle == NULL || !handle_valid(handle))
+		return SOTTO_ERR_INVALID_ARG;
+	if ((r = cstore_contact_get(c->st, handle, &k)) != SOTTO_OK)
+		return r;
+	return k.verified_lost ? 1 : 0;
 }

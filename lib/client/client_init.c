@@ -13,7 +13,7 @@
 /* Secrets of a device being created, in one guarded allocation. */
 typedef struct init_secrets {
 	uint8_t account_sec[SC_SIGN_SEC];
-	uint8_t keys[CLIENT_KEYS_LEN];		/* device sign secret || enc secret */
+	uint8_t keys[CLIENT_SECRETS_LEN];	/* device sign secret || enc secret || history key */
 	uint8_t invite_secret[INVITE_SECRET_LEN];
 	char invite_text[23];
 } init_secrets;
@@ -96,7 +96,8 @@ store_home(const char *home, const cstore_config *cfg, const init_secrets *s,
 	memcpy(me.account_pub, cfg->account_pub, SC_SIGN_PUB);
 	me.verified = 1;
 	me.state = CONTACT_NORMAL;
-	if ((r = cstore_begin(st)) != SOTTO_OK)
+	if ((r = cstore_unlock(st, s->keys + CLIENT_KEYS_LEN)) != SOTTO_OK ||
+	    (r = cstore_begin(st)) != SOTTO_OK)
 		goto out;
 	if ((r = cstore_config_set(st, cfg)) != SOTTO_OK ||
 	    (r = cstore_contact_put(st, &me)) != SOTTO_OK ||
@@ -106,7 +107,7 @@ store_home(const char *home, const cstore_config *cfg, const init_secrets *s,
 		goto out;
 	}
 	if ((r = path_join(p, sizeof(p), home, CLIENT_KEY_NAME)) != SOTTO_OK ||
-	    (r = keyfile_write(p, s->keys, CLIENT_KEYS_LEN, passphrase, 0, 0)) != SOTTO_OK)
+	    (r = keyfile_write(p, s->keys, CLIENT_SECRETS_LEN, passphrase, 0, 0)) != SOTTO_OK)
 		goto out;
 out:
 	cstore_close(st);
@@ -187,6 +188,7 @@ sotto_init(const char *home, const sotto_init_options *o, char recovery[SOTTO_RE
 	sc_sign_keypair(cfg.account_pub, s->account_sec);
 	sc_sign_keypair(l->devices[0].sig_pub, s->keys);
 	sc_kx_keypair(l->devices[0].enc_pub, s->keys + SC_SIGN_SEC);
+	sc_random(s->keys + CLIENT_KEYS_LEN, CSTORE_HISTORY_KEY);
 	sc_device_id(cfg.device_id, l->devices[0].sig_pub);
 
 	snprintf(l->handle, sizeof(l->handle), "%s", cfg.handle);

@@ -391,31 +391,178 @@ client_list_recheck(sotto_client *c, const char *handle, uint64_t since, dl_list
  * nothing: if the new chain cannot be fetched or does not verify either, the
  * old state (and its refusal to send) stays as it was. Otherwise a failed
  * trust would leave a contact with no chain, and the next send would take
- * whatever the server showed as a first sight.
+ * whatever the server showed as a first sight. want (may be NULL): the hash
+ * of the list the user was shown; another one is not trusted.
  */
-int
-sotto_trust(sotto_client *c, const char *handle)
+static int
+trust(sotto_client *c, const char *handle, const uint8_t *want, int *lost_verified)
 {
-	int r;
+	cstore_contact k;
+	dl_list *l = NULL;
+	uint8_t *bytes = NULL, h[SC_SHA256];
+	size_t n = 0;
+	int r, was_verified = 0;
 
 	c->detail[0] = '\0';
 	c->reset_why[0] = '\0';
 	if (!handle_valid(handle))
 		return SOTTO_ERR_INVALID_ARG;
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return SOTTO_ERR_NOMEM;
+	if ((r = cstore_contact_get(c->st, handle, &k)) == SOTTO_OK)
+		was_verified = k.verified && !is_mine(c, handle);
+	else if (r != SOTTO_ERR_NOT_FOUND)
+		goto out;
 	if ((r = cstore_begin(c->st)) != SOTTO_OK)
-		return r;
+		goto out;
 	if ((r = cstore_contact_forget(c->st, handle)) == SOTTO_OK)
-		r = refresh(c, handle, 1, 0, NULL, NULL, NULL);
+		r = refresh(c, handle, 1, 0, l, &bytes, &n);
+	if (r == SOTTO_OK && want != NULL) {
+		dl_hash(h, bytes, n);
+		if (!sc_memeq(h, want, SC_SHA256)) {
+			client_set_detail(c, "the server now shows another device list for %s (version %llu) "
+			    "than the one shown: nothing was trusted; look again", handle,
+			    (unsigned long long)l->version);
+			r = SOTTO_ERR_CHAIN;
+		}
+	}
+	/* The new identity is not verified, and says that a verified one was lost. */
+	if (r == SOTTO_OK && was_verified && (r = cstore_contact_get(c->st, handle, &k)) == SOTTO_OK) {
+		k.verified_lost = 1;
+		r = cstore_contact_put(c->st, &k);
+	}
 	if (r == SOTTO_OK && (r = cstore_commit(c->st)) == SOTTO_OK) {
+		if (lost_verified != NULL)
+			*lost_verified = was_verified;
 		/* Trusted: what was held from it can be verified now. A failure
 		 * here keeps them held for the next trust; the trust stands. */
 		if (client_release_held(c, handle) != SOTTO_OK)
 			client_set_detail(c, "messages held from %s could not be opened yet", handle);
-		return SOTTO_OK;
+		goto out;
 	}
 	cstore_rollback(c->st);
 	if (r == SOTTO_ERR_IDENTITY_RESET)
 		client_set_detail(c, "the device lists the server shows for %s do not verify either (%s): "
 		    "nothing was trusted", handle, c->reset_why[0] != '\0' ? c->reset_why : "fork");
+out:
+	free(bytes);
+	free(l);
+	return r;
+}
+
+int
+sotto_trust(sotto_client *c, const char *handle)
+{
+	return trust(c, handle, NULL, NULL);
+}
+
+int
+sotto_trust_shown(sotto_client *c, const char *handle, const char *list_hash, int *lost_verified)
+{
+	uint8_t want[SC_SHA256];
+	size_t n = 0;
+
+	if (list_hash == NULL || strlen(list_hash) != 2 * SC_SHA256 ||
+	    sc_unhex(want, sizeof(want), &n, list_hash, strlen(list_hash)) != SOTTO_OK || n != SC_SHA256)
+		return SOTTO_ERR_INVALID_ARG;
+	if (lost_verified != NULL)
+		*lost_verified = 0;
+	return trust(c, handle, want, lost_verified);
+}
+
+void
+sotto_identity_clear(sotto_identity *id)
+{
+	if (id == NULL)
+		return;
+	free(id->devices);
+	memset(id, 0, sizeof(*id));
+}
+
+/* id from a verified list l (bytes p, n) of handle's account. */
+static int
+identity_fill(sotto_client *c, const char *handle, const dl_list *l, const uint8_t *p, size_t n,
+    int verified, sotto_identity *id)
+{
+	uint8_t h[SC_SHA256];
+	int r;
+
+	memset(id, 0, sizeof(*id));
+	if ((r = client_devices_of(l, &id->devices, &id->n_devices)) != SOTTO_OK)
+		return r;
+	id->present = 1;
+	id->verified = verified;
+	id->version = l->version;
+	dl_hash(h, p, n);
+	sc_hex(id->list_hash, h, sizeof(h));
+	if (!is_mine(c, handle))
+		safety_number(id->safety_number, c->cfg.handle, c->cfg.account_pub, handle, l->account_pub);
+	return SOTTO_OK;
+}
+
+int
+sotto_identity_compare(sotto_client *c, const char *handle, sotto_identity *old, sotto_identity *now,
+    int *reset, size_t *held)
+{
+	sotto_identity o, w;
+	cstore_contact k;
+	dl_list *l = NULL;
+	uint8_t *bytes = NULL;
+	uint64_t nh = 0;
+	size_t n = 0;
+	int r, pending = 0;
+
+	memset(&o, 0, sizeof(o));
+	memset(&w, 0, sizeof(w));
+	c->detail[0] = '\0';
+	c->reset_why[0] = '\0';
+	if (!handle_valid(handle))
+		return SOTTO_ERR_INVALID_ARG;
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return SOTTO_ERR_NOMEM;
+	/* What is trusted now, from the store alone: kept as it was during a reset. */
+	if ((r = cstore_contact_get(c->st, handle, &k)) == SOTTO_OK) {
+		pending = k.state == CONTACT_RESET_PENDING;
+		if ((r = cstore_list_latest(c->st, handle, l, &bytes, &n)) == SOTTO_OK)
+			r = identity_fill(c, handle, l, bytes, n, k.verified && !is_mine(c, handle), &o);
+		else if (r == SOTTO_ERR_NOT_FOUND)
+			r = SOTTO_OK;
+	} else if (r == SOTTO_ERR_NOT_FOUND)
+		r = SOTTO_OK;
+	if (r != SOTTO_OK)
+		goto out;
+	free(bytes);
+	bytes = NULL;
+	if ((r = cstore_held_count(c->st, handle, &nh)) != SOTTO_OK)
+		goto out;
+	/* What a trust would take, verified exactly as trust does, then undone:
+	 * nothing of it (nor an alert it raised) stays. */
+	if ((r = cstore_begin(c->st)) != SOTTO_OK)
+		goto out;
+	if ((r = cstore_contact_forget(c->st, handle)) == SOTTO_OK &&
+	    (r = refresh(c, handle, 1, 0, l, &bytes, &n)) == SOTTO_OK)
+		r = identity_fill(c, handle, l, bytes, n, 0, &w);
+	cstore_rollback(c->st);
+	/* Nothing the server shows verifies even as a first sight: still an
+	 * answer (the old identity is worth seeing), with nothing to trust. */
+	if (r == SOTTO_ERR_IDENTITY_RESET) {
+		client_set_detail(c, "the device lists the server shows for %s do not verify either (%s)",
+		    handle, c->reset_why[0] != '\0' ? c->reset_why : "fork");
+		sotto_identity_clear(&w);
+		r = SOTTO_OK;
+	}
+	if (r != SOTTO_OK)
+		goto out;
+	*old = o;
+	*now = w;
+	memset(&o, 0, sizeof(o));
+	memset(&w, 0, sizeof(w));
+	*reset = pending;
+	*held = (size_t)nh;
+out:
+	sotto_identity_clear(&o);
+	sotto_identity_clear(&w);
+	free(bytes);
+	free(l);
 	return r;
 }

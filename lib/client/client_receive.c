@@ -411,7 +411,9 @@ sotto_receive(sotto_client *c, int wait_seconds, sotto_message_cb cb, void *arg,
 		return SOTTO_ERR_INVALID_ARG;
 	/* First what an interrupted receive stored but did not show, even if the
 	 * server is unreachable now. */
-	if ((r = cstore_messages_unshown(c->st, deliver_stored, &st)) < 0)
+	r = cstore_messages_unshown(c->st, deliver_stored, &st);
+	client_warn_skipped(c);
+	if (r < 0)
 		goto out;
 	if (st.stop) {
 		r = SOTTO_OK;

@@ -14,6 +14,9 @@ _Static_assert(crypto_sign_PUBLICKEYBYTES == SC_SIGN_PUB && crypto_sign_SECRETKE
     crypto_sign_BYTES == SC_SIG && crypto_scalarmult_BYTES == SC_KX_PUB &&
     crypto_aead_chacha20poly1305_IETF_NPUBBYTES == SC_AEAD_NONCE &&
     crypto_aead_chacha20poly1305_IETF_ABYTES == SC_AEAD_TAG &&
+    crypto_aead_xchacha20poly1305_IETF_NPUBBYTES == SC_XAEAD_NONCE &&
+    crypto_aead_xchacha20poly1305_IETF_ABYTES == SC_AEAD_TAG &&
+    crypto_aead_xchacha20poly1305_IETF_KEYBYTES == SC_AEAD_KEY &&
     crypto_pwhash_argon2id_SALTBYTES == SC_PWHASH_SALT, "sizes disagree with libsodium");
 
 int
@@ -150,6 +153,23 @@ sc_aead_decrypt(uint8_t *m, const uint8_t *c, size_t clen, const uint8_t *ad, si
 		return SOTTO_ERR_DECRYPT;
 	/* detached: m is written only after the tag verifies */
 	return crypto_aead_chacha20poly1305_ietf_decrypt_detached(m, NULL, c, clen - SC_AEAD_TAG,
+	    c + clen - SC_AEAD_TAG, ad, adlen, nonce, key) == 0 ? SOTTO_OK : SOTTO_ERR_DECRYPT;
+}
+
+void
+sc_xaead_encrypt(uint8_t *c, const uint8_t *m, size_t mlen, const uint8_t *ad, size_t adlen,
+    const uint8_t nonce[static SC_XAEAD_NONCE], const uint8_t key[static SC_AEAD_KEY])
+{
+	crypto_aead_xchacha20poly1305_ietf_encrypt(c, NULL, m, mlen, ad, adlen, NULL, nonce, key);
+}
+
+int
+sc_xaead_decrypt(uint8_t *m, const uint8_t *c, size_t clen, const uint8_t *ad, size_t adlen,
+    const uint8_t nonce[static SC_XAEAD_NONCE], const uint8_t key[static SC_AEAD_KEY])
+{
+	if (clen < SC_AEAD_TAG)
+		return SOTTO_ERR_DECRYPT;
+	return crypto_aead_xchacha20poly1305_ietf_decrypt_detached(m, NULL, c, clen - SC_AEAD_TAG,
 	    c + clen - SC_AEAD_TAG, ad, adlen, nonce, key) == 0 ? SOTTO_OK : SOTTO_ERR_DECRYPT;
 }
 

@@ -26,6 +26,7 @@
 #define SC_AEAD_KEY 32		/* ChaCha20-Poly1305 (IETF) */
 #define SC_AEAD_NONCE 12
 #define SC_AEAD_TAG 16
+#define SC_XAEAD_NONCE 24	/* XChaCha20-Poly1305: long enough to draw at random */
 #define SC_PWHASH_SALT 16	/* Argon2id */
 #define SC_DEVICE_ID 16		/* first 16 bytes of SHA-512(signing public key) */
 
@@ -88,6 +89,14 @@ void sc_aead_encrypt(uint8_t *c, const uint8_t *m, size_t mlen, const uint8_t *a
  * SOTTO_OK or SOTTO_ERR_DECRYPT. */
 int sc_aead_decrypt(uint8_t *m, const uint8_t *c, size_t clen, const uint8_t *ad, size_t adlen,
     const uint8_t nonce[static SC_AEAD_NONCE], const uint8_t key[static SC_AEAD_KEY]) SC_WUR;
+
+/* XChaCha20-Poly1305 (IETF), the same contract as sc_aead_*: for keys that seal
+ * many values, each under a fresh random nonce (192 bits: no birthday bound to
+ * mind). */
+void sc_xaead_encrypt(uint8_t *c, const uint8_t *m, size_t mlen, const uint8_t *ad, size_t adlen,
+    const uint8_t nonce[static SC_XAEAD_NONCE], const uint8_t key[static SC_AEAD_KEY]);
+int sc_xaead_decrypt(uint8_t *m, const uint8_t *c, size_t clen, const uint8_t *ad, size_t adlen,
+    const uint8_t nonce[static SC_XAEAD_NONCE], const uint8_t key[static SC_AEAD_KEY]) SC_WUR;
 
 /* Argon2id (crypto_pwhash ALG_ARGON2ID13). SOTTO_ERR_NOMEM if memlimit cannot be had. */
 int sc_pwhash(uint8_t *out, size_t outlen, const char *pass, size_t passlen,

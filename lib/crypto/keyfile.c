@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -129,6 +133,33 @@ out:
 		unlink(path);
 	sc_wipe(key, sizeof(key));
 	sbw_free(&b);
+	return rc;
+}
+
+int
+keyfile_replace(const char *path, const uint8_t *secret, size_t len, const char *passphrase,
+    uint64_t opslimit, size_t memlimit)
+{
+	char tmp[PATH_MAX], dir[PATH_MAX];
+	int n, fd, rc;
+
+	n = snprintf(tmp, sizeof(tmp), "%s.new", path);
+	if (n < 0 || (size_t)n >= sizeof(tmp) || snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
+		return SOTTO_ERR_INVALID_ARG;
+	/* unlink removes a planted symlink itself, never what it points to. */
+	if (unlink(tmp) != 0 && errno != ENOENT)
+		return SOTTO_ERR_EXISTS;
+	if ((rc = keyfile_write(tmp, secret, len, passphrase, opslimit, memlimit)) != SOTTO_OK)
+		return rc;
+	if (rename(tmp, path) != 0) {
+		unlink(tmp);
+		return SOTTO_ERR_IO;
+	}
+	/* The rename is durable only once the folder is. */
+	if ((fd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return SOTTO_ERR_IO;
+	rc = fsync(fd) == 0 ? SOTTO_OK : SOTTO_ERR_IO;
+	close(fd);
 	return rc;
 }
 

@@ -38,6 +38,15 @@
 int keyfile_write(const char *path, const uint8_t *secret, size_t len, const char *passphrase,
     uint64_t opslimit, size_t memlimit) __attribute__((warn_unused_result));
 
+/* Replace the key file at path by one holding secret, as keyfile_write does,
+ * atomically: written in full to path + ".new" (a leftover of an interrupted
+ * replace is removed first), synced, then renamed over path, and the folder
+ * synced. A crash leaves either the old file or the new one, never a mix.
+ * Errors as keyfile_write (SOTTO_ERR_EXISTS only if the ".new" file cannot be
+ * removed). */
+int keyfile_replace(const char *path, const uint8_t *secret, size_t len, const char *passphrase,
+    uint64_t opslimit, size_t memlimit) __attribute__((warn_unused_result));
+
 /* Decrypt into secret (max bytes; use sc_secure_alloc'd memory) and set *len. passphrase
  * may be NULL for an unprotected file (and is ignored for one); a protected file then
  * gives SOTTO_ERR_PASSPHRASE, as does a wrong passphrase or a tampered file.

@@ -133,9 +133,17 @@ server_start
 s_refused A "$WHY_BADSIG"
 # `trust` starts again from version 1 and meets the same bad signature: refused,
 # saying why, and all or nothing — S's state (and its one alert) as before.
-expect_fail "$T/A-trust" as s trust r
+expect_fail "$T/A-trust" as s trust r --yes
 line_is "$T/A-trust" "sotto: the device lists the server shows for r do not verify either ($WHY_BADSIG): nothing was trusted" "A: S's trust"
 alert_is s identity_reset 1 "$(reset_text "$WHY_BADSIG")" "A (after trust)"
+# S can still look: the identity it verified, and that nothing the server shows verifies.
+as s safety-number r >"$T/A-sn" 2>&1 || fail "A: S's safety-number: $(cat "$T/A-sn")"
+grep -q "^old: [0-9 ]*  (not verified)$" "$T/A-sn" && ! grep -q "^new: " "$T/A-sn" &&
+    grep -q "^the identity of r was reset, and the device lists the server shows for r do not verify either ($WHY_BADSIG): nothing can be trusted now$" "$T/A-sn" ||
+    fail "A: S's safety-number during the attack: $(cat "$T/A-sn")"
+[ "$(as s safety-number r --json | jq -r '[.old.version, .new] | map(tostring) | join("|")')" = "2|null" ] ||
+    fail "A: S's safety-number --json: $(as s safety-number r --json)"
+alert_is s identity_reset 1 "$(reset_text "$WHY_BADSIG")" "A (after safety-number)"
 expect_fail "$T/A-s3" as s send r "after trust"
 line_is "$T/A-s3" "$RESET_LINE" "A: S's send after the refused trust"
 # Nothing encrypted to the phantom: refused before sealing, no copy at all.
@@ -206,7 +214,7 @@ line_is "$T/D-verify" "sotto: safety number does not match for r" "D: s2's verif
 # down; back up, still serving the fake list, S's send is still refused — the
 # fake version 1 is not taken as a first sight of R.
 server_stop
-expect_fail "$T/D-trust-down" as s trust r
+expect_fail "$T/D-trust-down" as s trust r --yes
 server_start
 expect_fail "$T/D-s-fake" as s send r "after the failed trust"
 line_is "$T/D-s-fake" "$RESET_LINE" "D: S's send after a failed trust"
@@ -242,8 +250,16 @@ grep -q "^sotto: warning: messages from r are held: r's identity was reset" "$T/
 [ "$(sqlite3 "$T/home-s2/sotto.db" "SELECT count(*) FROM held_messages;")" -eq 1 ] || fail "D: nothing held on s2"
 
 # ---- the trust success path: s2 checks and accepts R's (real) identity ----
-as s2 trust r >"$T/D-trust" 2>"$T/D-trust.err" || fail "D: s2's trust: $(cat "$T/D-trust.err")"
-line_is "$T/D-trust" "trusted r" "D: s2's trust"
+as s2 trust r --yes >"$T/D-trust" 2>"$T/D-trust.err" || fail "D: s2's trust: $(cat "$T/D-trust.err")"
+# It shows what it replaces (the fake key s2 accepted) and what it trusts (R's
+# real list, both devices), and that one held message will be opened.
+[ "$(tail -n 1 "$T/D-trust")" = "trusted r: safety number $(cat "$T/real-r-s2"), not verified" ] ||
+    fail "D: s2's trust: $(cat "$T/D-trust")"
+grep -q "^trusted until now: list version 1, 1 device, safety number $(cat "$T/D-fake") (not verified)$" "$T/D-trust" &&
+    grep -q "^to be trusted: list version 2, 2 devices, safety number $(cat "$T/real-r-s2") (not verified)$" "$T/D-trust" &&
+    grep -q "^  $fake_dev " "$T/D-trust" && grep -q "^  $r1 " "$T/D-trust" && grep -q "^  $r2 " "$T/D-trust" &&
+    grep -q "^1 message that arrived during the reset is held: trusting opens it as from r" "$T/D-trust" ||
+    fail "D: s2's trust did not show what it trusts: $(cat "$T/D-trust")"
 # Trusted: the held message is verified against the list now trusted and shown.
 as s2 receive --json >"$T/D-released" || fail "D: s2's receive after trust"
 [ "$(jq -s 'map(select(.body == "from r during the reset" and .from == "r")) | length' "$T/D-released")" -eq 1 ] ||

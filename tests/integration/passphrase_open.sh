@@ -6,7 +6,8 @@
 # does; the right passphrase sends and receives; a wrong one is exactly
 # `sotto: wrong passphrase`, prints nothing on stdout and leaves the queued copy
 # on the server; no passphrase and no terminal is one clear error, not a hang,
-# and a refused init spends no invite and leaves no home. `sottod init` is not
+# and a refused init spends no invite and leaves no home. The history is
+# sealed: no body in the database files, nothing read without the passphrase. `sottod init` is not
 # open by default and then refuses `sotto init --server --pin` without an invite
 # (no home left); `sottod init --open` lets it register and exchange messages.
 . "$(dirname "$0")/lib.sh"
@@ -141,6 +142,33 @@ grep -Eq '^sent [0-9a-f]{32}$' "$T/dsend" || fail "send output: $(cat "$T/dsend"
 as alice receive --json >"$T/alice1"
 got "$T/alice1" "reply from a locked device" dave
 ok "right passphrase: receive and send work"
+
+# History at rest: a copy of dave's home (the database and its WAL as they are
+# on disk) holds neither body, and without the passphrase nothing reads them.
+mkdir "$T/stolen" && cp -p "$T/home-dave"/sotto.db* "$T/home-dave/device.key" "$T/stolen/"
+for b in "locked but delivered" "reply from a locked device"; do
+	if grep -a -q -F "$b" "$T/stolen"/sotto.db*; then fail "'$b' is in dave's database in the clear"; fi
+done
+[ "$(sqlite3 "$T/stolen/sotto.db" "PRAGMA user_version;")" = 1 ] || fail "dave's store is not at schema version 1"
+SOTTO_PASSPHRASE='not the passphrase' refused "$T/e-hist" dave history --json
+[ "$(cat "$T/e-hist")" = "sotto: wrong passphrase" ] || fail "history with a wrong passphrase: $(cat "$T/e-hist")"
+refused "$T/e-hist2" dave history --json
+SOTTO_PASSPHRASE=$PASS nt dave history --json >"$T/dhist" || fail "dave history"
+[ "$(jq -rs 'map(.body) | join("|")' "$T/dhist")" = "locked but delivered|reply from a locked device" ] ||
+    fail "dave's history: $(cat "$T/dhist")"
+ok "history at rest: no body in dave's sotto.db or -wal; history refused without the passphrase, shown with it"
+
+# A stored message altered on disk is named and skipped; the others are shown
+# and a receive still goes on (a new message arrives and is stored).
+sqlite3 "$T/home-dave/sotto.db" "UPDATE messages SET sealed = substr(sealed, 1, 30) || CASE WHEN substr(sealed, 31, 1) = X'00' THEN X'01' ELSE X'00' END || substr(sealed, 32) WHERE id = (SELECT min(id) FROM messages);"
+SOTTO_PASSPHRASE=$PASS nt dave history --json >"$T/dhist2" 2>"$T/dhist2.err" || fail "history with an altered row: $(cat "$T/dhist2.err")"
+[ "$(jq -rs 'map(.body) | join("|")' "$T/dhist2")" = "reply from a locked device" ] || fail "history with an altered row: $(cat "$T/dhist2")"
+grep -q "^sotto: warning: 1 stored message could not be read (row [0-9]*): altered in the database, or sealed under another key; skipped$" "$T/dhist2.err" ||
+    fail "no warning for the altered row: $(cat "$T/dhist2.err")"
+as alice send dave "after the damage" >/dev/null || fail "alice send dave (after the damage)"
+SOTTO_PASSPHRASE=$PASS nt dave receive --json >"$T/dave2" 2>"$T/dave2.err" || fail "dave receive after the damage: $(cat "$T/dave2.err")"
+got "$T/dave2" "after the damage" alice
+ok "an altered stored message: named and skipped by history; receive goes on"
 
 # ---- 2. open registration ----
 

@@ -360,6 +360,55 @@ test_mutations(void **state)
 	unlink(p);
 }
 
+/* keyfile_replace: the new secret replaces the old in place, protection as
+ * asked, mode 0600; a leftover ".new" (even a symlink to a file of ours) is
+ * removed, never written through; nothing is left beside the file. */
+static void
+test_replace(void **state)
+{
+	uint8_t out[KEYFILE_MAX_SECRET + 1], longer[96];
+	char p[256], tmp[300], victim[300];
+	struct stat sb;
+	size_t len = 0;
+	int fd;
+
+	(void)state;
+	snprintf(p, sizeof(p), "%s", tpath("replace.key"));
+	snprintf(tmp, sizeof(tmp), "%s.new", p);
+	snprintf(victim, sizeof(victim), "%s", tpath("victim"));
+	assert_int_equal(write_protected(p), SOTTO_OK);
+	sc_random(longer, sizeof(longer));
+	assert_int_equal(keyfile_replace(p, longer, sizeof(longer), PASS, sc_pwhash_opslimit_min(),
+	    sc_pwhash_memlimit_min()), SOTTO_OK);
+	assert_int_equal(keyfile_is_protected(p), 1);
+	assert_int_equal(keyfile_read(p, out, sizeof(out), &len, PASS), SOTTO_OK);
+	assert_int_equal(len, sizeof(longer));
+	assert_memory_equal(out, longer, sizeof(longer));
+	assert_int_equal(stat(p, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	assert_int_equal(lstat(tmp, &sb), -1);
+	/* A leftover of an interrupted replace, and a planted symlink. */
+	fd = open(victim, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "keep", 4), 4);
+	close(fd);
+	assert_int_equal(symlink(victim, tmp), 0);
+	assert_int_equal(keyfile_replace(p, secret, sizeof(secret), NULL, 0, 0), SOTTO_OK);
+	assert_int_equal(keyfile_is_protected(p), 0);
+	assert_int_equal(keyfile_read(p, out, sizeof(out), &len, NULL), SOTTO_OK);
+	assert_int_equal(len, sizeof(secret));
+	assert_memory_equal(out, secret, sizeof(secret));
+	assert_int_equal(stat(victim, &sb), 0);
+	assert_int_equal(sb.st_size, 4);
+	assert_int_equal(lstat(tmp, &sb), -1);
+	/* Too large: refused, the file as it was. */
+	assert_int_equal(keyfile_replace(p, out, KEYFILE_MAX_SECRET + 1, NULL, 0, 0), SOTTO_ERR_TOO_LARGE);
+	assert_int_equal(keyfile_read(p, out, sizeof(out), &len, NULL), SOTTO_OK);
+	assert_int_equal(len, sizeof(secret));
+	unlink(victim);
+	unlink(p);
+}
+
 static int
 setup(void **state)
 {
@@ -392,6 +441,7 @@ main(void)
 		cmocka_unit_test(test_write_limits),
 		cmocka_unit_test(test_hostile_limits),
 		cmocka_unit_test(test_mutations),
+		cmocka_unit_test(test_replace),
 	};
 
 	if (sc_init() != SOTTO_OK)

@@ -157,6 +157,9 @@ typedef struct sotto_alert {
 	uint64_t at;				/* ms */
 	char *text;				/* owned by the array */
 	int seen;				/* 1 if listed before */
+	uint64_t count;				/* alerts this row stands for (>= 1):
+						   rejected messages are grouped per
+						   sender, and a full list per kind */
 } sotto_alert;
 
 /* Every alert, oldest first; marks them seen. *out: caller frees with

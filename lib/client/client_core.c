@@ -166,6 +166,8 @@ client_connect(sotto_client *c)
 		client_directory_failed(c, r);
 		goto out;
 	}
+	/* Inside a receive, its deadline holds for the new connection too. */
+	conn_set_deadline(cn, c->deadline);
 	mlen = wire_auth_message(msg, c->cfg.pin, conn_nonce(cn), c->cfg.handle);
 	sc_sign(sig, msg, mlen, CLIENT_SIGN_SEC(c));
 	a.handle = c->cfg.handle;

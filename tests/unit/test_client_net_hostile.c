@@ -233,6 +233,7 @@ test_fetch_more_forever(void **state)
 	(void)state;
 	fake_hostile_get()->fetch_more_forever = 1;
 	carol_sends("more");
+	fake_stats_reset();	/* alice's requests only */
 	r = sotto_receive(W.alice, 0, NULL, NULL, NULL);
 	print_message("more forever: %llu fetches, r=%d\n",
 	    (unsigned long long)s->by_kind[SOTTO__WIRE__FRAME__MSG_FETCH], r);
@@ -420,7 +421,7 @@ test_alerts_grouped_and_capped(void **state)
 	r = sotto_receive(W.alice, 0, NULL, NULL, NULL);
 	rows = count_rows(W.alice, "SELECT count(*) FROM alerts");
 	carol_rows = count_rows(W.alice, "SELECT count(*) FROM alerts WHERE kind = 'rejected_message' "
-	    "AND handle = 'carol'");
+	    "AND handle = 'carol' AND seen = 0");
 	print_message("6,000 rejected copies: %lld alert rows (had %lld), carol's in %lld\n",
 	    (long long)rows, (long long)before, (long long)carol_rows);
 	assert_int_equal(r, SOTTO_OK);
@@ -443,6 +444,44 @@ test_alerts_grouped_and_capped(void **state)
 	assert_true(count_rows(W.alice, "SELECT count(*) FROM alerts WHERE kind = 'rejected_message' "
 	    "AND handle = 'carol' AND count = 1 AND seen = 0") == 1);
 	assert_true(count_rows(W.alice, "SELECT count(*) FROM alerts") <= SOTTO_CLIENT_MAX_ALERTS + 1);
+}
+
+/* Copies from 200 handles alice never saw: one receive looks up at most
+ * SOTTO_CLIENT_MAX_LOOKUPS of them and leaves the rest queued; a few
+ * receives get through them all, and the good message behind them. */
+static void
+test_unknown_senders_bounded(void **state)
+{
+	fake_stats *s = fake_stats_get();
+	char name[16];
+	raw_env e;
+	seen sn;
+	int rounds = 0;
+
+	(void)state;
+	for (int i = 0; i < 200; i++) {
+		raw_defaults(&e, "alice");
+		snprintf(name, sizeof(name), "u%d", i);
+		e.sender = name;
+		e.sender_len = strlen(name);
+		queue_raw(&e, CLIENT_SIGN_SEC(W.carol), -1, -1);
+	}
+	carol_sends("behind the strangers");
+	memset(&sn, 0, sizeof(sn));
+	sn.want = "behind the strangers";
+	fake_stats_reset();
+	assert_int_equal(sotto_receive(W.alice, 0, on_msg, &sn, NULL), SOTTO_OK);
+	print_message("200 unknown senders: %llu list requests in the first receive, %zu left\n",
+	    (unsigned long long)s->by_kind[SOTTO__WIRE__FRAME__MSG_GET_DEVICE_LIST],
+	    fake_queued(W.alice_dev.id));
+	/* my own list, then one per sender looked up */
+	assert_true(s->by_kind[SOTTO__WIRE__FRAME__MSG_GET_DEVICE_LIST] <= 1 + SOTTO_CLIENT_MAX_LOOKUPS);
+	assert_true(fake_queued(W.alice_dev.id) > 0);
+	while (fake_queued(W.alice_dev.id) > 0 && rounds++ < 20)
+		assert_int_equal(sotto_receive(W.alice, 0, on_msg, &sn, NULL), SOTTO_OK);
+	assert_int_equal(fake_queued(W.alice_dev.id), 0);
+	assert_true(rounds <= 200 / SOTTO_CLIENT_MAX_LOOKUPS + 2);
+	assert_int_equal(sn.matches, 1);
 }
 
 /* ---- item 2: a poisoned copy never blocks the good one behind it ---- */
@@ -584,6 +623,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_hint_flood_memory, test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(test_long_chain_bounded, test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(test_alerts_grouped_and_capped, test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_senders_bounded, test_setup, test_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

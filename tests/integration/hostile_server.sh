@@ -364,4 +364,26 @@ copies_exactly G "$(sent_id "$T/G-send")" "$r1" "$r2" "$phantom"
 r_alarmed G "$WHY_ACCOUNT_KEY" r2
 ok "G account key used by someone else: S warned (contact_devices_changed, recovery) and encrypts to the 3 devices of the account-signed list; r and r2 alarmed (account_changed_unsigned: signed by the account key)"
 
+# ---- P: a validly signed copy whose header the receiver cannot take ----
+# sottod does not parse envelopes, so any user's send would queue this copy:
+# m signs an envelope to r with a sent time of 2^63 (out of range), as its
+# own device. Before the fix every later receive of r1 failed ("invalid
+# argument") until the copy expired; now it is set aside, named, acknowledged.
+server_stop
+restore base
+forge envelope "$T/home-m" "$hex" 9223372036854775808 "poison" >"$T/P-forge" || fail "P: forge: $(cat "$T/P-forge")"
+p_id=$(sed -n 1p "$T/P-forge"); p_dev=$(sed -n 2p "$T/P-forge")
+[ "$p_dev" = "$r1" ] || fail "P: the forged copy is not for r1 ($p_dev)"
+now_ms=$(($(date +%s) * 1000))
+sql "INSERT INTO copies(device_id, msg_id, envelope, wrap, stored_at, expires_at)
+     VALUES (X'$p_dev', X'$p_id', X'$(sed -n 3p "$T/P-forge")', X'$(sed -n 4p "$T/P-forge")', $now_ms, $((now_ms + 86400000)));"
+server_start
+as s send r "after the poison" >"$T/P-send" 2>&1 || fail "P: S's send: $(cat "$T/P-send")"
+as r receive --json >"$T/P-r" 2>&1 || fail "P: r's receive failed: $(cat "$T/P-r")"
+[ "$(jq -r 'select(.from == "s") | .body' "$T/P-r")" = "after the poison" ] || fail "P: r did not get the good message: $(cat "$T/P-r")"
+alert_is r rejected_message 1 "a message from m was rejected: invalid format" "P"
+[ "$(copies_for "$r1")" -eq 0 ] || fail "P: r1's queue still holds $(copies_for "$r1") copies"
+as r receive >"$T/P-r-again" 2>&1 || fail "P: r's next receive: $(cat "$T/P-r-again")"
+ok "P poisoned header: r's receive shows the good message behind it, the poison is one rejected_message alert naming m, and r1's queue is empty"
+
 server_stop

@@ -191,6 +191,10 @@ int64_t client_mono_ms(void);
  * SOTTO_ERR_PROTOCOL. *out: caller frees with conn_close. */
 int conn_open(conn **out, const char *address, const uint8_t pin[static TLS_PIN_LEN])
     __attribute__((warn_unused_result));
+/* As conn_open, with conn_set_deadline(deadline) from the start (the
+ * handshake included). */
+int conn_open_until(conn **out, const char *address, const uint8_t pin[static TLS_PIN_LEN],
+    int64_t deadline) __attribute__((warn_unused_result));
 void conn_close(conn *c);
 /* The challenge nonce (WIRE_NONCE_LEN bytes), borrowed from c. */
 const uint8_t *conn_nonce(const conn *c);
@@ -302,10 +306,11 @@ typedef struct client_copy {
 void client_copy_open(sotto_client *c, const uint8_t *env, size_t env_len, const uint8_t *wrap,
     size_t wrap_len, client_budget *budget, client_copy *in);
 /* Store n opened copies in one transaction, each on its own: a copy whose
- * bytes cannot be stored is set aside as a rejected_message alert like one
+ * fields the store refuses is set aside as a rejected_message alert like one
  * that does not open, and the others are stored. Held (a sender whose reset
  * waits), replays dropped, deferred ones skipped. Fails only when the store
- * itself does (then nothing is stored): SOTTO_ERR_DB, SOTTO_ERR_NOMEM. */
+ * itself does (then nothing is stored, so nothing may be acknowledged):
+ * SOTTO_ERR_DB, SOTTO_ERR_NOMEM, SOTTO_ERR_INTERNAL. */
 int client_copies_store(sotto_client *c, client_copy *in, size_t n) __attribute__((warn_unused_result));
 /* Wipe and free what client_copy_open made. */
 void client_copy_clear(client_copy *in);

@@ -160,12 +160,20 @@ have_challenge(conn *c, void *arg)
 int
 conn_open(conn **out, const char *address, const uint8_t pin[static TLS_PIN_LEN])
 {
+	return conn_open_until(out, address, pin, 0);
+}
+
+int
+conn_open_until(conn **out, const char *address, const uint8_t pin[static TLS_PIN_LEN],
+    int64_t deadline)
+{
 	conn *c = NULL;
 	int r;
 
 	*out = NULL;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return SOTTO_ERR_NOMEM;
+	c->deadline = deadline;
 	if ((r = ctransport_open(&c->t, c, address, pin)) != SOTTO_OK)
 		goto out;
 	if ((r = pump(c, client_mono_ms() + CLIENT_TIMEOUT_MS, have_challenge, NULL)) != SOTTO_OK)

@@ -262,9 +262,12 @@ client_copies_store(sotto_client *c, client_copy *in, size_t n)
 			continue;
 		/*
 		 * Each copy in its own savepoint: whatever a validly signed copy
-		 * carries, if its bytes cannot be stored it is set aside like one
-		 * that does not open, never taking the batch with it. Only if even
-		 * that alert cannot be written is the store itself failing.
+		 * carries, if the store refuses what it holds it is set aside like
+		 * one that does not open, never taking the batch with it. A failure
+		 * of the store itself (SQLite, memory: a full disk) is no copy's
+		 * fault: then nothing is stored or acknowledged, and it all comes
+		 * again (the envelope's field ranges are what the store takes, so
+		 * no content can cause one).
 		 */
 		if ((r = cstore_begin(c->st)) != SOTTO_OK)
 			goto fail;
@@ -275,8 +278,9 @@ client_copies_store(sotto_client *c, client_copy *in, size_t n)
 		}
 		cstore_rollback(c->st);
 		in[i].stored = 0;
-		if (in[i].err != SOTTO_OK)
-			goto fail;	/* its alert failed: the store is failing */
+		/* its alert failed, or the store did: the store is failing */
+		if (in[i].err != SOTTO_OK || is_local_failure(r))
+			goto fail;
 		in[i].err = r;
 		if (in[i].content != NULL)
 			sc_wipe(in[i].content, in[i].content_len);

@@ -495,7 +495,7 @@ static void
 queue_poison(unsigned k, unsigned i, int *shows)
 {
 	static uint8_t big[SOTTO_MAX_BODY];
-	static char many[RAW_MAX_RCPT][8];
+	static char many[RAW_MAX_RCPT][24];
 	uint8_t junk[600];
 	raw_env e;
 	size_t n;

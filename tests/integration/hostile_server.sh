@@ -10,6 +10,8 @@
 # holds no row for the phantom), or the copies of the message went to exactly
 # the devices of a list R's devices signed. G is the one attack that yields a
 # copy for a new device, by design (the account key signed it), with warnings.
+# P is a user's validly signed copy the receiver cannot store: it must not
+# block the mail behind it.
 . "$(dirname "$0")/lib.sh"
 
 server_init

@@ -732,7 +732,9 @@ alerts_upgrade(cstore *s)
 	return exec(s, "ALTER TABLE alerts ADD COLUMN count INTEGER NOT NULL DEFAULT 1");
 }
 
-/* A statement whose first column is an integer: *v, or SOTTO_ERR_NOT_FOUND. */
+/* The first row of sql (kind binds ?1, handle ?2, each if not NULL): its
+ * first column into *id, its second into *count if not NULL (a count must be
+ * 1.. INT64_MAX - 1). SOTTO_ERR_NOT_FOUND if no row. */
 static int
 alert_query(cstore *s, const char *sql, const char *kind, const char *handle, int64_t *id,
     uint64_t *count)

@@ -281,9 +281,11 @@ int client_release_held(sotto_client *c, const char *handle) __attribute__((warn
 /* ---- one delivered copy, from the wire to the store (client_receive.c) ---- */
 
 /* What a receive may still spend on looking up senders (NULL: nothing, only
- * the lists stored on the device count). */
+ * the lists stored on the device count): each sender at most once, at most
+ * SOTTO_CLIENT_MAX_LOOKUPS of them. Zeroed by the caller to start. */
 typedef struct client_budget {
-	unsigned lookups;	/* senders whose list may be fetched: SOTTO_CLIENT_MAX_LOOKUPS */
+	size_t n;		/* senders looked up so far */
+	char handle[SOTTO_CLIENT_MAX_LOOKUPS][SOTTO_MAX_HANDLE + 1];
 } client_budget;
 
 typedef struct client_copy {

@@ -6,21 +6,11 @@
 #include "client.h"
 #include "envelope.h"
 
-/* Senders a receive has looked up: each at most once (its list is as fresh as
- * it gets), SOTTO_CLIENT_MAX_LOOKUPS in all. */
-typedef struct lookups {
-	client_budget b;
-	size_t n;
-	char handle[SOTTO_CLIENT_MAX_LOOKUPS][SOTTO_MAX_HANDLE + 1];
-} lookups;
-
 static int
 looked_up(const client_budget *b, const char *handle)
 {
-	const lookups *l = (const lookups *)b;
-
-	for (size_t i = 0; i < l->n; i++)
-		if (strcmp(l->handle[i], handle) == 0)
+	for (size_t i = 0; i < b->n; i++)
+		if (strcmp(b->handle[i], handle) == 0)
 			return 1;
 	return 0;
 }
@@ -33,7 +23,6 @@ static int
 sender_key(sotto_client *c, const env_header *h, uint8_t pub[static SC_SIGN_PUB],
     client_budget *budget, int *defer)
 {
-	lookups *lk = (lookups *)budget;
 	dl_list *l = NULL;
 	cstore_contact k;
 	const dl_device *d;
@@ -55,12 +44,11 @@ sender_key(sotto_client *c, const env_header *h, uint8_t pub[static SC_SIGN_PUB]
 	r = SOTTO_ERR_UNKNOWN_DEVICE;
 	if (budget == NULL || looked_up(budget, h->sender))
 		goto out;
-	if (budget->lookups == 0 || lk->n >= SOTTO_CLIENT_MAX_LOOKUPS) {
+	if (budget->n >= SOTTO_CLIENT_MAX_LOOKUPS) {
 		*defer = 1;
 		goto out;
 	}
-	budget->lookups--;
-	snprintf(lk->handle[lk->n++], sizeof(lk->handle[0]), "%s", h->sender);
+	snprintf(budget->handle[budget->n++], sizeof(budget->handle[0]), "%s", h->sender);
 	if ((r = client_list_refresh(c, h->sender, l, NULL, NULL)) != SOTTO_OK)
 		goto out;
 	/* Still unknown: check the whole history, so a forked chain (another
@@ -370,7 +358,7 @@ typedef struct rx_state {
 	unsigned pushes;	/* pushes acted on: SOTTO_CLIENT_MAX_PUSHES_HANDLED */
 	size_t n_hints;
 	hint_seen hints[SOTTO_CLIENT_MAX_HINT_HANDLES];
-	lookups lk;
+	client_budget lk;
 	sotto_client *c;
 } rx_state;
 
@@ -410,7 +398,7 @@ process(sotto_client *c, Sotto__Wire__Delivery *const *ds, size_t n, rx_state *s
 	for (i = 0; i < n; i++) {
 		in[i].seq = ds[i]->seq;
 		client_copy_open(c, ds[i]->envelope.data, ds[i]->envelope.len, ds[i]->wrap.data,
-		    ds[i]->wrap.len, &st->lk.b, &in[i]);
+		    ds[i]->wrap.len, &st->lk, &in[i]);
 		if (!in[i].defer && is_local_failure(in[i].err)) {
 			r = in[i].err;	/* nothing acked: it all comes back next time */
 			goto out;
@@ -565,7 +553,6 @@ sotto_receive(sotto_client *c, int wait_seconds, sotto_message_cb cb, void *arg,
 	st->cb = cb;
 	st->arg = arg;
 	st->c = c;
-	st->lk.b.lookups = SOTTO_CLIENT_MAX_LOOKUPS;
 	start = client_mono_ms();
 	wait_end = start + (int64_t)wait_seconds * 1000;
 	c->deadline = wait_end + SOTTO_CLIENT_RECEIVE_WORK_MS;

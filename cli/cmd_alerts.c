@@ -44,7 +44,8 @@ cmd_alerts(const char *home, int argc, char **argv)
 				printf("null");
 			printf(",\"at\":\"%s\",\"text\":", t);
 			cli_json_str(stdout, a[i].text, strlen(a[i].text));
-			printf(",\"seen\":%s}\n", a[i].seen ? "true" : "false");
+			printf(",\"seen\":%s,\"count\":%llu}\n", a[i].seen ? "true" : "false",
+			    (unsigned long long)a[i].count);
 		} else {
 			printf("%s %s %s %s ", t, a[i].kind, a[i].handle[0] ? a[i].handle : "-",
 			    a[i].device[0] ? a[i].device : "-");

@@ -118,7 +118,14 @@ typedef int (*sotto_message_cb)(const sotto_message *m, void *arg);
  * by an earlier receive that ended before handing them over come first (so cb
  * sees every message at least once, and twice only if the process dies inside
  * cb before it returns); copies that fail
- * verification become `rejected_message` alerts; replays are dropped silently.
+ * verification or cannot be stored become `rejected_message` alerts (grouped
+ * per claimed sender) and are acknowledged: no copy blocks the ones behind
+ * it; replays are dropped silently. Bounded against a hostile server
+ * (docs/PROTOCOL.md "Client bounds"): the whole call ends within
+ * wait_seconds plus 60 s (SOTTO_ERR_TIMEOUT if its work was cut short: the
+ * rest stays queued on the server), and fetches, pushes acted on, list
+ * checks and senders looked up are capped per call (copies from senders past
+ * that cap stay queued for the next call).
  * cb may be NULL. n_new (may be NULL): number of new messages. */
 int sotto_receive(sotto_client *c, int wait_seconds, sotto_message_cb cb, void *arg,
     size_t *n_new) __attribute__((warn_unused_result));
@@ -158,6 +165,9 @@ typedef struct sotto_alert {
 	uint64_t at;				/* ms */
 	char *text;				/* owned by the array */
 	int seen;				/* 1 if listed before */
+	uint64_t count;				/* alerts this row stands for (>= 1):
+						   rejected messages are grouped per
+						   sender, and a full list per kind */
 } sotto_alert;
 
 /* Every alert, oldest first; marks them seen. *out: caller frees with

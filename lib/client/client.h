@@ -14,6 +14,7 @@
 #include "caps.h"
 #include "crypto.h"
 #include "devicelist.h"
+#include "envelope.h"
 #include "sotto/sotto.h"
 #include "tls.h"
 #include "wire.h"
@@ -184,15 +185,46 @@ int cstore_held_drop(cstore *s, const char *sender) __attribute__((warn_unused_r
 /* How many are held from sender. */
 int cstore_held_count(cstore *s, const char *sender, uint64_t *n) __attribute__((warn_unused_result));
 
-/* Record an alert; device may be NULL. */
+/* Record an alert; device may be NULL. The list holds SOTTO_CLIENT_MAX_ALERTS
+ * rows: beyond that the oldest seen alert is deleted, or, if every one is
+ * unseen, the alert is counted into one row per kind (handle "") that says the
+ * list is full. SOTTO_ERR_INVALID_ARG: text longer than 3968 bytes. */
 int cstore_alert_add(cstore *s, const char *kind, const char *handle, const uint8_t *device,
     uint64_t at, const char *text) __attribute__((warn_unused_result));
+/* Alerts grouped per kind and handle: an unseen alert of kind about handle
+ * counts one more (its text made again by text for the new count, its time
+ * and device the latest), else a new one is added as cstore_alert_add does.
+ * text writes at most max bytes (NUL included) into out. */
+typedef void (*cstore_alert_text_fn)(char *out, size_t max, uint64_t count, void *arg);
+int cstore_alert_group(cstore *s, const char *kind, const char *handle, const uint8_t *device,
+    uint64_t at, cstore_alert_text_fn text, void *arg) __attribute__((warn_unused_result));
 /* Every alert, oldest first, then mark all seen. See sotto_alerts. */
 int cstore_alerts(cstore *s, sotto_alert **out, size_t *n) __attribute__((warn_unused_result));
 
-/* ---- connection (client_conn.c) ---- */
+/* ---- connection (client_conn.c) over a transport (client_transport.c) ---- */
 
 typedef struct conn conn;
+typedef struct ctransport ctransport;
+
+/* The transport: TLS 1.3 to address, accepting only a server key whose SPKI
+ * hash is pin, one WebSocket. Each complete binary message it receives goes to
+ * conn_frame_in(owner, ...); a non-zero return closes it. Tests replace this
+ * file at link time (tests/unit/fake_server.c). ctransport_open: *out freed
+ * with ctransport_close (accepts NULL). ctransport_send: f borrowed for the
+ * call. ctransport_service: waits up to timeout_ms for traffic and handles it;
+ * the transport's first error (sticky): SOTTO_ERR_PIN, SOTTO_ERR_TLS,
+ * SOTTO_ERR_NETWORK, SOTTO_ERR_PROTOCOL. */
+int ctransport_open(ctransport **out, conn *owner, const char *address,
+    const uint8_t pin[static TLS_PIN_LEN]) __attribute__((warn_unused_result));
+void ctransport_close(ctransport *t);
+int ctransport_send(ctransport *t, const wire_frame *f) __attribute__((warn_unused_result));
+int ctransport_service(ctransport *t, int timeout_ms);
+/* One message from the server (n bytes, borrowed): decoded and kept within
+ * the caps of caps.h (SOTTO_CLIENT_MAX_PUSHES...), or dropped. */
+int conn_frame_in(conn *c, const uint8_t *p, size_t n);
+
+/* CLOCK_MONOTONIC in ms: what deadlines are measured in. */
+int64_t client_mono_ms(void);
 
 /* Connect to address ("HOST:PORT") over TLS 1.3, accepting only a server key
  * whose SPKI hash is pin, open the WebSocket and read the server's Challenge.
@@ -200,6 +232,10 @@ typedef struct conn conn;
  * SOTTO_ERR_PROTOCOL. *out: caller frees with conn_close. */
 int conn_open(conn **out, const char *address, const uint8_t pin[static TLS_PIN_LEN])
     __attribute__((warn_unused_result));
+/* As conn_open, with conn_set_deadline(deadline) from the start (the
+ * handshake included). */
+int conn_open_until(conn **out, const char *address, const uint8_t pin[static TLS_PIN_LEN],
+    int64_t deadline) __attribute__((warn_unused_result));
 void conn_close(conn *c);
 /* The challenge nonce (WIRE_NONCE_LEN bytes), borrowed from c. */
 const uint8_t *conn_nonce(const conn *c);
@@ -211,6 +247,12 @@ int conn_request(conn *c, wire_frame *req, wire_frame **resp) __attribute__((war
 /* Next queued push (Delivery, DeviceListChanged), waiting up to timeout_ms
  * (0: do not wait). SOTTO_ERR_TIMEOUT if none. *f: caller frees with wire_free. */
 int conn_next_push(conn *c, int timeout_ms, wire_frame **f) __attribute__((warn_unused_result));
+/* Every later wait on c ends by deadline (client_mono_ms), however long it
+ * would wait otherwise; 0: no deadline but each call's own. */
+void conn_set_deadline(conn *c, int64_t deadline);
+/* 1 if a push was dropped (queue full) since the last call: copies pushed may
+ * be waiting in the server's queue. */
+int conn_pushes_dropped(conn *c);
 
 /* ---- the client object ---- */
 
@@ -225,6 +267,7 @@ struct sotto_client {
 	char reset_why[160];	/* why the last identity reset was raised */
 	char warnings[2048];	/* sotto_warnings: lines raised by the current call */
 	uint64_t dir_alert_ms;	/* directory_unreachable after this long without a check */
+	int64_t deadline;	/* client_mono_ms by which every wait ends (a receive); 0: none */
 };
 
 /* Default of sotto_client.dir_alert_ms: a day. */
@@ -280,5 +323,44 @@ int client_devices_of(const dl_list *l, sotto_device **out, size_t *n) __attribu
 /* After `trust` of handle: open the messages held from it, store them (shown
  * by the next receive) and forget them, all or nothing (client_receive.c). */
 int client_release_held(sotto_client *c, const char *handle) __attribute__((warn_unused_result));
+
+/* ---- one delivered copy, from the wire to the store (client_receive.c) ---- */
+
+/* What a receive may still spend on looking up senders (NULL: nothing, only
+ * the lists stored on the device count): each sender at most once, at most
+ * SOTTO_CLIENT_MAX_LOOKUPS of them. Zeroed by the caller to start. */
+typedef struct client_budget {
+	size_t n;		/* senders looked up so far */
+	char handle[SOTTO_CLIENT_MAX_LOOKUPS][SOTTO_MAX_HANDLE + 1];
+} client_budget;
+
+typedef struct client_copy {
+	uint64_t seq;
+	const uint8_t *env, *wrap;	/* as delivered, borrowed: kept if held */
+	size_t env_len, wrap_len;
+	env_header h;			/* the header once opened (else parsed, for the alert) */
+	char claimed[SOTTO_MAX_HANDLE + 1];	/* the sender the bytes claim, "" if none */
+	uint8_t *content;		/* NULL if rejected, deferred or a replay */
+	size_t content_len;
+	int err;			/* why it was set aside, or SOTTO_OK */
+	int defer;			/* not now: neither stored nor acknowledged */
+	int stored;
+} client_copy;
+
+/* Open one copy (env, wrap borrowed until client_copy_clear): verify against
+ * the sender's verified list, fetching it within budget (NULL: never), then
+ * decrypt. Never fails as a whole: in->err says why a copy was set aside;
+ * in->defer that it should come back later (the budget is spent). */
+void client_copy_open(sotto_client *c, const uint8_t *env, size_t env_len, const uint8_t *wrap,
+    size_t wrap_len, client_budget *budget, client_copy *in);
+/* Store n opened copies in one transaction, each on its own: a copy whose
+ * fields the store refuses is set aside as a rejected_message alert like one
+ * that does not open, and the others are stored. Held (a sender whose reset
+ * waits), replays dropped, deferred ones skipped. Fails only when the store
+ * itself does (then nothing is stored, so nothing may be acknowledged):
+ * SOTTO_ERR_DB, SOTTO_ERR_NOMEM, SOTTO_ERR_INTERNAL. */
+int client_copies_store(sotto_client *c, client_copy *in, size_t n) __attribute__((warn_unused_result));
+/* Wipe and free what client_copy_open made. */
+void client_copy_clear(client_copy *in);
 
 #endif

@@ -3,41 +3,30 @@
 #include <string.h>
 #include <time.h>
 
-#include <libwebsockets.h>
-
 #include "client.h"
 
 typedef struct frame_node {
 	wire_frame *f;
+	size_t len;		/* encoded bytes: what the push queue's byte cap counts */
 	struct frame_node *next;
 } frame_node;
 
-typedef struct tx_node {
-	uint8_t *buf;		/* LWS_PRE headroom, then the frame */
-	size_t len;
-	struct tx_node *next;
-} tx_node;
-
 struct conn {
-	struct lws_context *ctx;
-	struct lws *wsi;
-	lws_sorted_usec_list_t tick;
-	uint8_t pin[TLS_PIN_LEN];
-	int established;
-	int closed;
+	ctransport *t;
 	int err;		/* first failure; sticky */
-	uint8_t *rx;		/* message being reassembled */
-	size_t rx_len;
-	frame_node *in_head, *in_tail;
-	tx_node *tx_head, *tx_tail;
-	uint64_t next_id;
+	int have_challenge;
 	uint8_t nonce[WIRE_NONCE_LEN];
-	char host[SOTTO_MAX_ADDRESS + 1];
-	int port;
+	uint64_t next_id;
+	uint64_t want_id;	/* the request waiting for its answer, 0 if none */
+	wire_frame *resp;	/* its answer, once here */
+	frame_node *in_head, *in_tail;	/* pushes, oldest first */
+	size_t n_pushes, push_bytes;
+	int dropped;		/* a push was dropped since conn_pushes_dropped last said so */
+	int64_t deadline;	/* conn_set_deadline; 0: none */
 };
 
-static int64_t
-mono_ms(void)
+int64_t
+client_mono_ms(void)
 {
 	struct timespec ts;
 
@@ -52,272 +41,143 @@ fail(conn *c, int err)
 		c->err = err;
 }
 
+/* A hint for a handle already queued says nothing new: the check it asks for
+ * is the same. */
 static int
-pin_matches(conn *c, int r, const uint8_t got[TLS_PIN_LEN])
+hint_queued(const conn *c, const char *handle)
 {
-	if (r != SOTTO_OK) {
-		fail(c, SOTTO_ERR_TLS);
-		return 0;
-	}
-	if (!sc_memeq(got, c->pin, TLS_PIN_LEN)) {
-		fail(c, SOTTO_ERR_PIN);
-		return 0;
-	}
-	return 1;
+	for (const frame_node *n = c->in_head; n != NULL; n = n->next)
+		if (n->f->msg_case == SOTTO__WIRE__FRAME__MSG_DEVICE_LIST_CHANGED &&
+		    strcmp(n->f->device_list_changed->handle, handle) == 0)
+			return 1;
+	return 0;
 }
 
-static void
-queue_in(conn *c, wire_frame *f)
-{
-	frame_node *n;
-
-	if ((n = calloc(1, sizeof(*n))) == NULL) {
-		wire_free(f);
-		fail(c, SOTTO_ERR_NOMEM);
-		return;
-	}
-	n->f = f;
-	if (c->in_tail != NULL)
-		c->in_tail->next = n;
-	else
-		c->in_head = n;
-	c->in_tail = n;
-}
-
-/* A WebSocket message may arrive in pieces; the frame cap bounds the whole. */
-static int
-on_receive(conn *c, struct lws *wsi, const void *in, size_t len)
+/*
+ * Everything a server sends is held here only within caps: an answer only
+ * if a request waits for it, pushes up to SOTTO_CLIENT_MAX_PUSHES and
+ * SOTTO_CLIENT_MAX_PUSH_BYTES. A push dropped costs nothing that matters: a
+ * Delivery stays in the server's queue until acknowledged (the next Fetch has
+ * it), and a hint only asks for a check the client makes anyway.
+ */
+int
+conn_frame_in(conn *c, const uint8_t *p, size_t n)
 {
 	wire_frame *f = NULL;
+	frame_node *node;
 	int r;
 
-	if (!lws_frame_is_binary(wsi) && c->rx_len == 0 && lws_is_first_fragment(wsi)) {
+	if ((r = wire_decode(&f, p, n, SOTTO_MAX_FRAME)) != SOTTO_OK) {
 		fail(c, SOTTO_ERR_PROTOCOL);
-		return -1;
+		return SOTTO_ERR_PROTOCOL;
 	}
-	if (len > SOTTO_MAX_FRAME - c->rx_len) {
-		fail(c, SOTTO_ERR_PROTOCOL);
-		return -1;
-	}
-	if (c->rx == NULL && (c->rx = malloc(SOTTO_MAX_FRAME)) == NULL) {
-		fail(c, SOTTO_ERR_NOMEM);
-		return -1;
-	}
-	if (len > 0)
-		memcpy(c->rx + c->rx_len, in, len);
-	c->rx_len += len;
-	if (!lws_is_final_fragment(wsi))
-		return 0;
-	r = wire_decode(&f, c->rx, c->rx_len, SOTTO_MAX_FRAME);
-	c->rx_len = 0;
-	if (r != SOTTO_OK) {
-		fail(c, SOTTO_ERR_PROTOCOL);
-		return -1;
-	}
-	queue_in(c, f);
-	return 0;
-}
-
-static int
-on_writeable(conn *c, struct lws *wsi)
-{
-	tx_node *t = c->tx_head;
-
-	if (t == NULL)
-		return 0;
-	if (lws_write(wsi, t->buf + LWS_PRE, t->len, LWS_WRITE_BINARY) < (int)t->len) {
-		fail(c, SOTTO_ERR_NETWORK);
-		return -1;
-	}
-	c->tx_head = t->next;
-	if (c->tx_head == NULL)
-		c->tx_tail = NULL;
-	free(t->buf);
-	free(t);
-	if (c->tx_head != NULL)
-		lws_callback_on_writable(wsi);
-	return 0;
-}
-
-static int
-callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
-{
-	conn *c = lws_context_user(lws_get_context(wsi));
-	uint8_t got[TLS_PIN_LEN];
-	int r;
-
-	if (c == NULL)
-		return 0;
-	switch (reason) {
-	case LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION:
-		/* user is the X509_STORE_CTX: every certificate of the chain must be
-		 * the pinned key, so a wrong server fails the handshake itself. */
-		r = tls_pin_from_store_ctx(user, got);
-		return pin_matches(c, r, got) ? 0 : 1;
-	case LWS_CALLBACK_CLIENT_ESTABLISHED:
-		/* Checked again on the live session before any frame moves. */
-		r = tls_pin_from_ssl_peer(lws_get_ssl(wsi), got);
-		if (!pin_matches(c, r, got))
-			return -1;
-		c->established = 1;
-		if (c->tx_head != NULL)
-			lws_callback_on_writable(wsi);
-		return 0;
-	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-		fail(c, SOTTO_ERR_NETWORK);
-		c->closed = 1;
-		c->wsi = NULL;
-		return 0;
-	case LWS_CALLBACK_CLIENT_RECEIVE:
-		if (!c->established)
-			return -1;
-		return on_receive(c, wsi, in, len);
-	case LWS_CALLBACK_CLIENT_WRITEABLE:
-		if (!c->established)
-			return 0;
-		return on_writeable(c, wsi);
-	case LWS_CALLBACK_CLIENT_CLOSED:
-	case LWS_CALLBACK_WSI_DESTROY:
-		if (wsi == c->wsi) {
-			fail(c, SOTTO_ERR_NETWORK);
-			c->closed = 1;
-			c->wsi = NULL;
+	if (!c->have_challenge) {
+		/* The server speaks first, with its challenge, and nothing else. */
+		if (f->msg_case != SOTTO__WIRE__FRAME__MSG_CHALLENGE ||
+		    f->challenge->protocol_version != WIRE_PROTOCOL_VERSION) {
+			wire_free(f);
+			fail(c, SOTTO_ERR_PROTOCOL);
+			return SOTTO_ERR_PROTOCOL;
 		}
-		return 0;
-	default:
-		return 0;
+		memcpy(c->nonce, f->challenge->nonce.data, WIRE_NONCE_LEN);
+		c->have_challenge = 1;
+		wire_free(f);
+		return SOTTO_OK;
 	}
+	switch (f->msg_case) {
+	case SOTTO__WIRE__FRAME__MSG_RESPONSE:
+		/* An answer to a request given up on, or to none: dropped. */
+		if (c->want_id != 0 && f->id == c->want_id && c->resp == NULL) {
+			c->resp = f;
+			return SOTTO_OK;
+		}
+		break;
+	case SOTTO__WIRE__FRAME__MSG_DEVICE_LIST_CHANGED:
+		if (hint_queued(c, f->device_list_changed->handle))
+			break;
+		/* FALLTHROUGH */
+	case SOTTO__WIRE__FRAME__MSG_DELIVERY:
+		if (c->n_pushes >= SOTTO_CLIENT_MAX_PUSHES ||
+		    n > SOTTO_CLIENT_MAX_PUSH_BYTES - c->push_bytes) {
+			c->dropped = 1;
+			break;
+		}
+		if ((node = calloc(1, sizeof(*node))) == NULL) {
+			wire_free(f);
+			fail(c, SOTTO_ERR_NOMEM);
+			return SOTTO_ERR_NOMEM;
+		}
+		node->f = f;
+		node->len = n;
+		if (c->in_tail != NULL)
+			c->in_tail->next = node;
+		else
+			c->in_head = node;
+		c->in_tail = node;
+		c->n_pushes++;
+		c->push_bytes += n;
+		return SOTTO_OK;
+	default:
+		/* Nothing else is a push the client knows: ignored, not kept. */
+		break;
+	}
+	wire_free(f);
+	return SOTTO_OK;
 }
 
-static const struct lws_protocols protocols[] = {
-	{ WIRE_SUBPROTOCOL, callback, 0, 65536, 0, NULL, 0 },
-	{ NULL, NULL, 0, 0, 0, NULL, 0 }
-};
-
-static void
-tick_cb(lws_sorted_usec_list_t *sul)
-{
-	(void)sul;	/* only here to make lws_service return */
-}
-
-/* Service the connection until done(c, arg) holds, an error, or the deadline. */
+/* Service the connection until done(c, arg) holds, an error, or the deadline
+ * (the earlier of deadline and the one conn_set_deadline set). */
 static int
 pump(conn *c, int64_t deadline, int (*done)(conn *, void *), void *arg)
 {
 	int64_t now, step;
+	int r;
 
+	if (c->deadline != 0 && c->deadline < deadline)
+		deadline = c->deadline;
 	for (;;) {
 		if (done(c, arg))
 			return SOTTO_OK;
 		if (c->err != SOTTO_OK)
 			return c->err;
-		if (c->closed)
-			return SOTTO_ERR_NETWORK;
-		if ((now = mono_ms()) >= deadline)
+		if ((now = client_mono_ms()) >= deadline)
 			return SOTTO_ERR_TIMEOUT;
 		step = deadline - now;
 		if (step > 200)
 			step = 200;
-		lws_sul_schedule(c->ctx, 0, &c->tick, tick_cb, step * LWS_US_PER_MS);
-		if (lws_service(c->ctx, 0) < 0)
-			fail(c, SOTTO_ERR_NETWORK);
+		if ((r = ctransport_service(c->t, (int)step)) != SOTTO_OK)
+			fail(c, r);
 	}
 }
 
 static int
-have_frame(conn *c, void *arg)
+have_challenge(conn *c, void *arg)
 {
 	(void)arg;
-	return c->in_head != NULL;
-}
-
-static int
-parse_address(conn *c, const char *address)
-{
-	const char *colon = strrchr(address, ':');
-	const char *h = address;
-	size_t hl;
-	char *end;
-	long port;
-
-	if (colon == NULL || colon == address)
-		return SOTTO_ERR_INVALID_ARG;
-	hl = (size_t)(colon - address);
-	if (h[0] == '[' && hl >= 2 && h[hl - 1] == ']') {
-		h++;
-		hl -= 2;
-	}
-	if (hl == 0 || hl > SOTTO_MAX_ADDRESS)
-		return SOTTO_ERR_INVALID_ARG;
-	memcpy(c->host, h, hl);
-	c->host[hl] = '\0';
-	port = strtol(colon + 1, &end, 10);
-	if (*end != '\0' || end == colon + 1 || port < 1 || port > 65535)
-		return SOTTO_ERR_INVALID_ARG;
-	c->port = (int)port;
-	return SOTTO_OK;
+	return c->have_challenge;
 }
 
 int
 conn_open(conn **out, const char *address, const uint8_t pin[static TLS_PIN_LEN])
 {
-	struct lws_context_creation_info info;
-	struct lws_client_connect_info ci;
-	frame_node *n;
+	return conn_open_until(out, address, pin, 0);
+}
+
+int
+conn_open_until(conn **out, const char *address, const uint8_t pin[static TLS_PIN_LEN],
+    int64_t deadline)
+{
 	conn *c = NULL;
 	int r;
 
 	*out = NULL;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return SOTTO_ERR_NOMEM;
-	memcpy(c->pin, pin, TLS_PIN_LEN);
-	if ((r = parse_address(c, address)) != SOTTO_OK)
+	c->deadline = deadline;
+	if ((r = ctransport_open(&c->t, c, address, pin)) != SOTTO_OK)
 		goto out;
-	/* The library never prints: lws logs nothing. */
-	lws_set_log_level(0, NULL);
-	memset(&info, 0, sizeof(info));
-	info.port = CONTEXT_PORT_NO_LISTEN;
-	info.protocols = protocols;
-	info.gid = -1;
-	info.uid = -1;
-	info.user = c;
-	info.fd_limit_per_thread = 16;
-	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-	/* TLS 1.3 only (constants from the OpenSSL header libwebsockets.h includes). */
-	info.ssl_client_options_set = SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1 |
-	    SSL_OP_NO_TLSv1_2;
-	r = SOTTO_ERR_TLS;
-	if ((c->ctx = lws_create_context(&info)) == NULL)
+	if ((r = pump(c, client_mono_ms() + CLIENT_TIMEOUT_MS, have_challenge, NULL)) != SOTTO_OK)
 		goto out;
-	memset(&ci, 0, sizeof(ci));
-	ci.context = c->ctx;
-	ci.address = c->host;
-	ci.port = c->port;
-	ci.path = "/";
-	ci.host = c->host;
-	ci.origin = c->host;
-	ci.protocol = WIRE_SUBPROTOCOL;
-	ci.ssl_connection = LCCSCF_USE_SSL | LCCSCF_ALLOW_SELFSIGNED |
-	    LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK | LCCSCF_ALLOW_EXPIRED;
-	ci.pwsi = &c->wsi;
-	r = SOTTO_ERR_NETWORK;
-	if (lws_client_connect_via_info(&ci) == NULL) {
-		r = c->err != SOTTO_OK ? c->err : SOTTO_ERR_NETWORK;
-		goto out;
-	}
-	if ((r = pump(c, mono_ms() + CLIENT_TIMEOUT_MS, have_frame, NULL)) != SOTTO_OK)
-		goto out;
-	n = c->in_head;
-	r = SOTTO_ERR_PROTOCOL;
-	if (n->f->msg_case != SOTTO__WIRE__FRAME__MSG_CHALLENGE ||
-	    n->f->challenge->protocol_version != WIRE_PROTOCOL_VERSION)
-		goto out;
-	memcpy(c->nonce, n->f->challenge->nonce.data, WIRE_NONCE_LEN);
-	c->in_head = n->next;
-	if (c->in_head == NULL)
-		c->in_tail = NULL;
-	wire_free(n->f);
-	free(n);
 	*out = c;
 	c = NULL;
 	r = SOTTO_OK;
@@ -330,27 +190,16 @@ void
 conn_close(conn *c)
 {
 	frame_node *n;
-	tx_node *t;
 
 	if (c == NULL)
 		return;
-	if (c->ctx != NULL) {
-		lws_sul_cancel(&c->tick);
-		lws_context_destroy(c->ctx);
-	}
+	ctransport_close(c->t);
 	while ((n = c->in_head) != NULL) {
 		c->in_head = n->next;
 		wire_free(n->f);
 		free(n);
 	}
-	while ((t = c->tx_head) != NULL) {
-		c->tx_head = t->next;
-		free(t->buf);
-		free(t);
-	}
-	if (c->rx != NULL)
-		sc_wipe(c->rx, SOTTO_MAX_FRAME);
-	free(c->rx);
+	wire_free(c->resp);
 	free(c);
 }
 
@@ -360,107 +209,79 @@ conn_nonce(const conn *c)
 	return c->nonce;
 }
 
-static int
-enqueue(conn *c, const wire_frame *f)
+void
+conn_set_deadline(conn *c, int64_t deadline)
 {
-	tx_node *t;
-	int r;
+	c->deadline = deadline;
+}
 
-	if ((t = calloc(1, sizeof(*t))) == NULL)
-		return SOTTO_ERR_NOMEM;
-	if ((r = wire_encode(f, LWS_PRE, &t->buf, &t->len)) != SOTTO_OK) {
-		free(t);
-		return r;
-	}
-	if (c->tx_tail != NULL)
-		c->tx_tail->next = t;
-	else
-		c->tx_head = t;
-	c->tx_tail = t;
-	if (c->wsi != NULL && c->established)
-		lws_callback_on_writable(c->wsi);
-	return SOTTO_OK;
+int
+conn_pushes_dropped(conn *c)
+{
+	int d = c->dropped;
+
+	c->dropped = 0;
+	return d;
 }
 
 static int
 have_response(conn *c, void *arg)
 {
-	uint64_t id = *(uint64_t *)arg;
-
-	for (frame_node *n = c->in_head; n != NULL; n = n->next)
-		if (n->f->msg_case == SOTTO__WIRE__FRAME__MSG_RESPONSE && n->f->id == id)
-			return 1;
-	return 0;
-}
-
-/* Remove and return the first queued frame that is (want_response) the
- * response to id, or (!want_response) a push; responses to other ids are dropped. */
-static wire_frame *
-take(conn *c, int want_response, uint64_t id)
-{
-	frame_node **pp = &c->in_head, *n, *prev = NULL;
-	wire_frame *f;
-	int is_resp;
-
-	while ((n = *pp) != NULL) {
-		is_resp = n->f->msg_case == SOTTO__WIRE__FRAME__MSG_RESPONSE;
-		if (want_response ? (is_resp && n->f->id == id) : !is_resp) {
-			*pp = n->next;
-			if (c->in_tail == n)
-				c->in_tail = prev;
-			f = n->f;
-			free(n);
-			return f;
-		}
-		prev = n;
-		pp = &n->next;
-	}
-	return NULL;
+	(void)arg;
+	return c->resp != NULL;
 }
 
 int
 conn_request(conn *c, wire_frame *req, wire_frame **resp)
 {
-	wire_frame *f;
-	uint64_t id;
 	int r;
 
 	*resp = NULL;
-	id = ++c->next_id;
-	req->id = id;
-	if ((r = enqueue(c, req)) != SOTTO_OK)
-		return r;
-	if ((r = pump(c, mono_ms() + CLIENT_TIMEOUT_MS, have_response, &id)) != SOTTO_OK)
-		return r;
-	if ((f = take(c, 1, id)) == NULL)
-		return SOTTO_ERR_INTERNAL;
-	*resp = f;
-	return wire_status_to_err(f->response->status);
+	if (c->err != SOTTO_OK)
+		return c->err;
+	req->id = ++c->next_id;
+	c->want_id = req->id;
+	wire_free(c->resp);
+	c->resp = NULL;
+	if ((r = ctransport_send(c->t, req)) != SOTTO_OK)
+		goto out;
+	if ((r = pump(c, client_mono_ms() + CLIENT_TIMEOUT_MS, have_response, NULL)) != SOTTO_OK)
+		goto out;
+	*resp = c->resp;
+	c->resp = NULL;
+	r = wire_status_to_err((*resp)->response->status);
+out:
+	c->want_id = 0;
+	return r;
 }
 
 static int
 have_push(conn *c, void *arg)
 {
 	(void)arg;
-	for (frame_node *n = c->in_head; n != NULL; n = n->next)
-		if (n->f->msg_case != SOTTO__WIRE__FRAME__MSG_RESPONSE)
-			return 1;
-	return 0;
+	return c->in_head != NULL;
 }
 
 int
 conn_next_push(conn *c, int timeout_ms, wire_frame **f)
 {
+	frame_node *n;
 	int r;
 
 	*f = NULL;
-	if (!have_push(c, NULL)) {
+	if (c->in_head == NULL) {
 		if (timeout_ms <= 0)
 			return SOTTO_ERR_TIMEOUT;
-		if ((r = pump(c, mono_ms() + timeout_ms, have_push, NULL)) != SOTTO_OK)
+		if ((r = pump(c, client_mono_ms() + timeout_ms, have_push, NULL)) != SOTTO_OK)
 			return r;
 	}
-	if ((*f = take(c, 0, 0)) == NULL)
-		return SOTTO_ERR_INTERNAL;
+	n = c->in_head;
+	c->in_head = n->next;
+	if (c->in_head == NULL)
+		c->in_tail = NULL;
+	c->n_pushes--;
+	c->push_bytes -= n->len;
+	*f = n->f;
+	free(n);
 	return SOTTO_OK;
 }

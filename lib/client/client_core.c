@@ -219,7 +219,8 @@ client_connect(sotto_client *c)
 
 	if (c->cn != NULL)
 		return SOTTO_OK;
-	if ((r = conn_open(&cn, c->cfg.address, c->cfg.pin)) != SOTTO_OK) {
+	/* Inside a receive, its deadline holds for the new connection too. */
+	if ((r = conn_open_until(&cn, c->cfg.address, c->cfg.pin, c->deadline)) != SOTTO_OK) {
 		client_directory_failed(c, r);
 		goto out;
 	}

@@ -27,12 +27,13 @@ _Static_assert(SOTTO_LINK_CODE_LEN == LINK_CODE_TEXT_LEN, "public and protocol c
 #define LINK_PICKUP_POLL_MS 500
 
 
-/* The account's device lists, each verified against the one before. */
+/* The account's device lists, each verified against the one before: no more
+ * than a client follows for any handle (SOTTO_CLIENT_MAX_LIST_VERSIONS). */
 typedef struct chain {
 	uint8_t account_pub[SC_SIGN_PUB];
 	size_t n;
-	uint8_t *p[SOTTO_MAX_LIST_HISTORY * 4];
-	size_t len[SOTTO_MAX_LIST_HISTORY * 4];
+	uint8_t *p[SOTTO_CLIENT_MAX_LIST_VERSIONS];
+	size_t len[SOTTO_CLIENT_MAX_LIST_VERSIONS];
 	dl_list last;
 } chain;
 

@@ -183,6 +183,10 @@ step(sotto_client *c, const char *handle, walk *w, dl_list *l, const uint8_t *p,
 	if (n == 0 || n > SOTTO_MAX_DEVICE_LIST || dl_parse(l, p, n) != SOTTO_OK ||
 	    strcmp(l->handle, handle) != 0)
 		return SOTTO_ERR_PROTOCOL;
+	/* A server makes chains for free: the client follows none longer than
+	 * this, so what one handle costs it to fetch, verify and store is bounded. */
+	if (l->version > SOTTO_CLIENT_MAX_LIST_VERSIONS)
+		return SOTTO_ERR_TOO_LARGE;
 	if (w->have && l->version <= w->prev->version) {
 		/* A version already verified must be byte for byte the one verified:
 		 * anything else is a fork (or a rollback) of the chain. */
@@ -261,6 +265,7 @@ refresh(sotto_client *c, const char *handle, int trusting, uint64_t since, dl_li
 	walk w;
 	cstore_contact k;
 	int r, had_orig = 0, more, asked = 0;
+	unsigned pages = 0;
 	size_t i;
 
 	memset(&w, 0, sizeof(w));
@@ -302,6 +307,10 @@ refresh(sotto_client *c, const char *handle, int trusting, uint64_t since, dl_li
 		since = w.have ? w.prev->version - 1 : 0;
 	w.latest_v = w.have ? w.prev->version : 0;
 	do {
+		/* Each page must move on (checked below); and there are only so many. */
+		r = SOTTO_ERR_TOO_LARGE;
+		if (pages++ >= SOTTO_CLIENT_MAX_LIST_PAGES)
+			goto out;
 		g.handle = (char *)handle;
 		g.since_version = since;
 		f.msg_case = SOTTO__WIRE__FRAME__MSG_GET_DEVICE_LIST;
@@ -315,6 +324,9 @@ refresh(sotto_client *c, const char *handle, int trusting, uint64_t since, dl_li
 				client_disconnect(c);
 			goto out;
 		}
+		r = SOTTO_ERR_PROTOCOL;
+		if (resp->response->n_device_lists > SOTTO_MAX_LIST_HISTORY)
+			goto out;
 		for (i = 0; i < resp->response->n_device_lists; i++)
 			if ((r = step(c, handle, &w, l, resp->response->device_lists[i].data,
 			    resp->response->device_lists[i].len, trusting)) != SOTTO_OK)

@@ -56,7 +56,8 @@ static const char schema[] =
      * kept so that homes made before it need no new table. */
     "CREATE TABLE IF NOT EXISTS alerts("
     "  id INTEGER PRIMARY KEY, kind TEXT NOT NULL, handle TEXT NOT NULL, device BLOB,"
-    "  at INTEGER NOT NULL, text TEXT NOT NULL, seen INTEGER NOT NULL DEFAULT 0);"
+    "  at INTEGER NOT NULL, text TEXT NOT NULL, seen INTEGER NOT NULL DEFAULT 0,"
+    "  count INTEGER NOT NULL DEFAULT 1);"
     /* Keyed by the envelope's hash, not its (unauthenticated) msg id: a
      * forged copy stored first must not shut the real one out. Since schema
      * version 1, sender and env_hash hold keyed hashes, envelope and wrap
@@ -123,6 +124,10 @@ user_version(cstore *s, int *v)
 	return r;
 }
 
+#define ALERT_TEXT_MAX 4096
+
+static int alerts_upgrade(cstore *s);
+
 int
 cstore_open(cstore **out, const char *path, int create)
 {
@@ -147,7 +152,7 @@ cstore_open(cstore **out, const char *path, int create)
 	if ((r = exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
 	    "PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON;")) != SOTTO_OK)
 		goto out;
-	if ((r = exec(s, schema)) != SOTTO_OK)
+	if ((r = exec(s, schema)) != SOTTO_OK || (r = alerts_upgrade(s)) != SOTTO_OK)
 		goto out;
 	if (create && (r = exec(s, "PRAGMA user_version = " CSTORE_VERSION_STR)) != SOTTO_OK)
 		goto out;
@@ -1160,8 +1165,6 @@ cstore_held_drop(cstore *s, const char *sender)
 	return r;
 }
 
-#define ALERT_TEXT_MAX 4096
-
 static int
 alert_seal_text(cstore *s, int64_t id, const char *text)
 {
@@ -1212,20 +1215,100 @@ alert_open_text(cstore *s, sqlite3_stmt *st, int text_col, int id_col, char *out
 	return SOTTO_OK;
 }
 
-int
-cstore_alert_add(cstore *s, const char *kind, const char *handle, const uint8_t *device,
-    uint64_t at, const char *text)
+/* Homes from before alerts were grouped have no count column. */
+static int
+alerts_upgrade(cstore *s)
+{
+	sqlite3_stmt *st = NULL;
+	int r, step;
+
+	if ((r = prepare(s, &st, "SELECT 1 FROM pragma_table_info('alerts') WHERE name = 'count'")) !=
+	    SOTTO_OK)
+		return r;
+	step = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (step == SQLITE_ROW)
+		return SOTTO_OK;
+	if (step != SQLITE_DONE)
+		return SOTTO_ERR_DB;
+	return exec(s, "ALTER TABLE alerts ADD COLUMN count INTEGER NOT NULL DEFAULT 1");
+}
+
+/* The first row of sql (kind binds ?1, handle ?2, each if not NULL): its
+ * first column into *id, its second into *count if not NULL (a count must be
+ * 1.. INT64_MAX - 1). SOTTO_ERR_NOT_FOUND if no row. */
+static int
+alert_query(cstore *s, const char *sql, const char *kind, const char *handle, int64_t *id,
+    uint64_t *count)
+{
+	sqlite3_stmt *st = NULL;
+	int r, step;
+
+	if ((r = prepare(s, &st, sql)) != SOTTO_OK)
+		return r;
+	r = SOTTO_ERR_DB;
+	if ((kind != NULL && sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC) != SQLITE_OK) ||
+	    (handle != NULL && sqlite3_bind_text(st, 2, handle, -1, SQLITE_STATIC) != SQLITE_OK))
+		goto out;
+	if ((step = sqlite3_step(st)) == SQLITE_DONE) {
+		r = SOTTO_ERR_NOT_FOUND;
+		goto out;
+	}
+	if (step != SQLITE_ROW)
+		goto out;
+	*id = sqlite3_column_int64(st, 0);
+	if (count != NULL) {
+		*count = (uint64_t)sqlite3_column_int64(st, 1);
+		if (*count == 0 || *count >= INT64_MAX)
+			goto out;
+	}
+	r = SOTTO_OK;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* The unseen alert of kind about handle that new ones of the same count into. */
+static int
+alert_group_find(cstore *s, const char *kind, const char *handle, int64_t *id, uint64_t *count)
+{
+	return alert_query(s, "SELECT id, count FROM alerts WHERE kind = ?1 AND handle = ?2 AND seen = 0 "
+	    "ORDER BY id DESC LIMIT 1", kind, handle, id, count);
+}
+
+/* Row id's count, time and device, and its text sealed again (to the same id). */
+static int
+alert_update(cstore *s, int64_t id, uint64_t count, const uint8_t *device, uint64_t at, const char *text)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
 
-	if (at > INT64_MAX)
-		return SOTTO_ERR_INVALID_ARG;
-	if ((r = cstore_begin(s)) != SOTTO_OK)
+	if ((r = prepare(s, &st, "UPDATE alerts SET count = ?, at = ?, device = ? WHERE id = ?")) != SOTTO_OK)
 		return r;
+	r = SOTTO_ERR_DB;
+	if (sqlite3_bind_int64(st, 1, (sqlite3_int64)count) == SQLITE_OK &&
+	    sqlite3_bind_int64(st, 2, (sqlite3_int64)at) == SQLITE_OK &&
+	    (device != NULL ? sqlite3_bind_blob(st, 3, device, SC_DEVICE_ID, SQLITE_STATIC) :
+	    sqlite3_bind_null(st, 3)) == SQLITE_OK &&
+	    sqlite3_bind_int64(st, 4, id) == SQLITE_OK && sqlite3_step(st) == SQLITE_DONE)
+		r = SOTTO_OK;
+	sqlite3_finalize(st);
+	if (r == SOTTO_OK)
+		r = alert_seal_text(s, id, text);
+	return r;
+}
+
+/* A new row; inside the caller's transaction. */
+static int
+alert_insert(cstore *s, const char *kind, const char *handle, const uint8_t *device, uint64_t at,
+    const char *text)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
 	if ((r = prepare(s, &st, "INSERT INTO alerts(kind, handle, device, at, text) "
 	    "VALUES(?, ?, ?, ?, X'')")) != SOTTO_OK)
-		goto out;
+		return r;
 	r = SOTTO_ERR_DB;
 	if (sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC) != SQLITE_OK ||
 	    sqlite3_bind_text(st, 2, handle, -1, SQLITE_STATIC) != SQLITE_OK ||
@@ -1235,14 +1318,97 @@ cstore_alert_add(cstore *s, const char *kind, const char *handle, const uint8_t 
 	    sqlite3_step(st) != SQLITE_DONE)
 		goto out;
 	/* The text is sealed to the row's id, known once the row exists. */
-	if ((r = alert_seal_text(s, sqlite3_last_insert_rowid(s->db), text)) != SOTTO_OK)
-		goto out;
-	r = cstore_commit(s);
+	r = alert_seal_text(s, sqlite3_last_insert_rowid(s->db), text);
 out:
 	sqlite3_finalize(st);
+	return r;
+}
+
+/*
+ * Whoever can make this device raise alerts (a sender, a hostile server)
+ * must not grow the list without end: beyond SOTTO_CLIENT_MAX_ALERTS rows the
+ * oldest alert already listed makes room, and when none has been listed yet
+ * the new one is counted into one row of its kind ("the list is full"), so
+ * no unseen alert is ever lost without a trace. Inside a transaction.
+ */
+static int
+alert_add(cstore *s, const char *kind, const char *handle, const uint8_t *device, uint64_t at,
+    const char *text)
+{
+	char full[ALERT_TEXT_MAX + 1];
+	uint64_t count = 0;
+	int64_t id = 0, rows = 0;
+	int r;
+
+	if ((r = alert_query(s, "SELECT count(*) FROM alerts", NULL, NULL, &rows, NULL)) != SOTTO_OK)
+		return r;
+	if (rows < SOTTO_CLIENT_MAX_ALERTS)
+		return alert_insert(s, kind, handle, device, at, text);
+	if ((r = exec(s, "DELETE FROM alerts WHERE id = (SELECT id FROM alerts WHERE seen = 1 "
+	    "ORDER BY id LIMIT 1)")) != SOTTO_OK)
+		return r;
+	if (sqlite3_changes(s->db) == 1)
+		return alert_insert(s, kind, handle, device, at, text);
+	r = alert_group_find(s, kind, "", &id, &count);
+	if (r == SOTTO_ERR_NOT_FOUND)
+		count = 0;
+	else if (r != SOTTO_OK)
+		return r;
+	snprintf(full, sizeof(full), "%llu %s alerts more than the alert list holds (%d); the last: %s",
+	    (unsigned long long)count + 1, kind, SOTTO_CLIENT_MAX_ALERTS, text);
+	/* One such row per kind, beyond the cap: the list stays bounded. */
+	if (count == 0)
+		return alert_insert(s, kind, "", device, at, full);
+	return alert_update(s, id, count + 1, device, at, full);
+}
+
+/* The steps of one alert, all or nothing. */
+static int
+alert_done(cstore *s, int r)
+{
+	if (r == SOTTO_OK)
+		r = cstore_commit(s);
 	if (r != SOTTO_OK)
 		cstore_rollback(s);
 	return r;
+}
+
+int
+cstore_alert_add(cstore *s, const char *kind, const char *handle, const uint8_t *device,
+    uint64_t at, const char *text)
+{
+	int r;
+
+	if (at > INT64_MAX || strlen(text) > ALERT_TEXT_MAX - 128)
+		return SOTTO_ERR_INVALID_ARG;
+	if ((r = cstore_begin(s)) != SOTTO_OK)
+		return r;
+	return alert_done(s, alert_add(s, kind, handle, device, at, text));
+}
+
+int
+cstore_alert_group(cstore *s, const char *kind, const char *handle, const uint8_t *device,
+    uint64_t at, cstore_alert_text_fn text, void *arg)
+{
+	char t[ALERT_TEXT_MAX + 1];
+	uint64_t count = 0;
+	int64_t id = 0;
+	int r;
+
+	if (at > INT64_MAX)
+		return SOTTO_ERR_INVALID_ARG;
+	if ((r = cstore_begin(s)) != SOTTO_OK)
+		return r;
+	r = alert_group_find(s, kind, handle, &id, &count);
+	if (r == SOTTO_ERR_NOT_FOUND) {
+		text(t, sizeof(t) - 128, 1, arg);
+		return alert_done(s, alert_add(s, kind, handle, device, at, t));
+	}
+	if (r == SOTTO_OK) {
+		text(t, sizeof(t), count + 1, arg);
+		r = alert_update(s, id, count + 1, device, at, t);
+	}
+	return alert_done(s, r);
 }
 
 void
@@ -1266,7 +1432,7 @@ cstore_alerts(cstore *s, sotto_alert **out, size_t *nout)
 
 	*out = NULL;
 	*nout = 0;
-	if ((r = prepare(s, &st, "SELECT kind, handle, device, at, text, seen, id FROM alerts "
+	if ((r = prepare(s, &st, "SELECT kind, handle, device, at, text, seen, id, count FROM alerts "
 	    "ORDER BY id")) != SOTTO_OK)
 		return r;
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1285,6 +1451,8 @@ cstore_alerts(cstore *s, sotto_alert **out, size_t *nout)
 		}
 		a[n - 1].at = (uint64_t)sqlite3_column_int64(st, 3);
 		a[n - 1].seen = sqlite3_column_int(st, 5) != 0;
+		if ((a[n - 1].count = (uint64_t)sqlite3_column_int64(st, 7)) == 0)
+			goto out;
 		if ((a[n - 1].text = malloc(ALERT_TEXT_MAX + 1)) == NULL) {
 			r = SOTTO_ERR_NOMEM;
 			goto out;

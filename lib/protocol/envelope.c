@@ -40,8 +40,10 @@ header_valid(const env_header *h)
 
 	if (h->version != ENV_VERSION)
 		return SOTTO_ERR_VERSION;
-	if (!handle_valid(h->sender) || h->n_recipients == 0 ||
-	    h->n_recipients > SOTTO_MAX_RECIPIENTS)
+	/* Ranges the receiver can store and show (docs/PROTOCOL.md): a value
+	 * beyond them is refused here, on both sides, not deep in a receiver. */
+	if (!handle_valid(h->sender) || h->sent_at == 0 || h->sent_at > ENV_MAX_SENT_AT ||
+	    h->n_recipients == 0 || h->n_recipients > SOTTO_MAX_RECIPIENTS)
 		return SOTTO_ERR_FORMAT;
 	for (i = 0; i < h->n_recipients; i++) {
 		if (!handle_valid(h->recipients[i]))
@@ -160,6 +162,31 @@ env_parse_header(env_header *h, const uint8_t *envelope, size_t envelope_len)
 	env_parts e;
 
 	return parse_envelope(h, &e, envelope, envelope_len);
+}
+
+int
+env_claimed_sender(char out[static SOTTO_MAX_HANDLE + 1], const uint8_t *envelope, size_t envelope_len)
+{
+	sbuf_reader r, hr;
+	const uint8_t *hp, *skip;
+	uint16_t hlen;
+	uint8_t version;
+	int rc = SOTTO_ERR_FORMAT;
+
+	out[0] = '\0';
+	if (envelope == NULL || envelope_len > SOTTO_MAX_ENVELOPE)
+		return rc;
+	sbr_init(&r, envelope, envelope_len);
+	if (sbr_u16(&r, &hlen) != SOTTO_OK || hlen > SOTTO_MAX_HEADER ||
+	    sbr_ptr(&r, hlen, &hp) != SOTTO_OK)
+		return rc;
+	sbr_init(&hr, hp, hlen);
+	if (sbr_u8(&hr, &version) != SOTTO_OK || sbr_ptr(&hr, ENV_MSG_ID_LEN, &skip) != SOTTO_OK ||
+	    read_handle(&hr, out) != SOTTO_OK || !handle_valid(out)) {
+		out[0] = '\0';
+		return rc;
+	}
+	return SOTTO_OK;
 }
 
 static void

@@ -23,6 +23,9 @@
 #define ENV_VERSION 1
 #define ENV_MSG_ID_LEN 16
 #define ENV_WRAP_LEN (32 + 32 + 16)
+/* sent_at is 1..ENV_MAX_SENT_AT ms (9999-12-31T23:59:59.999Z): every value a
+ * receiver stores and shows as a date. */
+#define ENV_MAX_SENT_AT 253402300799999ULL
 
 typedef struct env_header {
 	uint8_t version;
@@ -45,7 +48,8 @@ typedef struct env_target {
  * free(). wraps: caller provides n_targets * ENV_WRAP_LEN bytes; wraps[i] is for
  * targets[i]. The body key is wiped. h->sender_device must be the device id of
  * sender_sec's key. Errors: SOTTO_ERR_TOO_LARGE (content_len > SOTTO_MAX_BODY),
- * SOTTO_ERR_INVALID_ARG (header breaking the parse rules, sender_device mismatch,
+ * SOTTO_ERR_INVALID_ARG (header breaking the parse rules of env_parse_header,
+ * e.g. sent_at above ENV_MAX_SENT_AT, sender_device mismatch,
  * more than SOTTO_MAX_RECIPIENTS * SOTTO_MAX_DEVICES + SOTTO_MAX_DEVICES targets),
  * SOTTO_ERR_CRYPTO (a target key HPKE refuses), SOTTO_ERR_NOMEM; on failure h is
  * as it was, *envelope NULL and wraps zeroed. */
@@ -54,12 +58,18 @@ int env_seal(env_header *h, const uint8_t *content, size_t content_len,
     uint8_t **envelope, size_t *envelope_len, uint8_t *wraps) __attribute__((warn_unused_result));
 
 /* Parse without any cryptography, e.g. to learn which sender device to look up.
- * Rules: version 1, sender and every recipient handle_valid, 1..SOTTO_MAX_RECIPIENTS
- * recipients without duplicates, header_len <= SOTTO_MAX_HEADER, body_len - 16 a
+ * Rules: version 1, sender and every recipient handle_valid, sent_at
+ * 1..ENV_MAX_SENT_AT, 1..SOTTO_MAX_RECIPIENTS recipients without duplicates, header_len <= SOTTO_MAX_HEADER, body_len - 16 a
  * power of two from 256 to SOTTO_MAX_PADDED_BODY, no trailing bytes anywhere.
  * h zeroed on failure. SOTTO_ERR_VERSION (version not 1) or SOTTO_ERR_FORMAT. */
 int env_parse_header(env_header *h, const uint8_t *envelope, size_t envelope_len)
     __attribute__((warn_unused_result));
+
+/* The sender handle an envelope claims (its header's, unverified: for naming
+ * it in an alert about a copy that does not parse or open). SOTTO_ERR_FORMAT
+ * if the bytes do not get that far or it is not handle_valid; out "" then. */
+int env_claimed_sender(char out[static SOTTO_MAX_HANDLE + 1], const uint8_t *envelope,
+    size_t envelope_len) __attribute__((warn_unused_result));
 
 /* The receiver's rules, in this order: parse; the signature must verify against
  * sender_sig_pub (the sender device's key from the sender's *verified* device list,

@@ -48,4 +48,21 @@
 #define SOTTO_DEFAULT_ADDR_SEND_BURST	40000
 #define SOTTO_LOOKUP_MISS_COST		10
 
+/*
+ * What a client takes from a server, which may be hostile (docs/PROTOCOL.md
+ * "Client bounds"): everything it queues, fetches, verifies and stores, and
+ * the time one receive may take, has a cap.
+ */
+#define SOTTO_CLIENT_MAX_PUSHES		256	/* pushes queued unread; more are dropped */
+#define SOTTO_CLIENT_MAX_PUSH_BYTES	(4 * 1024 * 1024)	/* ... and their bytes */
+#define SOTTO_CLIENT_MAX_LIST_VERSIONS	1024	/* versions of one account's device list */
+#define SOTTO_CLIENT_MAX_LIST_PAGES	64	/* GetDeviceList answers in one check */
+#define SOTTO_CLIENT_MAX_FETCH_ROUNDS	256	/* Fetch answers in one receive */
+#define SOTTO_CLIENT_MAX_PUSHES_HANDLED	1024	/* pushes one receive acts on */
+#define SOTTO_CLIENT_MAX_HINT_HANDLES	64	/* handles a receive re-checks on a hint */
+#define SOTTO_CLIENT_MAX_HINT_CHECKS	2	/* ... and checks of one handle */
+#define SOTTO_CLIENT_MAX_LOOKUPS	32	/* senders a receive looks up; the rest wait */
+#define SOTTO_CLIENT_RECEIVE_WORK_MS	60000	/* a receive's work after its wait */
+#define SOTTO_CLIENT_MAX_ALERTS		1000	/* rows in the alert list */
+
 #endif

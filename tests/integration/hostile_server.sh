@@ -10,6 +10,8 @@
 # holds no row for the phantom), or the copies of the message went to exactly
 # the devices of a list R's devices signed. G is the one attack that yields a
 # copy for a new device, by design (the account key signed it), with warnings.
+# P is a user's validly signed copy the receiver cannot store: it must not
+# block the mail behind it.
 . "$(dirname "$0")/lib.sh"
 
 server_init
@@ -307,20 +309,29 @@ unknown=$(forge ids "$(forge account x)" | head -n 1)
 # device id no account has (no device can ever fetch it: it is there only to
 # show that R's delivery is unaffected); m's copy of secret-E2 given r1's wrap.
 # (A queue is (account, device): the copy for m goes into m's.)
+# Rejections are grouped per claimed sender while unseen: m lists its alerts
+# between the two, so each keeps its own text (its own check).
 sql "INSERT INTO copies(account, device_id, msg_id, envelope, wrap, stored_at, expires_at)
      SELECT 'm', X'$m1', msg_id, envelope, wrap, stored_at, expires_at FROM copies WHERE hex(device_id) = upper('$r1') AND hex(msg_id) = upper('$idE');
      INSERT INTO copies(device_id, msg_id, envelope, wrap, stored_at, expires_at)
      SELECT X'$unknown', msg_id, envelope, wrap, stored_at, expires_at FROM copies WHERE hex(device_id) = upper('$r1') AND hex(msg_id) = upper('$idE');
-     UPDATE copies SET wrap = (SELECT c.wrap FROM copies c WHERE c.msg_id = copies.msg_id AND hex(c.device_id) = upper('$r1'))
-     WHERE hex(device_id) = upper('$m1') AND hex(msg_id) = upper('$idE2');"
-[ "$(copies_for "$m1")" -eq 2 ] || fail "E: the attack did not queue m's two copies"
+     CREATE TABLE e2_hold AS SELECT * FROM copies WHERE hex(device_id) = upper('$m1') AND hex(msg_id) = upper('$idE2');
+     DELETE FROM copies WHERE hex(device_id) = upper('$m1') AND hex(msg_id) = upper('$idE2');"
+[ "$(copies_for "$m1")" -eq 1 ] || fail "E: the attack did not queue m's first copy"
 server_start
 as m receive --json >"$T/E-m" 2>&1 || true
-if grep -q "secret-E" "$T/E-m"; then fail "E: the phantom read a message: $(cat "$T/E-m")"; fi
-[ "$(alerts_of m rejected_message)" -eq 2 ] || fail "E: m's copies were not both rejected: $(as m alerts)"
 # secret-E: refused at the recipient check, before any unwrap.
 alerts_text m rejected_message | grep -qxF "a message from s was rejected: message is not addressed to this account" ||
     fail "E: m's rejection of secret-E: $(alerts_text m rejected_message)"
+server_stop
+sql "INSERT INTO copies SELECT * FROM e2_hold; DROP TABLE e2_hold;
+     UPDATE copies SET wrap = (SELECT c.wrap FROM copies c WHERE c.msg_id = copies.msg_id AND hex(c.device_id) = upper('$r1'))
+     WHERE hex(device_id) = upper('$m1') AND hex(msg_id) = upper('$idE2');"
+[ "$(copies_for "$m1")" -eq 1 ] || fail "E: the attack did not queue m's second copy"
+server_start
+as m receive --json >>"$T/E-m" 2>&1 || true
+if grep -q "secret-E" "$T/E-m"; then fail "E: the phantom read a message: $(cat "$T/E-m")"; fi
+[ "$(alerts_of m rejected_message)" -eq 2 ] || fail "E: m's copies were not both rejected: $(as m alerts)"
 # secret-E2: m is a recipient, but r1's wrap does not open with m's key and id.
 alerts_text m rejected_message | grep -qxF "a message from s was rejected: decryption failed (message altered or not for this device)" ||
     fail "E: m's rejection of r1's wrap: $(alerts_text m rejected_message)"
@@ -371,5 +382,27 @@ grep -q "^sotto: warning: r's devices changed: added \"phantom\" (fingerprint [0
 copies_exactly G "$(sent_id "$T/G-send")" "$r1" "$r2" "$phantom"
 r_alarmed G "$WHY_ACCOUNT_KEY" r2
 ok "G account key used by someone else: S warned (contact_devices_changed, recovery) and encrypts to the 3 devices of the account-signed list; r and r2 alarmed (account_changed_unsigned: signed by the account key)"
+
+# ---- P: a validly signed copy whose header the receiver cannot take ----
+# sottod does not parse envelopes, so any user's send would queue this copy:
+# m signs an envelope to r with a sent time of 2^63 (out of range), as its
+# own device. Before the fix every later receive of r1 failed ("invalid
+# argument") until the copy expired; now it is set aside, named, acknowledged.
+server_stop
+restore base
+forge envelope "$T/home-m" "$hex" 9223372036854775808 "poison" >"$T/P-forge" || fail "P: forge: $(cat "$T/P-forge")"
+p_id=$(sed -n 1p "$T/P-forge"); p_dev=$(sed -n 2p "$T/P-forge")
+[ "$p_dev" = "$r1" ] || fail "P: the forged copy is not for r1 ($p_dev)"
+now_ms=$(($(date +%s) * 1000))
+sql "INSERT INTO copies(account, device_id, msg_id, envelope, wrap, stored_at, expires_at)
+     VALUES ('r', X'$p_dev', X'$p_id', X'$(sed -n 3p "$T/P-forge")', X'$(sed -n 4p "$T/P-forge")', $now_ms, $((now_ms + 86400000)));"
+server_start
+as s send r "after the poison" >"$T/P-send" 2>&1 || fail "P: S's send: $(cat "$T/P-send")"
+as r receive --json >"$T/P-r" 2>&1 || fail "P: r's receive failed: $(cat "$T/P-r")"
+[ "$(jq -r 'select(.from == "s") | .body' "$T/P-r")" = "after the poison" ] || fail "P: r did not get the good message: $(cat "$T/P-r")"
+alert_is r rejected_message 1 "a message from m was rejected: invalid format" "P"
+[ "$(copies_for "$r1")" -eq 0 ] || fail "P: r1's queue still holds $(copies_for "$r1") copies"
+as r receive >"$T/P-r-again" 2>&1 || fail "P: r's next receive: $(cat "$T/P-r-again")"
+ok "P poisoned header: r's receive shows the good message behind it, the poison is one rejected_message alert naming m, and r1's queue is empty"
 
 server_stop

@@ -30,6 +30,12 @@
  *       the next list of HOME's account (an unprotected home), validly signed
  *       by its device, adding a device whose X25519 key is of small order:
  *       what a server that skipped the key rules could hand out
+ *   sotto_forge envelope HOME HEX SENT_AT TEXT
+ *       a copy as a user could make it (issue 11 item 2): an envelope from the
+ *       device in HOME (an unprotected home) to HEX's handle, validly signed,
+ *       whatever SENT_AT is (any u64), with TEXT as content, wrapped for the
+ *       first device of HEX; prints its msg id, that device's id, the
+ *       envelope and the wrap, in hex, one a line
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +45,7 @@
 #include "crypto.h"
 #include "devicelist.h"
 #include "sotto/error.h"
+#include "../unit/raw_envelope.h"
 
 static int
 die(const char *what)
@@ -332,6 +339,54 @@ cmd_badkey(const char *home)
 	return 0;
 }
 
+static int
+cmd_envelope(const char *home, const char *hex, const char *sent_at, const char *text)
+{
+	static dl_list l;
+	sotto_client *c = NULL;
+	uint8_t *in = NULL, *env = NULL, wrap[ENV_WRAP_LEN];
+	char *end;
+	size_t n = 0, env_len = 0;
+	raw_env e;
+	int rc = 1;
+
+	if (unhex_list(hex, &in, &n) != 0 || dl_parse(&l, in, n) != SOTTO_OK)
+		return die("not a device list");
+	if (sotto_open(&c, home, NULL) != SOTTO_OK)
+		return die("cannot open the sender's home");
+	memset(&e, 0, sizeof(e));
+	e.version = ENV_VERSION;
+	sc_random(e.msg_id, sizeof(e.msg_id));
+	e.sender = c->cfg.handle;
+	e.sender_len = strlen(c->cfg.handle);
+	memcpy(e.sender_device, c->cfg.device_id, SC_DEVICE_ID);
+	e.sent_at = strtoull(sent_at, &end, 10);
+	if (*sent_at == '\0' || *end != '\0') {
+		die("SENT_AT: a number");
+		goto out;
+	}
+	e.n_rcpt = 1;
+	e.rcpt[0] = l.handle;
+	e.rcpt_len[0] = strlen(l.handle);
+	e.content = (const uint8_t *)text;
+	e.content_len = strlen(text);
+	if (raw_seal(&e, CLIENT_SIGN_SEC(c), l.devices[0].enc_pub, l.devices[0].id, &env, &env_len,
+	    wrap) != SOTTO_OK) {
+		die("cannot seal");
+		goto out;
+	}
+	print_hex(e.msg_id, sizeof(e.msg_id));
+	print_hex(l.devices[0].id, SC_DEVICE_ID);
+	print_hex(env, env_len);
+	print_hex(wrap, sizeof(wrap));
+	rc = 0;
+out:
+	free(env);
+	free(in);
+	sotto_close(c);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -351,8 +406,11 @@ main(int argc, char **argv)
 		return cmd_badkey(argv[2]);
 	if (argc == 4 && strcmp(argv[1], "steal") == 0)
 		return cmd_steal(argv[2], argv[3]);
+	if (argc == 6 && strcmp(argv[1], "envelope") == 0)
+		return cmd_envelope(argv[2], argv[3], argv[4], argv[5]);
 	fprintf(stderr, "usage: sotto_forge next|same HEX [--add NAME] [--drop ID] [--signer ID]\n"
 	    "       sotto_forge account HANDLE\n       sotto_forge ids HEX\n"
-	    "       sotto_forge steal HOME HEX\n       sotto_forge badkey HOME\n");
+	    "       sotto_forge steal HOME HEX\n       sotto_forge publish HOME HEX\n"
+	    "       sotto_forge badkey HOME\n       sotto_forge envelope HOME HEX SENT_AT TEXT\n");
 	return 2;
 }

@@ -55,12 +55,13 @@
 /* An accepted socket until its WebSocket authenticates (the opaque user data
  * of its wsi): its place in the worker's lists of unauthenticated connections,
  * oldest first, and its count in the per-address table. */
-enum { PRE_SOCKET = 0, PRE_WEBSOCKET, PRE__LISTS };
+enum { PRE_SOCKET = 0, PRE_TLS, PRE_WEBSOCKET, PRE__LISTS };
 typedef struct pending {
 	struct lws *wsi;
 	limit_entry *e;
 	int listed;
-	int list;			/* PRE_*: how far it got */
+	int list;			/* PRE_*: how far it got (PRE_TLS: found, when
+					 * pre_evict looked, to have sent a ClientHello) */
 	struct pending *prev, *next;
 } pending;
 
@@ -155,9 +156,13 @@ pre_list(net *n, pending *p, int list)
 	n->n_pre++;
 }
 
-/* Too many unauthenticated: the oldest of those that never got as far as a
- * WebSocket goes, else the oldest of the others. The newest may be an honest
- * client in its handshake; the oldest has had its chance. */
+/* Too many unauthenticated: the oldest of those that never said a word (no
+ * ClientHello) goes, else the oldest of those still in their handshake, else
+ * the oldest WebSocket. The newest may be an honest client in its handshake;
+ * the oldest has had its chance; and a connection that speaks TLS is worth
+ * more than one that sends nothing, whatever its age: a flood of silent
+ * sockets, however fast, then only ever pushes out its own. Each connection
+ * moves to PRE_TLS at most once, so the walk costs O(1) per accept overall. */
 static void
 pre_evict(net *n)
 {
@@ -165,7 +170,11 @@ pre_evict(net *n)
 
 	if (n->n_pre <= n->pre_cap)
 		return;
-	if ((old = n->pre_head[PRE_SOCKET]) == NULL && (old = n->pre_head[PRE_WEBSOCKET]) == NULL)
+	while ((old = n->pre_head[PRE_SOCKET]) != NULL && tls_handshake_begun(lws_get_ssl(old->wsi))) {
+		pre_unlist(n, old);
+		pre_list(n, old, PRE_TLS);
+	}
+	if (old == NULL && (old = n->pre_head[PRE_TLS]) == NULL && (old = n->pre_head[PRE_WEBSOCKET]) == NULL)
 		return;
 	pre_unlist(n, old);
 	cap_exceeded(NULL, "preauth_conns", "limit=%zu", n->pre_cap);

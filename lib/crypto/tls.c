@@ -263,6 +263,13 @@ tls_read_ahead_init(void)
 }
 
 int
+tls_handshake_begun(void *ssl)
+{
+	/* A server's state stays TLS_ST_BEFORE until a ClientHello is processed. */
+	return ssl != NULL && SSL_get_state(ssl) != TLS_ST_BEFORE;
+}
+
+int
 tls_record_buffered(void *ssl)
 {
 	unsigned char b;

@@ -45,6 +45,9 @@ int tls_conn_read_ahead(void *ssl, void (*on_records)(void *user), void *user);
 /* 1: a whole record (or an error, or the peer's close) waits in ssl's buffer
  * for the next SSL_read; 0: nothing, or only part of a record. */
 int tls_record_buffered(void *ssl);
+/* Server side: 1 once the peer's ClientHello has been read (the handshake is
+ * under way: the peer speaks TLS), 0 while nothing came (or ssl is NULL). */
+int tls_handshake_begun(void *ssl);
 
 /* Client side: pin of the certificate being checked in an OpenSSL verify
  * callback; store_ctx is the X509_STORE_CTX * (libwebsockets passes it as `user`

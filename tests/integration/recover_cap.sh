@@ -36,7 +36,9 @@ v=$(sql "SELECT max(version) FROM device_lists WHERE handle = 'alice';")
 echo "recoveries taken: $taken of 5, alice at version $v"
 [ "$taken" -eq 3 ] && [ "$v" -eq 6 ] || fail "recoveries past twice the cap: $taken taken, version $v"
 grep -q "rate limited" "$T/rec4" || fail "4th recovery: $(cat "$T/rec4")"
-grep -q "event=cap_exceeded cap=list_publishes_per_hour .*recovery=1" "$T/server.log" || fail "no cap_exceeded log line"
+[ ! -e "$T/home-rec4/sotto.db" ] || fail "a refused recovery left a device behind"
+# (cap_exceeded lines of one cap are kept to one a second: the device's
+# refusal may have used it; recover_fail is logged every time.)
 ok "recovery is taken after the device spent the cap, and capped at twice it"
 
 grep -q 'reason="too many device list publishes for this account' "$T/server.log" || fail "no recover_fail line"

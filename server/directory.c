@@ -406,23 +406,42 @@ fail:
  * count is in the store, inside the publish's transaction: the same for every
  * worker and node (two publishes of one account chain to the same version,
  * so at most one of them commits).
+ *
+ * A recovery is a publish too (the holder of the recovery code could loop
+ * RecoverRequests as fast as it connects), but it must not be locked out by a
+ * thief's device spending the cap: devices publish while fewer than cap of
+ * the last hour's versions exist, a recovery while fewer than twice the cap.
+ * A device's publishes alone never reach past the cap, so there is always
+ * room for the owner's recovery, and no account publishes more than twice
+ * the cap in an hour.
  */
 #define PUBLISH_WINDOW_MS	(3600ULL * 1000)
+
+int
+dir_publish_room(store *st, const sottod_config *cfg, const char *handle, int recovery)
+{
+	uint64_t cap = cfg->list_publishes_per_hour * (recovery ? 2 : 1), now = now_ms(), recent = 0;
+	int rc;
+
+	if ((rc = st->ops->list_recent(st, handle, now > PUBLISH_WINDOW_MS ? now - PUBLISH_WINDOW_MS : 0,
+	    cap, &recent)) != SOTTO_OK)
+		return rc;
+	return recent < cap ? SOTTO_OK : SOTTO_ERR_RATE_LIMITED;
+}
 
 static int
 publish_rate_ok(conn *c, uint64_t id)
 {
-	store *st = c->srv->st;
-	uint64_t cap = c->srv->cfg.list_publishes_per_hour, now = now_ms(), recent = 0;
+	uint64_t cap = c->srv->cfg.list_publishes_per_hour;
 	char text[96];
+	int rc;
 
-	if (st->ops->list_recent(st, c->handle, now > PUBLISH_WINDOW_MS ? now - PUBLISH_WINDOW_MS : 0,
-	    cap, &recent) != SOTTO_OK) {
+	if ((rc = dir_publish_room(c->srv->st, &c->srv->cfg, c->handle, 0)) == SOTTO_OK)
+		return 1;
+	if (rc != SOTTO_ERR_RATE_LIMITED) {
 		session_respond_status(c, id, ST(INTERNAL), "storage error");
 		return 0;
 	}
-	if (recent < cap)
-		return 1;
 	cap_exceeded(c, "list_publishes_per_hour", "handle=%s", c->handle);
 	snprintf(text, sizeof(text), "too many device list publishes for this account (at most %llu an hour)",
 	    (unsigned long long)cap);

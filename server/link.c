@@ -355,6 +355,18 @@ recover_publish(conn *c, uint64_t id, const Sotto__Wire__RecoverRequest *rq, dl_
 		    rc == SOTTO_ERR_BAD_KEY ? dir_list_error(rc) : RECOVER_NO_CHAIN, rq->handle);
 		goto out;
 	}
+	/* Counted like every publish (directory.c dir_publish_room): the code's
+	 * holder cannot grow the directory without bound by recovering in a loop.
+	 * After the account key's signature: only its holder hears of the count. */
+	if ((rc = dir_publish_room(st, &c->srv->cfg, rq->handle, 1)) != SOTTO_OK) {
+		if (rc == SOTTO_ERR_RATE_LIMITED) {
+			cap_exceeded(c, "list_publishes_per_hour", "handle=%s recovery=1", rq->handle);
+			recover_failed(c, id, ST(RATE_LIMITED), "too many device list publishes for this "
+			    "account: try the recovery again in an hour", rq->handle);
+		} else
+			recover_failed(c, id, ST(INTERNAL), "storage error", rq->handle);
+		goto out;
+	}
 	/* The same path as every publish: announced to the other workers too. */
 	in_tx = 0;
 	if ((rc = dir_list_commit(c->srv, cur, next, rq->device_list.data, rq->device_list.len, NULL)) !=

@@ -267,6 +267,11 @@ void dircache_free(server *s);
  * way. SOTTO_ERR_EXISTS (that version is stored), SOTTO_ERR_DB. */
 int dir_list_commit(server *s, const dl_list *prev, const dl_list *next, const uint8_t *p, size_t n,
     const conn *origin) __attribute__((warn_unused_result));
+/* Whether handle may publish another version now, read in the caller's
+ * transaction (list_publishes_per_hour; recovery: twice that, see
+ * directory.c). SOTTO_OK, SOTTO_ERR_RATE_LIMITED, or the store's error. */
+int dir_publish_room(store *st, const sottod_config *cfg, const char *handle, int recovery)
+    __attribute__((warn_unused_result));
 /* A short text for an error of dir_list_commit (or SOTTO_ERR_BAD_KEY of the
  * list's verification), for the Response. */
 const char *dir_list_error(int rc);

@@ -27,6 +27,9 @@
 #define STORE_MSG_ID_LEN 16
 #define STORE_RDV_ID_LEN 16	/* linking rendezvous id */
 #define STORE_RDV_OWNER_LEN 16	/* who posted an entry: a keyed hash of its address (link.c) */
+/* list_recent's widest count: a recovery's budget is twice the publish cap
+ * (directory.c dir_publish_room), and the cap is at most SOTTO_MAX_LIST_HISTORY. */
+#define STORE_LIST_RECENT_MAX (2 * SOTTO_MAX_LIST_HISTORY)
 /* Workers of one node sharing a SQLite store (see store_wakegroup). */
 #define STORE_MAX_WORKERS 64
 
@@ -114,7 +117,7 @@ typedef struct store_ops {
 	 * for different handles at most one commits; the caller rolls back).
 	 * now: when it was published (list_recent). */
 	int (*list_add)(store *s, const dl_list *l, const uint8_t *signed_list, size_t len, uint64_t now);
-	/* *count: how many of handle's newest max (1..SOTTO_MAX_LIST_HISTORY)
+	/* *count: how many of handle's newest max (1..STORE_LIST_RECENT_MAX)
 	 * versions were published after since (versions stored before the
 	 * time was kept count as published at 0). */
 	int (*list_recent)(store *s, const char *handle, uint64_t since, uint64_t max, uint64_t *count);

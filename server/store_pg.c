@@ -767,7 +767,7 @@ pg_list_recent(store *s, const char *handle, uint64_t since, uint64_t max, uint6
 	pgparams p = { .n = 0 };
 
 	*count = 0;
-	if (max == 0 || max > SOTTO_MAX_LIST_HISTORY)
+	if (max == 0 || max > STORE_LIST_RECENT_MAX)
 		return SOTTO_ERR_INVALID_ARG;
 	p_text(&p, handle);
 	p_u64(&p, since);

@@ -505,7 +505,7 @@ sq_list_recent(store *s, const char *handle, uint64_t since, uint64_t max, uint6
 	int rc;
 
 	*count = 0;
-	if (max == 0 || max > SOTTO_MAX_LIST_HISTORY)
+	if (max == 0 || max > STORE_LIST_RECENT_MAX)
 		return SOTTO_ERR_INVALID_ARG;
 	if ((rc = bind_text(st, 1, handle)) != SOTTO_OK || (rc = bind_u64(st, 2, since)) != SOTTO_OK ||
 	    (rc = bind_u64(st, 3, max)) != SOTTO_OK)

@@ -26,6 +26,15 @@
  *   sotto_forge publish HOME HEX
  *       publish HEX as HOME's account, on its own authenticated connection;
  *       prints as steal does, exit 0 when taken
+ *   sotto_forge steal-hex HOME HEX
+ *       the two lists of steal, signed the same way, printed (one hex a
+ *       line) rather than published: what a server before device ownership
+ *       took and stored (tests/attack: a store migrated from then)
+ *   sotto_forge bump HOME N
+ *       N publishes in a row by HOME's device (an unprotected home), each
+ *       the next version with the same devices: a thief's device spending
+ *       the account's publish budget. Prints as steal does; exit 0 when
+ *       every one was taken
  *   sotto_forge badkey HOME
  *       the next list of HOME's account (an unprotected home), validly signed
  *       by its device, adding a device whose X25519 key is of small order:
@@ -306,6 +315,83 @@ cmd_steal(const char *home, const char *hex)
 }
 
 static int
+print_signed(sotto_client *c, dl_list *l, uint8_t **p, size_t *pn)
+{
+	if (dl_sign_device(l, c->cfg.device_id, CLIENT_SIGN_SEC(c), p, pn) != SOTTO_OK)
+		return -1;
+	print_hex(*p, *pn);
+	return 0;
+}
+
+static int
+cmd_steal_hex(const char *home, const char *hex)
+{
+	static dl_list victim, l;
+	sotto_client *c = NULL;
+	uint8_t *in = NULL, *cur = NULL, *p = NULL;
+	size_t n = 0, curlen = 0, pn = 0, mine;
+
+	if (unhex_list(hex, &in, &n) != 0 || dl_parse(&victim, in, n) != SOTTO_OK)
+		return die("not a device list");
+	if (sotto_open(&c, home, NULL) != SOTTO_OK ||
+	    cstore_list_latest(c->st, c->cfg.handle, &l, &cur, &curlen) != SOTTO_OK)
+		return die("cannot open the home");
+	mine = l.n_devices;
+	dl_hash(l.prev_hash, cur, curlen);
+	l.version++;
+	l.created_at++;
+	for (size_t i = 0; i < victim.n_devices && l.n_devices < SOTTO_MAX_DEVICES; i++)
+		l.devices[l.n_devices++] = victim.devices[i];
+	if (print_signed(c, &l, &p, &pn) != 0)
+		return die("cannot sign");
+	dl_hash(l.prev_hash, p, pn);
+	free(p);
+	p = NULL;
+	l.version++;
+	l.created_at++;
+	l.n_devices = mine;
+	if (print_signed(c, &l, &p, &pn) != 0)
+		return die("cannot sign");
+	free(p);
+	free(in);
+	free(cur);
+	sotto_close(c);
+	return 0;
+}
+
+static int
+cmd_bump(const char *home, const char *count)
+{
+	static dl_list l;
+	sotto_client *c = NULL;
+	uint8_t *cur = NULL, *p = NULL;
+	size_t curlen = 0, pn = 0;
+	long n = strtol(count, NULL, 10);
+	int r = SOTTO_OK;
+
+	if (n < 1 || n > 1000)
+		return die("bump: N from 1 to 1000");
+	if (sotto_open(&c, home, NULL) != SOTTO_OK || client_connect(c) != SOTTO_OK ||
+	    cstore_list_latest(c->st, c->cfg.handle, &l, &cur, &curlen) != SOTTO_OK)
+		return die("cannot open the home or reach its server");
+	for (long i = 0; i < n && r == SOTTO_OK; i++) {
+		dl_hash(l.prev_hash, cur, curlen);
+		l.version++;
+		l.created_at++;
+		free(cur);
+		cur = NULL;
+		if (dl_sign_device(&l, c->cfg.device_id, CLIENT_SIGN_SEC(c), &p, &pn) != SOTTO_OK)
+			return die("cannot sign");
+		r = publish_raw(c, p, pn, l.version);
+		cur = p;
+		curlen = pn;
+	}
+	free(cur);
+	sotto_close(c);
+	return r == SOTTO_OK ? 0 : 3;
+}
+
+static int
 cmd_badkey(const char *home)
 {
 	/* order 8 on Curve25519 (libsodium's has_small_order list) */
@@ -402,6 +488,10 @@ main(int argc, char **argv)
 		return cmd_ids(argv[2]);
 	if (argc == 4 && strcmp(argv[1], "publish") == 0)
 		return cmd_publish(argv[2], argv[3]);
+	if (argc == 4 && strcmp(argv[1], "steal-hex") == 0)
+		return cmd_steal_hex(argv[2], argv[3]);
+	if (argc == 4 && strcmp(argv[1], "bump") == 0)
+		return cmd_bump(argv[2], argv[3]);
 	if (argc == 3 && strcmp(argv[1], "badkey") == 0)
 		return cmd_badkey(argv[2]);
 	if (argc == 4 && strcmp(argv[1], "steal") == 0)
@@ -410,7 +500,8 @@ main(int argc, char **argv)
 		return cmd_envelope(argv[2], argv[3], argv[4], argv[5]);
 	fprintf(stderr, "usage: sotto_forge next|same HEX [--add NAME] [--drop ID] [--signer ID]\n"
 	    "       sotto_forge account HANDLE\n       sotto_forge ids HEX\n"
-	    "       sotto_forge steal HOME HEX\n       sotto_forge publish HOME HEX\n"
+	    "       sotto_forge steal HOME HEX\n       sotto_forge steal-hex HOME HEX\n"
+	    "       sotto_forge bump HOME N\n       sotto_forge publish HOME HEX\n"
 	    "       sotto_forge badkey HOME\n       sotto_forge envelope HOME HEX SENT_AT TEXT\n");
 	return 2;
 }

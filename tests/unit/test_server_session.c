@@ -1731,6 +1731,111 @@ test_own_devices_no_share(void **state)
 	free(a.raw);
 }
 
+/* Recovery step 2 on a fresh connection: raw (version n+1, signed by the
+ * account key) with the auth message signed by its one device (dev_sec). */
+static void
+send_recover(conn *c, uint64_t id, const char *handle, const uint8_t *raw, size_t len,
+    const uint8_t dev_sec[SC_SIGN_SEC])
+{
+	Sotto__Wire__RecoverRequest rq = SOTTO__WIRE__RECOVER_REQUEST__INIT;
+	wire_frame f = SOTTO__WIRE__FRAME__INIT;
+	uint8_t sig[SC_SIG];
+
+	sign_auth(sig, c, handle, dev_sec);
+	rq.handle = (char *)handle;
+	rq.device_list.data = (uint8_t *)raw;
+	rq.device_list.len = len;
+	rq.signature.data = sig;
+	rq.signature.len = SC_SIG;
+	f.id = id;
+	f.msg_case = SOTTO__WIRE__FRAME__MSG_RECOVER;
+	f.recover = &rq;
+	deliver(c, &f);
+}
+
+/* The recovery list after a's current one: d alone, signed by the account key. */
+static void
+recovery_list(const account *a, const dl_device *d, uint8_t **raw, size_t *rawlen)
+{
+	dl_list next = a->l;
+
+	dl_hash(next.prev_hash, a->raw, a->rawlen);
+	next.version++;
+	next.n_devices = 1;
+	next.devices[0] = *d;
+	memset(next.devices[0].approved_by, 0, SC_DEVICE_ID);
+	assert_int_equal(dl_sign_account(&next, a->acct_sec, raw, rawlen), SOTTO_OK);
+}
+
+/*
+ * The attack pass on the third publish path: a recovery list is held to the
+ * same rules as a publish. A new device with a low-order X25519 key is
+ * BAD_KEY, another account's device is DEVICE_TAKEN, and the holder of the
+ * recovery code cannot publish without bound by recovering in a loop: at
+ * most twice list_publishes_per_hour versions an hour (before: no count).
+ */
+static void
+test_recovery_rules(void **state)
+{
+	account a, m;
+	conn *c;
+	dl_device nd;
+	uint8_t nd_sec[SC_SIGN_SEC], kx_sec[SC_KX_SEC], *raw;
+	size_t len;
+	wire_frame *f;
+
+	(void)state;
+	account_new(&a, "alice");
+	account_new(&m, "mallory");
+	disconnect(registered(&a));
+	disconnect(registered(&m));
+
+	/* a low-order X25519 key on the new device */
+	memset(&nd, 0, sizeof(nd));
+	sc_sign_keypair(nd.sig_pub, nd_sec);
+	sc_device_id(nd.id, nd.sig_pub);
+	snprintf(nd.name, sizeof(nd.name), "new");
+	nd.enc_pub[0] = 1;
+	recovery_list(&a, &nd, &raw, &len);
+	c = connect_();
+	send_recover(c, 1, "alice", raw, len, nd_sec);
+	assert_int_equal(status_of(c, 1), ST(BAD_KEY));
+	disconnect(c);
+	free(raw);
+
+	/* mallory's device as alice's new one (mallory holds its key) */
+	recovery_list(&a, &m.l.devices[0], &raw, &len);
+	c = connect_();
+	send_recover(c, 2, "alice", raw, len, m.dev[0].sec);
+	assert_int_equal(status_of(c, 2), ST(DEVICE_TAKEN));
+	disconnect(c);
+	free(raw);
+
+	/* cap 1: version 1 this hour; recoveries until twice that, then refused */
+	srv->cfg.list_publishes_per_hour = 1;
+	sc_kx_keypair(nd.enc_pub, kx_sec);
+	recovery_list(&a, &nd, &raw, &len);
+	c = connect_();
+	send_recover(c, 3, "alice", raw, len, nd_sec);
+	assert_int_equal(status_of(c, 3), ST(OK));
+	disconnect(c);
+	free(a.raw);
+	a.raw = raw;
+	a.rawlen = len;
+	assert_int_equal(dl_parse(&a.l, raw, len), SOTTO_OK);
+	recovery_list(&a, &nd, &raw, &len);
+	c = connect_();
+	send_recover(c, 4, "alice", raw, len, nd_sec);
+	f = response(c, 4);
+	assert_int_equal(f->response->status, ST(RATE_LIMITED));
+	wire_free(f);
+	disconnect(c);
+	free(raw);
+	srv->cfg.list_publishes_per_hour = CONFIG_DEFAULT_LIST_PUBLISHES_PER_HOUR;
+	free(a.raw);
+	free(m.raw);
+}
+
 int
 main(void)
 {
@@ -1754,6 +1859,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_account_quota, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_byte_rate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_own_devices_no_share, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recovery_rules, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -290,6 +290,11 @@ test_accounts_and_history(void **state)
 	assert_int_equal(st->ops->list_recent(st, "bob", 0, 10, &v), SOTTO_OK);
 	assert_int_equal(v, 0);
 	assert_int_equal(st->ops->list_recent(st, "alice", 0, 0, &v), SOTTO_ERR_INVALID_ARG);
+	/* a recovery's budget is twice the largest cap (directory.c dir_publish_room) */
+	assert_int_equal(st->ops->list_recent(st, "alice", 0, STORE_LIST_RECENT_MAX, &v), SOTTO_OK);
+	assert_int_equal(v, 4);
+	assert_int_equal(st->ops->list_recent(st, "alice", 0, STORE_LIST_RECENT_MAX + 1, &v),
+	    SOTTO_ERR_INVALID_ARG);
 
 	/* survives a reopen */
 	reopen(fx);

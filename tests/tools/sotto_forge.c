@@ -13,8 +13,10 @@
  *       instead (a stolen recovery code)
  *   sotto_forge same HEX [--add NAME] [--drop ID] [--signer ID]
  *       the same version as HEX, edited the same way (a fork)
- *   sotto_forge account HANDLE
- *       version 1 of a brand-new account under HANDLE (a different account key)
+ *   sotto_forge account HANDLE [HEX]
+ *       version 1 of a brand-new account under HANDLE (a different account key);
+ *       with HEX, holding HEX's devices (their public keys: the real devices
+ *       still authenticate) instead of a phantom
  *   sotto_forge ids HEX
  *       the device ids of HEX, one a line, then "version N"
  */
@@ -144,11 +146,11 @@ cmd_edit(int next, int argc, char **argv)
 }
 
 static int
-cmd_account(const char *handle)
+cmd_account(const char *handle, const char *devices_hex)
 {
-	static dl_list l;
-	uint8_t sec[SC_SIGN_SEC], *out = NULL;
-	size_t outlen = 0;
+	static dl_list l, from;
+	uint8_t sec[SC_SIGN_SEC], *in = NULL, *out = NULL;
+	size_t n = 0, outlen = 0;
 
 	memset(&l, 0, sizeof(l));
 	snprintf(l.handle, sizeof(l.handle), "%s", handle);
@@ -157,6 +159,15 @@ cmd_account(const char *handle)
 	l.created_at = 1;
 	l.n_devices = 1;
 	phantom(&l.devices[0], "device", 1);
+	if (devices_hex != NULL) {
+		if (unhex_list(devices_hex, &in, &n) != 0 || dl_parse(&from, in, n) != SOTTO_OK)
+			return die("not a device list");
+		free(in);
+		l.n_devices = from.n_devices;
+		memcpy(l.devices, from.devices, sizeof(l.devices));
+		for (size_t i = 0; i < l.n_devices; i++)
+			memset(l.devices[i].approved_by, 0, SC_DEVICE_ID);
+	}
 	if (dl_sign_account(&l, sec, &out, &outlen) != SOTTO_OK)
 		return die("cannot sign");
 	print_hex(out, outlen);
@@ -192,11 +203,11 @@ main(int argc, char **argv)
 		return cmd_edit(1, argc, argv);
 	if (argc >= 3 && strcmp(argv[1], "same") == 0)
 		return cmd_edit(0, argc, argv);
-	if (argc == 3 && strcmp(argv[1], "account") == 0)
-		return cmd_account(argv[2]);
+	if ((argc == 3 || argc == 4) && strcmp(argv[1], "account") == 0)
+		return cmd_account(argv[2], argc == 4 ? argv[3] : NULL);
 	if (argc == 3 && strcmp(argv[1], "ids") == 0)
 		return cmd_ids(argv[2]);
 	fprintf(stderr, "usage: sotto_forge next|same HEX [--add NAME] [--drop ID] [--signer ID]\n"
-	    "       sotto_forge account HANDLE\n       sotto_forge ids HEX\n");
+	    "       sotto_forge account HANDLE [HEX]\n       sotto_forge ids HEX\n");
 	return 2;
 }

@@ -1357,8 +1357,37 @@ commit_fails(store *st)
 	return SOTTO_ERR_DB;
 }
 
-/* A batch whose commit fails is answered with an error, every op of it: a
- * send acknowledged but not stored would be mail lost without a word. */
+static int
+begin_fails(store *st)
+{
+	(void)st;
+	return SOTTO_ERR_DB;
+}
+
+static int
+copy_add_fails(store *st, const store_copy *c, uint64_t *seq)
+{
+	(void)st;
+	(void)c;
+	*seq = 0;
+	return SOTTO_ERR_DB;
+}
+
+static int
+copy_ack_fails(store *st, const uint8_t device_id[SC_DEVICE_ID], const uint64_t *seqs, size_t n,
+    size_t *deleted)
+{
+	(void)st;
+	(void)device_id;
+	(void)seqs;
+	(void)n;
+	*deleted = 0;
+	return SOTTO_ERR_DB;
+}
+
+/* A batch whose commit (or begin, or one of its writes) fails is answered
+ * with an error, every op of it: a send acknowledged but not stored would be
+ * mail lost without a word. */
 static void
 test_failed_commit(void **state)
 {
@@ -1374,23 +1403,35 @@ test_failed_commit(void **state)
 	ca = registered(&a);
 	cb = registered(&b);
 	real_ops = srv->st->ops;
-	failing = *real_ops;
-	failing.commit = commit_fails;
 	{
 		send_rcpt r[] = { { &b, 1, -1, -1 } };
 
-		srv->st->ops = &failing;
-		send_msg(ca, 1, 1, "lost?", r, 1);
-		mailbox_flush(srv);
-		srv->st->ops = real_ops;
-		f = response(ca, 1);
-		assert_int_not_equal(f->response->status, ST(OK));
-		wire_free(f);
-		/* nothing stored, nothing pushed */
-		f = fetch(cb, 2, 0);
-		assert_int_equal(f->response->n_deliveries, 0);
-		wire_free(f);
-		assert_null(pop(cb));
+		for (int how = 0; how < 3; how++) {
+			failing = *real_ops;
+			if (how == 0)
+				failing.commit = commit_fails;
+			else if (how == 1)
+				failing.begin = begin_fails;
+			else
+				failing.copy_add = copy_add_fails;
+			srv->st->ops = &failing;
+			send_msg(ca, 1, 1, "lost?", r, 1);
+			mailbox_flush(srv);
+			srv->st->ops = real_ops;
+			f = response(ca, 1);
+			assert_int_not_equal(f->response->status, ST(OK));
+			wire_free(f);
+			/* Nothing stored. (Early delivery may have pushed it to the
+			 * fetching bob before the failure: documented in server/early.c,
+			 * the retry's msg id is dropped as a repeat.) */
+			while ((f = pop(cb)) != NULL) {
+				assert_int_equal(f->msg_case, SOTTO__WIRE__FRAME__MSG_DELIVERY);
+				wire_free(f);
+			}
+			f = fetch(cb, 2, 0);
+			assert_int_equal(f->response->n_deliveries, 0);
+			wire_free(f);
+		}
 		/* the same send with a working store: stored, answered OK */
 		send_msg(ca, 3, 1, "stored", r, 1);
 		mailbox_flush(srv);
@@ -1401,15 +1442,22 @@ test_failed_commit(void **state)
 	assert_int_equal(f->response->n_deliveries, 1);
 	seq = f->response->deliveries[0]->seq;
 	wire_free(f);
-	/* an ack whose commit fails is not OK, and the copy is still there */
-	srv->st->ops = &failing;
-	ack(cb, 5, &seq, 1);
-	mailbox_flush(srv);
-	srv->st->ops = real_ops;
-	assert_int_not_equal(status_of(cb, 5), ST(OK));
-	f = fetch(cb, 6, 0);
-	assert_int_equal(f->response->n_deliveries, 1);
-	wire_free(f);
+	/* an ack whose commit or delete fails is not OK, and the copy is still there */
+	for (int how = 0; how < 2; how++) {
+		failing = *real_ops;
+		if (how == 0)
+			failing.commit = commit_fails;
+		else
+			failing.copy_ack = copy_ack_fails;
+		srv->st->ops = &failing;
+		ack(cb, 5, &seq, 1);
+		mailbox_flush(srv);
+		srv->st->ops = real_ops;
+		assert_int_not_equal(status_of(cb, 5), ST(OK));
+		f = fetch(cb, 6, 0);
+		assert_int_equal(f->response->n_deliveries, 1);
+		wire_free(f);
+	}
 	free(a.raw);
 	free(b.raw);
 }

@@ -96,7 +96,7 @@ for ((i = 0; i < total; i++)); do
 		fi
 	done
 	if [ -z "$status" ] && ! cmake --build "$bld" -j"$jobs" >"$scratch/build-$i.log" 2>&1; then
-		status="DID NOT BUILD (see $scratch/build-$i.log with -k)"
+		status="DID NOT BUILD: $(grep -m 1 'error' "$scratch/build-$i.log" | cut -c 1-160)"
 	fi
 	if [ -z "$status" ]; then
 		if (cd "$bld" && ctest -R "${tests[i]}" -j"$jobs" >"$scratch/test-$i.log" 2>&1); then

@@ -7,7 +7,9 @@
 #   anyone) put in the rendezvous slot fails its check, nothing is published;
 # - a device trusts its own account only under its own account key: after the
 #   server replaced the account's lists with a forged version 1 (another
-#   account key), `sotto trust` of the own handle is refused.
+#   account key), `sotto trust` of the own handle is refused;
+# - while a contact's identity reset waits for `trust`, a message from them is
+#   not shown (not even one a device of their old list signed).
 . "$(dirname "$0")/lib.sh"
 
 server_init
@@ -62,6 +64,23 @@ grep -q "pickup failed its check" "$T/approve.err" || fail "approve: unclear ref
 kill -KILL "$lp" 2>/dev/null || true
 wait "$lp" 2>/dev/null || true
 ok "approve refuses a pickup the new device did not make: $(cat "$T/approve.err")"
+
+# ---- while a contact's identity reset waits for `trust`, nothing of theirs is shown ----
+# alice writes to carol, who has verified alice's lists; then the server
+# forks alice's latest list. carol's next look at alice (a send) finds the
+# fork: the reset is pending, and alice's message, though signed by a device
+# of the list carol verified before, is held, not shown as from alice.
+as alice send carol "during the reset" >/dev/null || fail "alice's send to carol"
+server_stop
+v=$(sql "SELECT max(version) FROM device_lists WHERE handle = 'alice';")
+forked=$(forge same "$(latest_list_hex alice)")
+sql "UPDATE device_lists SET list = X'$forked' WHERE handle = 'alice' AND version = $v;"
+server_start
+expect_fail "$T/c-send" as carol send alice "are you there"
+grep -q "reset" "$T/c-send" || fail "carol's send was not refused for the reset: $(cat "$T/c-send")"
+as carol receive --json >"$T/c-recv2" 2>/dev/null || true
+if grep -q "during the reset" "$T/c-recv2"; then fail "carol was shown alice's message during the reset"; fi
+ok "a message from a contact whose identity reset waits is not shown: $(cat "$T/c-send")"
 
 # ---- the own account is never trusted from the server's word ----
 real=$(sqlite3 "$T/home-bob/sotto.db" "SELECT hex(account_pub) FROM contacts WHERE handle = 'bob';")

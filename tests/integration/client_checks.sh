@@ -35,35 +35,51 @@ jq -e --arg d "$a2" 'select(.kind == "rejected_message" and .handle == "alice" a
 ok "a copy from a device not in the sender's list: rejected_message, unknown device"
 
 # ---- approve: a pickup that is not the new device's is refused ----
-"$SOTTO" --home "$T/home-bob2" link --server "$ADDR" --pin "$PIN" --handle bob \
-    --device-name "bob-phone" --no-passphrase --timeout 60 >"$T/link-bob2.out" 2>"$T/link-bob2.err" &
-lp=$!
-BG_PIDS+=("$lp")
-for i in $(seq 1 100); do
-	[ -s "$T/link-bob2.out" ] && break
-	kill -0 "$lp" 2>/dev/null || break
-	sleep 0.1
-done
-code=$(head -n 1 "$T/link-bob2.out")
-[ ${#code} -eq 43 ] || fail "link printed no code: $(cat "$T/link-bob2.out" "$T/link-bob2.err")"
-# The new device stops (it will never post its pickup); the server holds its
-# offer, and a pickup blob of someone else's making waits in the slot.
-kill -STOP "$lp"
-rid=$(sql "SELECT hex(id) FROM rendezvous WHERE slot = 0 AND id NOT IN (SELECT id FROM rendezvous WHERE slot > 0);")
-[ ${#rid} -ge 32 ] && [ "$(echo "$rid" | wc -l)" -eq 1 ] || fail "not one open offer in the rendezvous table: $rid"
-sql "INSERT INTO rendezvous(id, slot, blob, expires_at, used) VALUES (X'$rid', 2, randomblob(96),
-    CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) + 120000, 0);"
-v_before=$(sql "SELECT max(version) FROM device_lists WHERE handle = 'bob';")
-if as bob approve "$code" --yes >"$T/approve.out" 2>"$T/approve.err"; then
-	fail "approve accepted a forged pickup: $(cat "$T/approve.out")"
-fi
-grep -q "pickup failed its check" "$T/approve.err" || fail "approve: unclear refusal: $(cat "$T/approve.err")"
-[ "$(sql "SELECT max(version) FROM device_lists WHERE handle = 'bob';")" = "$v_before" ] ||
-    fail "approve published a list after a forged pickup"
-[ "$(as bob devices --json | jq -s length)" -eq 1 ] || fail "bob's device believes the phone was added"
-kill -KILL "$lp" 2>/dev/null || true
-wait "$lp" 2>/dev/null || true
-ok "approve refuses a pickup the new device did not make: $(cat "$T/approve.err")"
+# forged_pickup NEW HOW: a new device NEW of bob asks to link and stops (it
+# will never post its pickup); the pickup slot gets a blob of someone else's
+# making (HOW = junk: random bytes; HOW = other: made with the link code's key
+# but naming a list nobody approved); bob's approve must refuse it and
+# publish nothing.
+forged_pickup() {
+	local new=$1 how=$2 lp i code rid blob v_before
+	"$SOTTO" --home "$T/home-$new" link --server "$ADDR" --pin "$PIN" --handle bob \
+	    --device-name "$new" --no-passphrase --timeout 60 >"$T/link-$new.out" 2>"$T/link-$new.err" &
+	lp=$!
+	BG_PIDS+=("$lp")
+	for i in $(seq 1 100); do
+		[ -s "$T/link-$new.out" ] && break
+		kill -0 "$lp" 2>/dev/null || break
+		sleep 0.1
+	done
+	code=$(head -n 1 "$T/link-$new.out")
+	[ ${#code} -eq 43 ] || fail "link printed no code: $(cat "$T/link-$new.out" "$T/link-$new.err")"
+	kill -STOP "$lp"
+	rid=$(sql "SELECT hex(id) FROM rendezvous WHERE slot = 0 AND id NOT IN (SELECT id FROM rendezvous WHERE slot > 0);")
+	[ ${#rid} -ge 32 ] && [ "$(echo "$rid" | wc -l)" -eq 1 ] || fail "not one open offer in the rendezvous table: $rid"
+	if [ "$how" = junk ]; then
+		blob="randomblob(96)"
+	else
+		read -r frid blob < <(forge pickup "$code")
+		[ "${frid^^}" = "$rid" ] || fail "the link code names rendezvous $frid, the table holds $rid"
+		blob="X'$blob'"
+	fi
+	sql "INSERT INTO rendezvous(id, slot, blob, expires_at, used) VALUES (X'$rid', 2, $blob,
+	    CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) + 120000, 0);"
+	v_before=$(sql "SELECT max(version) FROM device_lists WHERE handle = 'bob';")
+	if as bob approve "$code" --yes >"$T/approve-$new.out" 2>"$T/approve-$new.err"; then
+		fail "approve accepted a forged pickup ($how): $(cat "$T/approve-$new.out")"
+	fi
+	grep -q "pickup failed its check" "$T/approve-$new.err" ||
+	    fail "approve ($how): unclear refusal: $(cat "$T/approve-$new.err")"
+	[ "$(sql "SELECT max(version) FROM device_lists WHERE handle = 'bob';")" = "$v_before" ] ||
+	    fail "approve published a list after a forged pickup ($how)"
+	[ "$(as bob devices --json | jq -s length)" -eq 1 ] || fail "bob's device believes $new was added"
+	kill -KILL "$lp" 2>/dev/null || true
+	wait "$lp" 2>/dev/null || true
+	ok "approve refuses a pickup the new device did not make ($how): $(cat "$T/approve-$new.err")"
+}
+forged_pickup bob2 junk
+forged_pickup bob3 other
 
 # ---- while a contact's identity reset waits for `trust`, nothing of theirs is shown ----
 # alice writes to carol, who has verified alice's lists; then the server

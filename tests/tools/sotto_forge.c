@@ -19,6 +19,10 @@
  *       still authenticate) instead of a phantom
  *   sotto_forge ids HEX
  *       the device ids of HEX, one a line, then "version N"
+ *   sotto_forge pickup CODE
+ *       "RID BLOB" (hex): a pickup for the rendezvous of link code CODE, made
+ *       with its key but naming a list nobody approved (a random hash), as
+ *       someone who holds the code could post
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +30,7 @@
 
 #include "crypto.h"
 #include "devicelist.h"
+#include "linkcode.h"
 #include "sotto/error.h"
 
 static int
@@ -194,6 +199,26 @@ cmd_ids(const char *hex)
 	return 0;
 }
 
+static int
+cmd_pickup(const char *code)
+{
+	uint8_t rid[WIRE_RENDEZVOUS_LEN], secret[LINK_SECRET_LEN], key[SC_SHA256], hash[SC_SHA256];
+	uint8_t *blob = NULL;
+	char ridhex[WIRE_RENDEZVOUS_LEN * 2 + 1];
+	size_t n = 0;
+
+	if (link_code_decode(code, rid, secret) != SOTTO_OK || link_mac_key(key, rid, secret) != SOTTO_OK)
+		return die("not a link code");
+	sc_random(hash, sizeof(hash));
+	if (link_pickup_encode(hash, key, rid, &blob, &n) != SOTTO_OK)
+		return die("cannot make the pickup");
+	sc_hex(ridhex, rid, sizeof(rid));
+	printf("%s ", ridhex);
+	print_hex(blob, n);
+	free(blob);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -207,7 +232,10 @@ main(int argc, char **argv)
 		return cmd_account(argv[2], argc == 4 ? argv[3] : NULL);
 	if (argc == 3 && strcmp(argv[1], "ids") == 0)
 		return cmd_ids(argv[2]);
+	if (argc == 3 && strcmp(argv[1], "pickup") == 0)
+		return cmd_pickup(argv[2]);
 	fprintf(stderr, "usage: sotto_forge next|same HEX [--add NAME] [--drop ID] [--signer ID]\n"
-	    "       sotto_forge account HANDLE [HEX]\n       sotto_forge ids HEX\n");
+	    "       sotto_forge account HANDLE [HEX]\n       sotto_forge ids HEX\n"
+	    "       sotto_forge pickup CODE\n");
 	return 2;
 }

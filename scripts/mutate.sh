@@ -75,8 +75,7 @@ apply() {
 }
 
 # ---- the tests, unmutated: they must pass (or skip) first ----
-all=$(printf '(%s)|' "${tests[@]}")
-all=${all%|}
+all=$(printf '%s\n' "${tests[@]}" | sort -u | sed 's/.*/(&)/' | paste -sd '|')
 echo "mutate: baseline: ctest -R '$all'" >&2
 if ! (cd "$bld" && ctest -R "$all" -j"$jobs" >"$scratch/baseline.log" 2>&1); then
 	grep -A 40 'tests FAILED' "$scratch/baseline.log" >&2 || tail -n 30 "$scratch/baseline.log" >&2

@@ -22,7 +22,9 @@ build: deps
 	@cmake --build $(BUILD) -j$(JOBS)
 
 # Every test: the plain build, then the same tests under ASan + UBSan. The
-# PostgreSQL tests use $SOTTO_TEST_PG, or a throwaway cluster (with-test-pg.sh).
+# PostgreSQL tests use $SOTTO_TEST_PG, or a throwaway cluster (with-test-pg.sh,
+# as root or not); with no PostgreSQL installed they show as Skipped. The
+# mutation pass (scripts/mutate.sh) is not part of check: a rebuild per mutant.
 check: check-plain check-sanitize
 
 check-plain: build

@@ -7,7 +7,7 @@
 server_init
 server_conf workers 2
 server_start
-command -v curl >/dev/null || fail "curl is needed (scripts/install-deps.sh)"
+need curl
 scrape() { curl -sk --max-time 5 "https://$ADDR/metrics"; }
 value() { awk -v s="$1" '$1 == s { print $2 }' "$2"; }
 

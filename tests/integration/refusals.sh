@@ -2,6 +2,7 @@
 # Refusals: a wrong server pin before any request is sent; TLS below 1.3; bad,
 # reused and misdirected invites; a full mailbox is a clear error to the sender.
 . "$(dirname "$0")/lib.sh"
+need openssl
 
 server_init
 server_conf mailbox_cap 2

@@ -13,8 +13,10 @@
  *       instead (a stolen recovery code)
  *   sotto_forge same HEX [--add NAME] [--drop ID] [--signer ID]
  *       the same version as HEX, edited the same way (a fork)
- *   sotto_forge account HANDLE
- *       version 1 of a brand-new account under HANDLE (a different account key)
+ *   sotto_forge account HANDLE [HEX]
+ *       version 1 of a brand-new account under HANDLE (a different account key);
+ *       with HEX, holding HEX's devices (their public keys: the real devices
+ *       still authenticate) instead of a phantom
  *   sotto_forge ids HEX
  *       the device ids of HEX, one a line, then "version N"
  *   sotto_forge steal HOME HEX
@@ -45,6 +47,10 @@
  *       whatever SENT_AT is (any u64), with TEXT as content, wrapped for the
  *       first device of HEX; prints its msg id, that device's id, the
  *       envelope and the wrap, in hex, one a line
+ *   sotto_forge pickup CODE
+ *       "RID BLOB" (hex): a pickup for the rendezvous of link code CODE, made
+ *       with its key but naming a list nobody approved (a random hash), as
+ *       someone who holds the code could post
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +59,7 @@
 #include "client.h"
 #include "crypto.h"
 #include "devicelist.h"
+#include "linkcode.h"
 #include "sotto/error.h"
 #include "../unit/raw_envelope.h"
 
@@ -174,11 +181,11 @@ cmd_edit(int next, int argc, char **argv)
 }
 
 static int
-cmd_account(const char *handle)
+cmd_account(const char *handle, const char *devices_hex)
 {
-	static dl_list l;
-	uint8_t sec[SC_SIGN_SEC], *out = NULL;
-	size_t outlen = 0;
+	static dl_list l, from;
+	uint8_t sec[SC_SIGN_SEC], *in = NULL, *out = NULL;
+	size_t n = 0, outlen = 0;
 
 	memset(&l, 0, sizeof(l));
 	snprintf(l.handle, sizeof(l.handle), "%s", handle);
@@ -187,6 +194,15 @@ cmd_account(const char *handle)
 	l.created_at = 1;
 	l.n_devices = 1;
 	phantom(&l.devices[0], "device", 1);
+	if (devices_hex != NULL) {
+		if (unhex_list(devices_hex, &in, &n) != 0 || dl_parse(&from, in, n) != SOTTO_OK)
+			return die("not a device list");
+		free(in);
+		l.n_devices = from.n_devices;
+		memcpy(l.devices, from.devices, sizeof(l.devices));
+		for (size_t i = 0; i < l.n_devices; i++)
+			memset(l.devices[i].approved_by, 0, SC_DEVICE_ID);
+	}
 	if (dl_sign_account(&l, sec, &out, &outlen) != SOTTO_OK)
 		return die("cannot sign");
 	print_hex(out, outlen);
@@ -473,6 +489,26 @@ out:
 	return rc;
 }
 
+static int
+cmd_pickup(const char *code)
+{
+	uint8_t rid[WIRE_RENDEZVOUS_LEN], secret[LINK_SECRET_LEN], key[SC_SHA256], hash[SC_SHA256];
+	uint8_t *blob = NULL;
+	char ridhex[WIRE_RENDEZVOUS_LEN * 2 + 1];
+	size_t n = 0;
+
+	if (link_code_decode(code, rid, secret) != SOTTO_OK || link_mac_key(key, rid, secret) != SOTTO_OK)
+		return die("not a link code");
+	sc_random(hash, sizeof(hash));
+	if (link_pickup_encode(hash, key, rid, &blob, &n) != SOTTO_OK)
+		return die("cannot make the pickup");
+	sc_hex(ridhex, rid, sizeof(rid));
+	printf("%s ", ridhex);
+	print_hex(blob, n);
+	free(blob);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -482,8 +518,8 @@ main(int argc, char **argv)
 		return cmd_edit(1, argc, argv);
 	if (argc >= 3 && strcmp(argv[1], "same") == 0)
 		return cmd_edit(0, argc, argv);
-	if (argc == 3 && strcmp(argv[1], "account") == 0)
-		return cmd_account(argv[2]);
+	if ((argc == 3 || argc == 4) && strcmp(argv[1], "account") == 0)
+		return cmd_account(argv[2], argc == 4 ? argv[3] : NULL);
 	if (argc == 3 && strcmp(argv[1], "ids") == 0)
 		return cmd_ids(argv[2]);
 	if (argc == 4 && strcmp(argv[1], "publish") == 0)
@@ -498,10 +534,13 @@ main(int argc, char **argv)
 		return cmd_steal(argv[2], argv[3]);
 	if (argc == 6 && strcmp(argv[1], "envelope") == 0)
 		return cmd_envelope(argv[2], argv[3], argv[4], argv[5]);
+	if (argc == 3 && strcmp(argv[1], "pickup") == 0)
+		return cmd_pickup(argv[2]);
 	fprintf(stderr, "usage: sotto_forge next|same HEX [--add NAME] [--drop ID] [--signer ID]\n"
-	    "       sotto_forge account HANDLE\n       sotto_forge ids HEX\n"
+	    "       sotto_forge account HANDLE [HEX]\n       sotto_forge ids HEX\n"
 	    "       sotto_forge steal HOME HEX\n       sotto_forge steal-hex HOME HEX\n"
 	    "       sotto_forge bump HOME N\n       sotto_forge publish HOME HEX\n"
-	    "       sotto_forge badkey HOME\n       sotto_forge envelope HOME HEX SENT_AT TEXT\n");
+	    "       sotto_forge badkey HOME\n       sotto_forge envelope HOME HEX SENT_AT TEXT\n"
+	    "       sotto_forge pickup CODE\n");
 	return 2;
 }

@@ -1836,6 +1836,165 @@ test_recovery_rules(void **state)
 	free(m.raw);
 }
 
+/* ---- a store that fails its commit (issue 11, item 14) ---- */
+
+static const store_ops *real_ops;
+
+static int
+commit_fails(store *st)
+{
+	real_ops->rollback(st);
+	return SOTTO_ERR_DB;
+}
+
+static int
+begin_fails(store *st)
+{
+	(void)st;
+	return SOTTO_ERR_DB;
+}
+
+static int
+copy_add_fails(store *st, const char *acct, const store_copy *c, uint64_t *seq)
+{
+	(void)st;
+	(void)acct;
+	(void)c;
+	*seq = 0;
+	return SOTTO_ERR_DB;
+}
+
+static int
+copy_ack_fails(store *st, const char *acct, const uint8_t device_id[SC_DEVICE_ID],
+    const uint64_t *seqs, size_t n, size_t *deleted)
+{
+	(void)st;
+	(void)acct;
+	(void)device_id;
+	(void)seqs;
+	(void)n;
+	*deleted = 0;
+	return SOTTO_ERR_DB;
+}
+
+/* A batch whose commit (or begin, or one of its writes) fails is answered
+ * with an error, every op of it: a send acknowledged but not stored would be
+ * mail lost without a word. */
+static void
+test_failed_commit(void **state)
+{
+	static store_ops failing;
+	account a, b;
+	conn *ca, *cb;
+	wire_frame *f;
+	uint64_t seq;
+
+	(void)state;
+	account_new(&a, "alice");
+	account_new(&b, "bob");
+	ca = registered(&a);
+	cb = registered(&b);
+	real_ops = srv->st->ops;
+	{
+		send_rcpt r[] = { { &b, 1, -1, -1 } };
+
+		for (int how = 0; how < 3; how++) {
+			failing = *real_ops;
+			if (how == 0)
+				failing.commit = commit_fails;
+			else if (how == 1)
+				failing.begin = begin_fails;
+			else
+				failing.copy_add = copy_add_fails;
+			srv->st->ops = &failing;
+			send_msg(ca, 1, 1, "lost?", r, 1);
+			mailbox_flush(srv);
+			srv->st->ops = real_ops;
+			f = response(ca, 1);
+			assert_int_not_equal(f->response->status, ST(OK));
+			wire_free(f);
+			/* Nothing stored. (Early delivery may have pushed it to the
+			 * fetching bob before the failure: documented in server/early.c,
+			 * the retry's msg id is dropped as a repeat.) */
+			while ((f = pop(cb)) != NULL) {
+				assert_int_equal(f->msg_case, SOTTO__WIRE__FRAME__MSG_DELIVERY);
+				wire_free(f);
+			}
+			f = fetch(cb, 2, 0);
+			assert_int_equal(f->response->n_deliveries, 0);
+			wire_free(f);
+		}
+		/* the same send with a working store: stored, answered OK */
+		send_msg(ca, 3, 1, "stored", r, 1);
+		mailbox_flush(srv);
+		assert_int_equal(status_of(ca, 3), ST(OK));
+	}
+	drop_captured();
+	f = fetch(cb, 4, 0);
+	assert_int_equal(f->response->n_deliveries, 1);
+	seq = f->response->deliveries[0]->seq;
+	wire_free(f);
+	/* an ack whose commit or delete fails is not OK, and the copy is still there */
+	for (int how = 0; how < 2; how++) {
+		failing = *real_ops;
+		if (how == 0)
+			failing.commit = commit_fails;
+		else
+			failing.copy_ack = copy_ack_fails;
+		srv->st->ops = &failing;
+		ack(cb, 5, &seq, 1);
+		mailbox_flush(srv);
+		srv->st->ops = real_ops;
+		assert_int_not_equal(status_of(cb, 5), ST(OK));
+		f = fetch(cb, 6, 0);
+		assert_int_equal(f->response->n_deliveries, 1);
+		wire_free(f);
+	}
+	free(a.raw);
+	free(b.raw);
+}
+
+/* The authentication signature covers this server's pin and this
+ * connection's nonce: one made for another server (another pin: a relay that
+ * replays it) or another connection is refused. */
+static void
+test_auth_binds_pin_and_nonce(void **state)
+{
+	Sotto__Wire__AuthRequest rq = SOTTO__WIRE__AUTH_REQUEST__INIT;
+	wire_frame fr = SOTTO__WIRE__FRAME__INIT;
+	uint8_t msg[WIRE_AUTH_MSG_MAX], sig[SC_SIG], pin[32], nonce[WIRE_NONCE_LEN];
+	account a;
+	conn *c;
+	size_t n;
+
+	(void)state;
+	account_new(&a, "alice");
+	disconnect(registered(&a));
+	for (int how = 0; how < 3; how++) {
+		c = connect_();
+		memcpy(pin, srv->pin, sizeof(pin));
+		memcpy(nonce, c->nonce, sizeof(nonce));
+		if (how == 0)
+			pin[31] ^= 1;		/* another server's pin */
+		else if (how == 1)
+			nonce[0] ^= 1;		/* another connection's nonce */
+		n = wire_auth_message(msg, pin, nonce, a.handle);
+		sc_sign(sig, msg, n, a.dev[0].sec);
+		rq.handle = a.handle;
+		rq.device_id.data = a.dev[0].id;
+		rq.device_id.len = SC_DEVICE_ID;
+		rq.signature.data = sig;
+		rq.signature.len = SC_SIG;
+		fr.id = 1;
+		fr.msg_case = SOTTO__WIRE__FRAME__MSG_AUTH;
+		fr.auth = &rq;
+		deliver(c, &fr);
+		assert_int_equal(status_of(c, 1), how == 2 ? ST(OK) : ST(UNAUTHENTICATED));
+		disconnect(c);
+	}
+	free(a.raw);
+}
+
 int
 main(void)
 {
@@ -1860,6 +2019,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_byte_rate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_own_devices_no_share, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recovery_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_commit, setup_early, teardown),
+		cmocka_unit_test_setup_teardown(test_auth_binds_pin_and_nonce, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

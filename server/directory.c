@@ -369,8 +369,27 @@ dir_list_error(int rc)
 		return "a key in the device list is of small order or not canonical";
 	case SOTTO_ERR_EXISTS:
 		return "that version of the device list is already stored";
+	case SOTTO_ERR_TOO_LARGE:
+		return "the account's device list has reached the last version clients follow (1024)";
 	default:
 		return "could not store the device list";
+	}
+}
+
+_Static_assert(SOTTO_CLIENT_MAX_LIST_VERSIONS == 1024, "dir_list_error's text names the cap");
+
+Sotto__Wire__Status
+dir_list_status(int rc)
+{
+	switch (rc) {
+	case SOTTO_ERR_DEVICE_TAKEN:
+		return ST(DEVICE_TAKEN);
+	case SOTTO_ERR_EXISTS:
+		return ST(CHAIN_INVALID);
+	case SOTTO_ERR_TOO_LARGE:
+		return ST(TOO_LARGE);
+	default:
+		return ST(INTERNAL);
 	}
 }
 
@@ -381,6 +400,13 @@ dir_list_commit(server *s, const dl_list *prev, const dl_list *next, const uint8
 	store *st = s->st;
 	int rc;
 
+	/* Clients follow no longer chain (caps.h; the text above names it): a
+	 * version past it would make the account unreachable for every
+	 * contact, so its owner hears it here instead. */
+	if (next->version > SOTTO_CLIENT_MAX_LIST_VERSIONS) {
+		rc = SOTTO_ERR_TOO_LARGE;
+		goto fail;
+	}
 	if ((rc = st->ops->list_add(st, next, p, n, now_ms())) != SOTTO_OK ||
 	    (prev != NULL && (rc = purge_removed(st, prev, next)) != SOTTO_OK))
 		goto fail;
@@ -494,8 +520,7 @@ dir_publish(conn *c, uint64_t id, const Sotto__Wire__PublishDeviceListRequest *r
 	in_tx = 0;
 	if ((rc = dir_list_commit(c->srv, prev, next, rq->device_list.data, rq->device_list.len, c)) !=
 	    SOTTO_OK) {
-		session_respond_status(c, id, rc == SOTTO_ERR_DEVICE_TAKEN ? ST(DEVICE_TAKEN) :
-		    rc == SOTTO_ERR_EXISTS ? ST(CHAIN_INVALID) : ST(INTERNAL), dir_list_error(rc));
+		session_respond_status(c, id, dir_list_status(rc), dir_list_error(rc));
 		goto out;
 	}
 	log_info("list_published", "conn=%llu handle=%s version=%llu devices=%zu",

@@ -371,8 +371,7 @@ recover_publish(conn *c, uint64_t id, const Sotto__Wire__RecoverRequest *rq, dl_
 	in_tx = 0;
 	if ((rc = dir_list_commit(c->srv, cur, next, rq->device_list.data, rq->device_list.len, NULL)) !=
 	    SOTTO_OK) {
-		recover_failed(c, id, rc == SOTTO_ERR_DEVICE_TAKEN ? ST(DEVICE_TAKEN) :
-		    rc == SOTTO_ERR_EXISTS ? ST(CHAIN_INVALID) : ST(INTERNAL), dir_list_error(rc), rq->handle);
+		recover_failed(c, id, dir_list_status(rc), dir_list_error(rc), rq->handle);
 		goto out;
 	}
 	log_info("recovered", "conn=%llu handle=%s version=%llu", (unsigned long long)c->serial,

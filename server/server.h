@@ -275,6 +275,10 @@ int dir_publish_room(store *st, const sottod_config *cfg, const char *handle, in
 /* A short text for an error of dir_list_commit (or SOTTO_ERR_BAD_KEY of the
  * list's verification), for the Response. */
 const char *dir_list_error(int rc);
+/* ... and the Status that answers it (DEVICE_TAKEN, CHAIN_INVALID for a
+ * version stored meanwhile, TOO_LARGE past the last version clients follow,
+ * else INTERNAL). */
+Sotto__Wire__Status dir_list_status(int rc);
 /* After that commit (here or, through a wake-up, on another worker): hint the
  * connections following l->handle, close the removed devices' connections. */
 void dir_published(server *s, const dl_list *l, const conn *except);

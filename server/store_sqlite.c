@@ -456,6 +456,10 @@ sq_list_history(store *s, const char *handle, uint64_t since, size_t max_count, 
 	*more = 0;
 	if (max_count == 0 || max_count > SOTTO_MAX_LIST_HISTORY)
 		max_count = SOTTO_MAX_LIST_HISTORY;
+	/* No version is stored above INT64_MAX (they count up from 1), so a
+	 * larger since (a peer's number) asks for the same nothing. */
+	if (since > INT64_MAX)
+		since = INT64_MAX;
 	if ((rc = sq_account_exists(s, handle)) != 1) {
 		rc = rc == 0 ? SOTTO_ERR_NOT_FOUND : rc;
 		goto out;

@@ -1995,6 +1995,35 @@ test_auth_binds_pin_and_nonce(void **state)
 	free(a.raw);
 }
 
+/* A version past the last one clients follow (caps.h) is refused at the one
+ * publish path, so the owner hears it and the account stays reachable. */
+static void
+test_last_list_version(void **state)
+{
+	account a;
+	dl_list next;
+	uint8_t *raw = NULL;
+	size_t len = 0;
+	uint64_t v = 0;
+
+	(void)state;
+	account_new(&a, "alice");
+	disconnect(registered(&a));
+	next = a.l;
+	dl_hash(next.prev_hash, a.raw, a.rawlen);
+	next.version = SOTTO_CLIENT_MAX_LIST_VERSIONS + 1;
+	assert_int_equal(dl_sign_device(&next, a.dev[0].id, a.dev[0].sec, &raw, &len), SOTTO_OK);
+	assert_int_equal(srv->st->ops->begin(srv->st), SOTTO_OK);
+	assert_int_equal(dir_list_commit(srv, &a.l, &next, raw, len, NULL), SOTTO_ERR_TOO_LARGE);
+	assert_int_equal(dir_list_status(SOTTO_ERR_TOO_LARGE), ST(TOO_LARGE));
+	free(raw);
+	raw = NULL;
+	assert_int_equal(srv->st->ops->list_current(srv->st, "alice", &raw, &len, &v), SOTTO_OK);
+	assert_int_equal(v, 1);
+	free(raw);
+	free(a.raw);
+}
+
 int
 main(void)
 {
@@ -2022,6 +2051,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_failed_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_commit, setup_early, teardown),
 		cmocka_unit_test_setup_teardown(test_auth_binds_pin_and_nonce, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_last_list_version, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

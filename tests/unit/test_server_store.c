@@ -277,6 +277,14 @@ test_accounts_and_history(void **state)
 	assert_int_equal(n, 0);
 	assert_int_equal(more, 0);
 	store_blobs_free(b, n);
+	/* nor after any number a peer may send (2^63 and up: not a storage error) */
+	assert_int_equal(st->ops->list_history(st, "alice", UINT64_MAX, 10, 1 << 20, &b, &n, &more), SOTTO_OK);
+	assert_int_equal(n, 0);
+	store_blobs_free(b, n);
+	assert_int_equal(st->ops->list_history(st, "alice", (uint64_t)INT64_MAX + 1, 10, 1 << 20, &b, &n, &more),
+	    SOTTO_OK);
+	assert_int_equal(n, 0);
+	store_blobs_free(b, n);
 
 	/* when they were published: the newest max versions, after since */
 	assert_int_equal(st->ops->list_recent(st, "alice", 101, 10, &v), SOTTO_OK);

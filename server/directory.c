@@ -62,6 +62,58 @@ auth_failed(conn *c, uint64_t id, Sotto__Wire__Status st, const char *why, const
 	conn_close_after_flush(c);
 }
 
+/*
+ * A device that just authenticated as handle is handle's: only the holder of
+ * its signing key can, and this server never lets a second account take a
+ * device id (list_add). So a devices row naming another account can only be
+ * left by an earlier server, whose INSERT OR REPLACE let that account list
+ * the id too and whose upgrade then filed the device's queue under it
+ * (docs/OPERATIONS.md, on older databases). Give back both in one
+ * transaction; from then on the other account's lists naming it are refused
+ * DEVICE_TAKEN. The normal case costs one read by primary key.
+ */
+static int
+reclaim_device(conn *c, const char *handle, const uint8_t device_id[SC_DEVICE_ID])
+{
+	store *st = c->srv->st;
+	char owner[SOTTO_MAX_HANDLE + 1], hex[2 * SC_DEVICE_ID + 1];
+	size_t moved = 0;
+	int rc, in_tx = 0;
+
+	if ((rc = st->ops->device_owner(st, device_id, owner)) != SOTTO_OK) {
+		/* No row: nothing another account holds (handle's next list adds it). */
+		if (rc == SOTTO_ERR_NOT_FOUND)
+			rc = SOTTO_OK;
+		goto out;
+	}
+	if (strcmp(owner, handle) == 0)
+		goto out;
+	sc_hex(hex, device_id, SC_DEVICE_ID);
+	/* Bound into statements and logged: only a handle as we store them. */
+	if (!handle_valid(owner)) {
+		log_error("db_corrupt", "what=devices device=%s", hex);
+		rc = SOTTO_ERR_DB;
+		goto out;
+	}
+	if ((rc = st->ops->begin(st)) != SOTTO_OK)
+		goto out;
+	in_tx = 1;
+	if ((rc = st->ops->device_reclaim(st, device_id, owner, handle, &moved)) != SOTTO_OK) {
+		if (rc == SOTTO_ERR_NOT_FOUND)	/* reclaimed meanwhile, by another worker */
+			rc = SOTTO_OK;
+		goto out;
+	}
+	in_tx = 0;
+	if ((rc = st->ops->commit(st)) != SOTTO_OK)
+		goto out;
+	log_warn("device_reclaimed", "handle=%s from=%s device=%s copies=%zu conn=%llu", handle, owner,
+	    hex, moved, (unsigned long long)c->serial);
+out:
+	if (in_tx)
+		st->ops->rollback(st);
+	return rc;
+}
+
 void
 dir_auth(conn *c, uint64_t id, const Sotto__Wire__AuthRequest *rq)
 {
@@ -92,6 +144,11 @@ dir_auth(conn *c, uint64_t id, const Sotto__Wire__AuthRequest *rq)
 	}
 	if (check_signature(c, rq->handle, rq->signature.data, d->sig_pub) != SOTTO_OK) {
 		auth_failed(c, id, ST(UNAUTHENTICATED), "bad signature", rq->handle);
+		goto out;
+	}
+	/* Before the session reads its queue, so it reads the reclaimed one. */
+	if (reclaim_device(c, rq->handle, d->id) != SOTTO_OK) {
+		auth_failed(c, id, ST(INTERNAL), "storage error", rq->handle);
 		goto out;
 	}
 	session_authenticated(c, rq->handle, d->id);

@@ -130,6 +130,19 @@ typedef struct store_ops {
 	int (*list_history)(store *s, const char *handle, uint64_t since, size_t max_count,
 	    size_t max_bytes, store_blob **out, size_t *n, int *more);
 
+	/* Device ownership. device_owner: the handle whose devices row holds
+	 * device_id (handle_out: at most SOTTO_MAX_HANDLE bytes and a NUL), or
+	 * SOTTO_ERR_NOT_FOUND. device_reclaim: if from holds device_id, make it
+	 * to's and move from's queue of it to to (*moved: the copies moved), one
+	 * conditional write each, so of two reclaims at once the second moves
+	 * nothing; SOTTO_ERR_NOT_FOUND (nothing written) if from does not hold
+	 * it. Only inside a transaction. Only for a row an earlier server let
+	 * from take from to (dir_auth: to's device authenticated as to). */
+	int (*device_owner)(store *s, const uint8_t device_id[SC_DEVICE_ID],
+	    char handle_out[SOTTO_MAX_HANDLE + 1]);
+	int (*device_reclaim)(store *s, const uint8_t device_id[SC_DEVICE_ID], const char *from,
+	    const char *to, size_t *moved);
+
 	/* Invites: only SHA-256(secret) is stored. invite_take marks used the unused
 	 * invite for handle whose hash equals hash (constant-time comparison) and
 	 * that was created after now - max_age_ms; SOTTO_ERR_INVITE otherwise. */

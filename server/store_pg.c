@@ -30,6 +30,7 @@ enum stmt_id {
 	Q_COPY_PURGE, Q_RDV_SWEEP, Q_RDV_COUNT, Q_RDV_OWNED, Q_RDV_ADD, Q_RDV_GET, Q_RDV_USE, Q_RDV_EXTEND,
 	Q_NOTIFY,
 	Q_COPY_COUNT_SENDER, Q_USAGE_GET, Q_USAGE_TOTAL,
+	Q_DEVICE_OWNER, Q_DEVICE_CLAIM, Q_COPY_MOVE,
 	Q__COUNT
 };
 
@@ -94,6 +95,10 @@ static const struct {
 	    " greatest(coalesce((SELECT copies FROM account_usage WHERE sender = $1), 0)"
 	    " + coalesce((SELECT sum(copies) FROM pg_temp.usage_pending WHERE sender = $1), 0), 0)::int8" },
 	[Q_USAGE_TOTAL] = { "", "SELECT greatest(coalesce(sum(bytes), 0), 0)::int8 FROM account_usage" },
+	[Q_DEVICE_OWNER] = { "b", "SELECT handle FROM devices WHERE device_id = $1" },
+	/* handle = $2: only the row the caller saw moves (device_reclaim). */
+	[Q_DEVICE_CLAIM] = { "btt", "UPDATE devices SET handle = $3 WHERE device_id = $1 AND handle = $2" },
+	[Q_COPY_MOVE] = { "btt", "UPDATE copies SET account = $3 WHERE account = $2 AND device_id = $1" },
 };
 
 static const char schema_sql[] =
@@ -1028,6 +1033,62 @@ pg_copy_purge(store *s, const char *account, const uint8_t device_id[SC_DEVICE_I
 }
 
 static int
+pg_device_owner(store *s, const uint8_t device_id[SC_DEVICE_ID], char handle_out[SOTTO_MAX_HANDLE + 1])
+{
+	pgparams p = { .n = 0 };
+	PGresult *r = NULL;
+	int rc, n;
+
+	handle_out[0] = '\0';
+	p_blob(&p, device_id, SC_DEVICE_ID);
+	if ((rc = run(PQ(s), Q_DEVICE_OWNER, &p, PGRES_TUPLES_OK, &r)) != SOTTO_OK)
+		goto out;
+	if (PQntuples(r) == 0) {
+		rc = SOTTO_ERR_NOT_FOUND;
+		goto out;
+	}
+	/* The database is not trusted: a handle longer than any is corrupt. */
+	rc = SOTTO_ERR_DB;
+	if (PQnfields(r) != 1 || PQgetisnull(r, 0, 0) || PQfformat(r, 0) != 1)
+		goto out;
+	n = PQgetlength(r, 0, 0);
+	if (n < 0 || n > SOTTO_MAX_HANDLE || memchr(PQgetvalue(r, 0, 0), '\0', (size_t)n) != NULL)
+		goto out;
+	memcpy(handle_out, PQgetvalue(r, 0, 0), (size_t)n);
+	handle_out[n] = '\0';
+	rc = SOTTO_OK;
+out:
+	PQclear(r);
+	return rc;
+}
+
+static int
+pg_device_reclaim(store *s, const uint8_t device_id[SC_DEVICE_ID], const char *from, const char *to,
+    size_t *moved)
+{
+	store_pg *q = PQ(s);
+	pgparams p = { .n = 0 };
+	uint64_t n = 0;
+	int rc;
+
+	*moved = 0;
+	if (!q->in_tx)
+		return SOTTO_ERR_INTERNAL;
+	p_blob(&p, device_id, SC_DEVICE_ID);
+	p_text(&p, from);
+	p_text(&p, to);
+	/* The row lock this takes orders a concurrent reclaim or list_add after it. */
+	if ((rc = run_cmd(q, Q_DEVICE_CLAIM, &p, &n)) != SOTTO_OK)
+		return rc;
+	if (n != 1)
+		return SOTTO_ERR_NOT_FOUND;
+	if ((rc = run_cmd(q, Q_COPY_MOVE, &p, &n)) != SOTTO_OK)
+		return rc;
+	*moved = (size_t)n;
+	return SOTTO_OK;
+}
+
+static int
 pg_rdv_put(store *s, const uint8_t id[STORE_RDV_ID_LEN], uint32_t slot, const uint8_t *blob,
     size_t len, uint64_t now, uint64_t expires_at, uint64_t max_live,
     const uint8_t owner[STORE_RDV_OWNER_LEN], uint64_t max_per_owner)
@@ -1228,6 +1289,8 @@ static const store_ops pg_ops = {
 	.copy_get = pg_copy_get,
 	.copy_total = pg_copy_total,
 	.copy_purge = pg_copy_purge,
+	.device_owner = pg_device_owner,
+	.device_reclaim = pg_device_reclaim,
 	.copy_count_sender = pg_copy_count_sender,
 	.usage_get = pg_usage_get,
 	.usage_total = pg_usage_total,

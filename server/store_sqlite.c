@@ -23,6 +23,7 @@ enum stmt_id {
 	ST_COPY_PURGE, ST_RDV_SWEEP, ST_RDV_COUNT, ST_RDV_OWNED, ST_RDV_EXISTS, ST_RDV_ADD, ST_RDV_GET, ST_RDV_USE,
 	ST_RDV_EXTEND,
 	ST_COPY_COUNT_SENDER, ST_USAGE_GET, ST_USAGE_TOTAL,
+	ST_DEVICE_OWNER, ST_DEVICE_CLAIM, ST_COPY_MOVE,
 	ST__COUNT
 };
 
@@ -80,6 +81,10 @@ static const char *const stmt_sql[ST__COUNT] = {
 	    "AND expires_at > ?3",
 	[ST_USAGE_GET] = "SELECT max(bytes, 0), max(copies, 0) FROM account_usage WHERE sender = ?1",
 	[ST_USAGE_TOTAL] = "SELECT max(coalesce(sum(bytes), 0), 0) FROM account_usage",
+	[ST_DEVICE_OWNER] = "SELECT handle FROM devices WHERE device_id = ?1",
+	/* handle = ?2: only the row the caller saw moves (device_reclaim). */
+	[ST_DEVICE_CLAIM] = "UPDATE devices SET handle = ?3 WHERE device_id = ?1 AND handle = ?2",
+	[ST_COPY_MOVE] = "UPDATE copies SET account = ?3 WHERE account = ?2 AND device_id = ?1",
 };
 
 static const char schema_sql[] =
@@ -762,6 +767,63 @@ sq_copy_purge(store *s, const char *account, const uint8_t device_id[SC_DEVICE_I
 }
 
 static int
+sq_device_owner(store *s, const uint8_t device_id[SC_DEVICE_ID], char handle_out[SOTTO_MAX_HANDLE + 1])
+{
+	sqlite3_stmt *st = stmt(SQ(s), ST_DEVICE_OWNER);
+	const unsigned char *h;
+	int rc, r, n;
+
+	handle_out[0] = '\0';
+	if ((rc = bind_blob(st, 1, device_id, SC_DEVICE_ID)) != SOTTO_OK)
+		return rc;
+	if ((r = sqlite3_step(st)) == SQLITE_DONE) {
+		rc = SOTTO_ERR_NOT_FOUND;
+		goto out;
+	}
+	rc = SOTTO_ERR_DB;
+	if (r != SQLITE_ROW || sqlite3_column_type(st, 0) != SQLITE_TEXT)
+		goto out;
+	/* The database is not trusted: a handle longer than any is corrupt. */
+	h = sqlite3_column_text(st, 0);
+	n = sqlite3_column_bytes(st, 0);
+	if (h == NULL || n < 0 || n > SOTTO_MAX_HANDLE || memchr(h, '\0', (size_t)n) != NULL)
+		goto out;
+	memcpy(handle_out, h, (size_t)n);
+	handle_out[n] = '\0';
+	rc = SOTTO_OK;
+out:
+	sqlite3_reset(st);
+	return rc;
+}
+
+static int
+sq_device_reclaim(store *s, const uint8_t device_id[SC_DEVICE_ID], const char *from, const char *to,
+    size_t *moved)
+{
+	store_sqlite *q = SQ(s);
+	sqlite3_stmt *st;
+	int rc;
+
+	*moved = 0;
+	if (!q->in_tx)
+		return SOTTO_ERR_INTERNAL;
+	st = stmt(q, ST_DEVICE_CLAIM);
+	if ((rc = bind_blob(st, 1, device_id, SC_DEVICE_ID)) != SOTTO_OK ||
+	    (rc = bind_text(st, 2, from)) != SOTTO_OK || (rc = bind_text(st, 3, to)) != SOTTO_OK ||
+	    (rc = step_done(st)) != SOTTO_OK)
+		return rc;
+	if (sqlite3_changes(q->db) != 1)
+		return SOTTO_ERR_NOT_FOUND;
+	st = stmt(q, ST_COPY_MOVE);
+	if ((rc = bind_blob(st, 1, device_id, SC_DEVICE_ID)) != SOTTO_OK ||
+	    (rc = bind_text(st, 2, from)) != SOTTO_OK || (rc = bind_text(st, 3, to)) != SOTTO_OK ||
+	    (rc = step_done(st)) != SOTTO_OK)
+		return rc;
+	*moved = (size_t)sqlite3_changes(q->db);
+	return SOTTO_OK;
+}
+
+static int
 sq_copy_count_sender(store *s, const uint8_t device_id[SC_DEVICE_ID], const char *sender, uint64_t now,
     uint64_t *count)
 {
@@ -1093,6 +1155,8 @@ static const store_ops sqlite_ops = {
 	.copy_get = sq_copy_get,
 	.copy_total = sq_copy_total,
 	.copy_purge = sq_copy_purge,
+	.device_owner = sq_device_owner,
+	.device_reclaim = sq_device_reclaim,
 	.copy_count_sender = sq_copy_count_sender,
 	.usage_get = sq_usage_get,
 	.usage_total = sq_usage_total,

@@ -977,6 +977,130 @@ test_device_owner_race(void **state)
 	chain_free(&x);
 }
 
+/*
+ * device_reclaim gives a device's row and its queue back to the account it
+ * authenticates as (dir_auth), from the one an earlier server let list it:
+ * only that row and that (account, device) queue move, only from the holder
+ * named, only inside a transaction and all or nothing. The theft is set up
+ * with device_reclaim itself: list_add no longer lets it happen.
+ */
+static void
+test_device_reclaim(void **state)
+{
+	fixture *fx = *state;
+	store *st = fx->st, *st2 = NULL;
+	chain a, m;
+	dl_list l;
+	uint8_t *raw = NULL, unknown[SC_DEVICE_ID];
+	const uint8_t *d;
+	char owner[SOTTO_MAX_HANDLE + 1];
+	size_t rawlen = 0, moved = 9;
+	uint64_t count = 9;
+
+	chain_init(&a, "alice", 2);
+	chain_init(&m, "mallory", 1);
+	put_chain(st, "alice", &a);
+	put_chain(st, "mallory", &m);
+	d = a.l.devices[1].id;
+	assert_int_equal(st->ops->device_owner(st, d, owner), SOTTO_OK);
+	assert_string_equal(owner, "alice");
+	memset(unknown, 0x5a, sizeof(unknown));
+	assert_int_equal(st->ops->device_owner(st, unknown, owner), SOTTO_ERR_NOT_FOUND);
+	assert_string_equal(owner, "");
+
+	/* the legacy store: d's row and its queue mallory's; bob's queue of the
+	 * same id and mallory's own device's queue are neither */
+	assert_int_equal(st->ops->begin(st), SOTTO_OK);
+	add_for(st, "alice", d, 1, "one", 10, 5000);
+	add_for(st, "alice", d, 2, "two", 10, 5000);
+	add_for(st, "bob", d, 3, "bob's", 10, 5000);
+	add_for(st, "mallory", m.l.devices[0].id, 4, "mallory's", 10, 5000);
+	assert_int_equal(st->ops->device_reclaim(st, d, "alice", "mallory", &moved), SOTTO_OK);
+	assert_int_equal(moved, 2);
+	assert_int_equal(st->ops->commit(st), SOTTO_OK);
+	assert_int_equal(st->ops->device_owner(st, d, owner), SOTTO_OK);
+	assert_string_equal(owner, "mallory");
+
+	/* outside a transaction, from an account that does not hold it, or
+	 * rolled back: nothing moves */
+	assert_int_equal(st->ops->device_reclaim(st, d, "mallory", "alice", &moved), SOTTO_ERR_INTERNAL);
+	assert_int_equal(st->ops->begin(st), SOTTO_OK);
+	assert_int_equal(st->ops->device_reclaim(st, d, "alice", "bob", &moved), SOTTO_ERR_NOT_FOUND);
+	assert_int_equal(moved, 0);
+	assert_int_equal(st->ops->device_reclaim(st, unknown, "mallory", "alice", &moved), SOTTO_ERR_NOT_FOUND);
+	assert_int_equal(st->ops->device_reclaim(st, d, "mallory", "alice", &moved), SOTTO_OK);
+	assert_int_equal(moved, 2);
+	st->ops->rollback(st);
+	assert_int_equal(st->ops->device_owner(st, d, owner), SOTTO_OK);
+	assert_string_equal(owner, "mallory");
+	assert_int_equal(st->ops->copy_count(st, "mallory", d, 10, &count), SOTTO_OK);
+	assert_int_equal(count, 2);
+
+	/* the reclaim: row and queue alice's again, the rest where it was */
+	assert_int_equal(st->ops->begin(st), SOTTO_OK);
+	assert_int_equal(st->ops->device_reclaim(st, d, "mallory", "alice", &moved), SOTTO_OK);
+	assert_int_equal(moved, 2);
+	assert_int_equal(st->ops->commit(st), SOTTO_OK);
+	assert_int_equal(st->ops->device_owner(st, d, owner), SOTTO_OK);
+	assert_string_equal(owner, "alice");
+	assert_int_equal(st->ops->copy_count(st, "alice", d, 10, &count), SOTTO_OK);
+	assert_int_equal(count, 2);
+	assert_int_equal(st->ops->copy_count(st, "mallory", d, 10, &count), SOTTO_OK);
+	assert_int_equal(count, 0);
+	assert_int_equal(st->ops->copy_count(st, "bob", d, 10, &count), SOTTO_OK);
+	assert_int_equal(count, 1);
+	assert_int_equal(st->ops->copy_count(st, "mallory", m.l.devices[0].id, 10, &count), SOTTO_OK);
+	assert_int_equal(count, 1);
+
+	/* a second worker or node reclaiming the same theft at once moves nothing */
+	open_store(fx, &st2);
+	assert_int_equal(st2->ops->begin(st2), SOTTO_OK);
+	assert_int_equal(st2->ops->device_reclaim(st2, d, "mallory", "alice", &moved), SOTTO_ERR_NOT_FOUND);
+	assert_int_equal(moved, 0);
+	st2->ops->rollback(st2);
+	st2->ops->close(st2);
+
+	/* from then on mallory's list naming d is refused, and hers without it
+	 * leaves d alice's */
+	next_list(&m, &l, &a.l.devices[1], SIZE_MAX, &raw, &rawlen);
+	assert_int_equal(st->ops->begin(st), SOTTO_OK);
+	assert_int_equal(st->ops->list_add(st, &l, raw, rawlen, 900), SOTTO_ERR_DEVICE_TAKEN);
+	st->ops->rollback(st);
+	free(raw);
+	next_list(&m, &l, NULL, SIZE_MAX, &raw, &rawlen);
+	assert_int_equal(st->ops->begin(st), SOTTO_OK);
+	assert_int_equal(st->ops->list_add(st, &l, raw, rawlen, 900), SOTTO_OK);
+	assert_int_equal(st->ops->commit(st), SOTTO_OK);
+	free(raw);
+	assert_int_equal(st->ops->device_owner(st, d, owner), SOTTO_OK);
+	assert_string_equal(owner, "alice");
+	chain_free(&a);
+	chain_free(&m);
+}
+
+/* A devices row whose handle is longer than any handle is corruption, not a
+ * string to copy. SQLite only (written behind the store's back). */
+static void
+test_device_owner_corrupt(void **state)
+{
+	fixture *fx = *state;
+	store *st = fx->st;
+	chain a;
+	sqlite3 *db;
+	char owner[SOTTO_MAX_HANDLE + 1];
+
+	if (fx->pg)
+		skip();
+	chain_init(&a, "alice", 1);
+	put_chain(st, "alice", &a);
+	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "UPDATE devices SET handle = printf('%.65c', 'm');", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(st->ops->device_owner(st, a.l.devices[0].id, owner), SOTTO_ERR_DB);
+	chain_free(&a);
+}
+
 /* A store made before queues had an account: opened again, its copies are
  * their device's owner's queue. SQLite only (the PostgreSQL schema runs the
  * same migration in its schema script). */
@@ -1333,6 +1457,8 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_rendezvous, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_owner, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_owner_race, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_device_reclaim, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_device_owner_corrupt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copies_account_migration, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sender_usage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_usage_migrate, setup, teardown),

@@ -276,7 +276,7 @@ fetching_since() {
 		if (match($0, / pid=[0-9]+ /)) pid = substr($0, RSTART + 5, RLENGTH - 6)
 		if (match($0, / conn=[0-9]+/)) conn = substr($0, RSTART + 6, RLENGTH - 6)
 	    }
-	    / event=auth_ok / && index($0, who) { authed[pid "/" conn] = 1 }
+	    / event=auth_ok / && (who == "" || index($0, who)) { authed[pid "/" conn] = 1 }
 	    / event=fetch / && ((pid "/" conn) in authed) && !((pid "/" conn) in seen) { seen[pid "/" conn] = 1; got++ }
 	    END { exit !(got >= n) }' "${3:-$T/server.log}"
 }

@@ -263,11 +263,11 @@ log_mark() { wc -l <"${1:-$T/server.log}"; }
 
 # fetching_since MARK N [LOG [WHO]]: at least N connections that authenticated
 # after line MARK of LOG (and whose auth_ok line holds WHO, e.g. "handle=bob ")
-# have had their first Fetch answered. From then on a copy
-# committed for their device is pushed to them (mbox_fetch starts the pushes
-# before it reads the store), so a send now tests the push, not the fetch.
-# Needs `log_level = debug` (event=fetch). Connections are told apart by
-# worker pid and serial (each worker counts its own serials).
+# have had their first Fetch answered. From then on a copy committed for their
+# device is pushed to them (mbox_fetch starts the pushes before it reads the
+# store), so a send now tests the push, not the fetch. Needs `log_level =
+# debug` (event=fetch). Connections are told apart by worker pid and serial
+# (each worker counts its own serials).
 fetching_since() {
 	awk -v m="$1" -v n="$2" -v who="${4:-}" '
 	    NR <= m { next }

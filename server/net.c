@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/resource.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <malloc.h>
 #include <stdlib.h>
@@ -61,7 +62,8 @@ typedef struct pending {
 	limit_entry *e;
 	int listed;
 	int list;			/* PRE_*: how far it got (PRE_TLS: found, when
-					 * pre_evict looked, to have sent a ClientHello) */
+					 * pre_evict looked, to have sent something) */
+	uint64_t at;			/* accepted (ms) */
 	struct pending *prev, *next;
 } pending;
 
@@ -156,25 +158,48 @@ pre_list(net *n, pending *p, int list)
 	n->n_pre++;
 }
 
+/* 1 when p's peer has sent something: a ClientHello OpenSSL has read, or
+ * bytes still waiting in the socket (a loop busy accepting a flood may not
+ * have read an honest client's ClientHello yet). */
+static int
+pre_spoke(pending *p)
+{
+	int fd, waiting = 0;
+
+	if (tls_handshake_begun(lws_get_ssl(p->wsi)))
+		return 1;
+	fd = (int)lws_get_socket_fd(p->wsi);
+	return fd >= 0 && ioctl(fd, FIONREAD, &waiting) == 0 && waiting > 0;
+}
+
 /* Too many unauthenticated: the oldest of those that never said a word (no
- * ClientHello) goes, else the oldest of those still in their handshake, else
- * the oldest WebSocket. The newest may be an honest client in its handshake;
- * the oldest has had its chance; and a connection that speaks TLS is worth
- * more than one that sends nothing, whatever its age: a flood of silent
- * sockets, however fast, then only ever pushes out its own. Each connection
- * moves to PRE_TLS at most once, so the walk costs O(1) per accept overall. */
+ * ClientHello) goes, but never the socket accepted last (an honest client
+ * has not had the time to say anything yet: with every other place taken by
+ * WebSockets that never authenticate, it would go at once); else the oldest
+ * of those that have spoken (in their handshake, or a WebSocket that has not
+ * authenticated): honest clients pass through quickly, so the oldest has had
+ * its chance. A connection that speaks TLS is worth more than one that sends
+ * nothing, whatever its age: a flood of silent sockets, however fast, then
+ * only ever pushes out its own. Each connection moves to PRE_TLS at most
+ * once, so the walk costs O(1) per accept overall. */
 static void
 pre_evict(net *n)
 {
-	pending *old;
+	pending *old, *tls, *ws;
 
 	if (n->n_pre <= n->pre_cap)
 		return;
-	while ((old = n->pre_head[PRE_SOCKET]) != NULL && tls_handshake_begun(lws_get_ssl(old->wsi))) {
+	while ((old = n->pre_head[PRE_SOCKET]) != NULL && pre_spoke(old)) {
 		pre_unlist(n, old);
 		pre_list(n, old, PRE_TLS);
 	}
-	if (old == NULL && (old = n->pre_head[PRE_TLS]) == NULL && (old = n->pre_head[PRE_WEBSOCKET]) == NULL)
+	if (old == NULL || old == n->pre_tail[PRE_SOCKET]) {
+		tls = n->pre_head[PRE_TLS];
+		ws = n->pre_head[PRE_WEBSOCKET];
+		if (tls != NULL || ws != NULL)
+			old = ws == NULL || (tls != NULL && tls->at <= ws->at) ? tls : ws;
+	}
+	if (old == NULL)
 		return;
 	pre_unlist(n, old);
 	cap_exceeded(NULL, "preauth_conns", "limit=%zu", n->pre_cap);
@@ -964,6 +989,7 @@ accept_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 			continue;
 		}
 		p->e = e;
+		p->at = now_ms();
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		keepalive_on(fd);
 		/* On failure lws closes fd itself. */

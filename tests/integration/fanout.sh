@@ -7,6 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 
 server_init
+server_conf log_level debug	# event=fetch: when the waiting receives are pushed to (fetching_since)
 server_start
 user_init alice
 user_init bob
@@ -52,13 +53,15 @@ done
 [ "$(sql 'SELECT count(*) FROM copies;')" -eq 0 ] || fail "copies left after every device received"
 ok "6 messages reached each of the 5 other devices exactly once (30 copies), outgoing on the sender's own devices"
 
-# Online: five devices wait, one message, each gets it pushed.
+# Online: five devices wait, one message, each gets it pushed: sent once all
+# five have had their first Fetch answered (before, it would be fetched).
 pids=()
+mark=$(log_mark)
 for u in alice alice2 bob bob2 bob3; do
-	as "$u" receive --wait 20 --json >"$T/w-$u" 2>/dev/null &
+	as "$u" receive --wait 60 --json >"$T/w-$u" 2>/dev/null &
 	pids+=($!)
 done
-sleep 1.5
+wait_for 60 fetching_since "$mark" 5
 as alice3 send bob "pushed to everyone" >/dev/null 2>&1
 for p in "${pids[@]}"; do wait "$p" || fail "a waiting receive failed"; done
 for u in alice alice2 bob bob2 bob3; do

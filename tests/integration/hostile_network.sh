@@ -103,7 +103,10 @@ attack() {
 	local name=$1; shift
 	local before after
 	before=$(rss_kb)
+	# When it ran: an honest failure (its time is logged) names its attack.
+	echo "$name $(date +%s.%N)" >>"$T/attack-times"
 	"$@" >"$T/out-$name" 2>&1 || { cat "$T/out-$name" >&2; fail "$name: the server misbehaved (above)"; }
+	echo "$name-end $(date +%s.%N)" >>"$T/attack-times"
 	after=$(rss_settled "$before")
 	sed "s/^/  $name: /" "$T/out-$name"
 	printf '%-34s %8s KiB %8s KiB %+6s KiB\n' "$name" "$before" "$after" "$((after - before))" | tee -a "$T/rss"
@@ -253,7 +256,7 @@ echo "sottod RSS: start $START_KB KiB, end $END_KB KiB, delta $((END_KB - START_
 as bob receive --json >>"$T/honest-got"
 sent=$(wc -l <"$T/honest-acked")
 [ "$sent" -ge 20 ] || fail "too little honest traffic ($sent sends)"
-[ ! -s "$T/honest-failed" ] || fail "honest operations failed during the attacks: $(head -5 "$T/honest-failed") $(tail -3 "$T/honest.err")"
+[ ! -s "$T/honest-failed" ] || fail "honest operations failed during the attacks: $(head -5 "$T/honest-failed") $(tail -3 "$T/honest.err"); attacks began and ended at: $(tr '\n' ' ' <"$T/attack-times")"
 jq -r .id "$T/honest-got" | sort >"$T/honest-ids"
 [ -z "$(uniq -d "$T/honest-ids")" ] || fail "an honest message was shown twice"
 [ -z "$(sort "$T/honest-acked" | comm -23 - "$T/honest-ids")" ] || fail "an honest message was lost"

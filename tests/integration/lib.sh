@@ -241,3 +241,42 @@ restore() {
 	rm -rf "$T"/home-*
 	cp -a "$T/snap-$1"/home-* "$T/"
 }
+
+# ---- waiting for a condition, never for a fixed time ----
+
+# wait_for SECS CMD...: run CMD every 0.1 s until it succeeds; at SECS (set
+# generously: the bound must hold on a loaded machine) fail the test naming
+# CMD. Time passing is never the condition itself: CMD names what it is for.
+wait_for() {
+	local secs=$1 end
+	shift
+	end=$(($(date +%s) + secs))
+	until "$@"; do
+		[ "$(date +%s)" -lt "$end" ] || fail "not within $secs s: $*"
+		sleep 0.1
+	done
+}
+
+# log_mark [LOG]: LOG's length in lines now (default the server log), for
+# fetching_since.
+log_mark() { wc -l <"${1:-$T/server.log}"; }
+
+# fetching_since MARK N [LOG [WHO]]: at least N connections that authenticated
+# after line MARK of LOG (and whose auth_ok line holds WHO, e.g. "handle=bob ")
+# have had their first Fetch answered. From then on a copy committed for their
+# device is pushed to them (mbox_fetch starts the pushes before it reads the
+# store), so a send now tests the push, not the fetch. Needs `log_level =
+# debug` (event=fetch). Connections are told apart by worker pid and serial
+# (each worker counts its own serials).
+fetching_since() {
+	awk -v m="$1" -v n="$2" -v who="${4:-}" '
+	    NR <= m { next }
+	    {
+		pid = ""; conn = ""
+		if (match($0, / pid=[0-9]+ /)) pid = substr($0, RSTART + 5, RLENGTH - 6)
+		if (match($0, / conn=[0-9]+/)) conn = substr($0, RSTART + 6, RLENGTH - 6)
+	    }
+	    / event=auth_ok / && (who == "" || index($0, who)) { authed[pid "/" conn] = 1 }
+	    / event=fetch / && ((pid "/" conn) in authed) && !((pid "/" conn) in seen) { seen[pid "/" conn] = 1; got++ }
+	    END { exit !(got >= n) }' "${3:-$T/server.log}"
+}

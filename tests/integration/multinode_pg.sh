@@ -32,6 +32,8 @@ pg_conf() {
 	echo "storage = postgres" >>"$1/sottod.conf"
 	echo "postgres_url = $PGURL" >>"$1/sottod.conf"
 	echo "workers = 2" >>"$1/sottod.conf"
+	# event=fetch: when a waiting receive is pushed to (fetching_since).
+	echo "log_level = debug" >>"$1/sottod.conf"
 }
 
 # Node 1: lib.sh's server (DIR, ADDR, PIN, SPID).
@@ -64,14 +66,13 @@ as alice devices bob >/dev/null || fail "node 1 does not see bob, registered on 
 ok "alice (node 1) sees bob (node 2) in the shared directory"
 
 # bob waits on node 2; alice sends through node 1.
-( as bob receive --wait 30 --json >"$T/got-bob" 2>"$T/err-bob"; date +%s%N >"$T/done-bob" ) &
+# The send waits for bob's first Fetch to be answered: sent before, the message
+# would be in that answer, and no push across nodes would be tested.
+mark=$(log_mark "$T/server2.log")
+( as bob receive --wait 60 --json >"$T/got-bob" 2>"$T/err-bob"; date +%s%N >"$T/done-bob" ) &
 BG_PIDS+=($!)
-for _ in $(seq 1 100); do
-	grep -q "event=auth_ok .*handle=bob " "$T/server2.log" && break
-	sleep 0.1
-done
+wait_for 30 fetching_since "$mark" 1 "$T/server2.log"
 grep -q "event=auth_ok .*handle=bob " "$T/server2.log" || fail "bob did not connect to node 2"
-sleep 0.5	# bob's first Fetch
 t0=$(date +%s%N)
 as alice send bob "across nodes" >/dev/null || fail "send through node 1 failed"
 t1=$(date +%s%N)
@@ -89,10 +90,10 @@ ok "node 1 -> node 2 pushed at once: $total_ms ms from send start ($send_ms ms s
 ok "bob's ack through node 2 deleted the copy in the shared database"
 
 # The other direction, and a second message on a warm connection.
-( as alice receive --wait 30 --json >"$T/got-alice"; date +%s%N >"$T/done-alice" ) &
+mark=$(log_mark)
+( as alice receive --wait 60 --json >"$T/got-alice"; date +%s%N >"$T/done-alice" ) &
 BG_PIDS+=($!)
-for _ in $(seq 1 100); do [ "$(grep -c "event=auth_ok .*handle=alice " "$T/server.log")" -ge 3 ] && break; sleep 0.1; done
-sleep 0.5
+wait_for 30 fetching_since "$mark" 1
 t0=$(date +%s%N)
 as bob send alice "and back" >/dev/null
 for _ in $(seq 1 100); do [ -e "$T/done-alice" ] && break; sleep 0.05; done

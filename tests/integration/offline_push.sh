@@ -5,6 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 
 server_init
+server_conf log_level debug	# event=fetch: when the waiting receive is pushed to (fetching_since)
 server_start
 user_init alice
 user_init bob
@@ -20,10 +21,13 @@ as bob receive --json >"$T/r1"
 ok "delivered when bob came back, deleted after ack"
 
 # bob is connected and waiting: the message is pushed to him while he waits.
-as bob receive --wait 20 --json >"$T/r2" &
+# It is sent once his first Fetch is answered: sent before, it would be in that
+# answer, and no push would be tested.
+mark=$(log_mark)
+as bob receive --wait 60 --json >"$T/r2" &
 waiter=$!
 BG_PIDS+=("$waiter")
-sleep 1.5
+wait_for 30 fetching_since "$mark" 1
 start=$(date +%s)
 as alice send bob "pushed to you" >/dev/null
 wait "$waiter" || fail "bob's receive --wait failed"

@@ -8,6 +8,7 @@
 
 server_init
 server_conf workers 2
+server_conf log_level debug	# event=fetch: when the receivers are pushed to (fetching_since)
 server_start
 workers=$(pgrep -P "$SPID" | wc -l)
 [ "$workers" = 2 ] || fail "expected 2 worker processes under the supervisor, found $workers"
@@ -32,9 +33,11 @@ user_init sender
 n=0
 # receiver NAME: a device waiting for pushes; writes done-NAME when it got one.
 receiver() {
-	( as "$1" receive --wait 30 --json >"$T/got-$1" 2>"$T/err-$1"; date +%s%N >"$T/done-$1" ) &
+	marks[$1]=$(log_mark)
+	( as "$1" receive --wait 60 --json >"$T/got-$1" 2>"$T/err-$1"; date +%s%N >"$T/done-$1" ) &
 	BG_PIDS+=($!)
 }
+declare -A marks
 # The pids of the workers that authenticated the receivers so far.
 receiver_pids() {
 	local r
@@ -63,7 +66,9 @@ while [ ${#receivers[@]} -lt 16 ]; do
 done
 [ "$spread" = 2 ] || fail "receivers never spread over both workers ($spread): $(grep auth_ok "$T/server.log" | tr "\n" "|")"
 ok "${#receivers[@]} waiting receivers spread over both workers"
-sleep 0.5	# each has sent its first Fetch
+# Sent once every receiver's first Fetch is answered: before, the message would
+# be in that answer, and no push would be tested.
+for r in "${receivers[@]}"; do wait_for 60 fetching_since "${marks[$r]}" 1 "$T/server.log" "handle=$r "; done
 
 t0=$(date +%s%N)
 as sender send "${receivers[@]}" "to every worker" >/dev/null

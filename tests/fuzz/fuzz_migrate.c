@@ -169,15 +169,38 @@ on_held(const uint8_t *env, size_t env_len, const uint8_t *wrap, size_t wrap_len
 	return 0;
 }
 
+/* What the store shows for an alert text that does not open. */
+#define UNREADABLE "could not be read"
+
+/* Alerts of the file at path whose text holds UNREADABLE already (the
+ * fuzzer's own bytes may spell it: only a change in the count is a finding). */
+static size_t
+unreadable_before(void)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	size_t n = 0;
+
+	FUZZ_ASSERT(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
+	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM alerts WHERE instr(CAST(text AS BLOB), "
+	    "CAST('" UNREADABLE "' AS BLOB)) > 0", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		n = (size_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return n;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	cstore *cs = NULL;
 	sotto_alert *a = NULL;
-	size_t n = 0, skipped = 0;
+	size_t n = 0, skipped = 0, before, after = 0;
 	int migrated = 0, r;
 
 	write_v0(data, size);
+	before = unreadable_before();
 	FUZZ_ASSERT(cstore_open(&cs, path, 0) == SOTTO_OK);
 	FUZZ_ASSERT(cstore_version(cs) == 0);
 	FUZZ_ASSERT(cstore_begin(cs) == SOTTO_OK);
@@ -195,8 +218,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_ASSERT(cstore_skipped(cs, NULL) == 0);
 	FUZZ_ASSERT(cstore_messages_all(cs, "alice", on_message, NULL) == SOTTO_OK);
 	if (cstore_alerts(cs, &a, &n) == SOTTO_OK) {
-		for (size_t i = 0; i < n; i++)
-			FUZZ_ASSERT(a[i].text != NULL && strstr(a[i].text, "could not be read") == NULL);
+		for (size_t i = 0; i < n; i++) {
+			FUZZ_ASSERT(a[i].text != NULL);
+			after += strstr(a[i].text, UNREADABLE) != NULL;
+		}
+		/* Every text the migration sealed opens (as itself). */
+		FUZZ_ASSERT(after <= before);
 		sotto_alerts_free(a, n);
 	}
 	(void)cstore_held_each(cs, "alice", on_held, NULL);
